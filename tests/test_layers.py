@@ -1,0 +1,166 @@
+"""GMMPosterior, Sampling and the constraints: contract and numerics."""
+
+import keras
+import numpy as np
+import pytest
+from scipy import special, stats
+from sklearn import mixture
+
+from vade_tf import layers
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _layer_with_parameters(rng, k=4, d=3, gamma_mode="exact"):
+    layer = layers.GMMPosterior(k, d, gamma_mode=gamma_mode)
+    theta = rng.dirichlet(np.ones(k)).astype("float32")
+    mean = rng.normal(size=(k, d)).astype("float32")
+    var = rng.uniform(0.2, 2.0, size=(k, d)).astype("float32")
+    layer.theta_p.assign(theta)
+    layer.c_mean.assign(mean)
+    layer.c_var.assign(var)
+    return layer, theta, mean, var
+
+
+def _numpy_log_joint(z, theta, mean, var, original=False):
+    log_pdf = stats.norm.logpdf(z[:, None], mean[None], np.sqrt(var)[None])
+    if original:
+        return (log_pdf + np.log(theta)[None, :, None]).sum(-1)
+    return log_pdf.sum(-1) + np.log(theta)[None]
+
+
+@pytest.mark.parametrize("gamma_mode", ["exact", "original"])
+def test_p_c_z_matches_numpy(rng, gamma_mode):
+    layer, theta, mean, var = _layer_with_parameters(rng, gamma_mode=gamma_mode)
+    z = rng.normal(size=(8, 3)).astype("float32")
+    log_joint = _numpy_log_joint(
+        z, theta, mean, var, original=gamma_mode == "original"
+    )
+    want = special.softmax(log_joint, axis=1)
+    np.testing.assert_allclose(_np(layer.log_joint(z)), log_joint, rtol=1e-5)
+    np.testing.assert_allclose(_np(layer(z)), want, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        _np(layer.log_p_c_z(z)), np.log(want), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_exact_gamma_equals_gaussian_mixture_predict_proba(rng):
+    layer, theta, mean, var = _layer_with_parameters(rng)
+    gmm = mixture.GaussianMixture(4, covariance_type="diag")
+    gmm.weights_ = theta.astype("float64")
+    gmm.means_ = mean.astype("float64")
+    gmm.covariances_ = var.astype("float64")
+    gmm.precisions_cholesky_ = 1.0 / np.sqrt(gmm.covariances_)
+    z = rng.normal(scale=2, size=(50, 3)).astype("float32")
+    np.testing.assert_allclose(
+        _np(layer(z)), gmm.predict_proba(z), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_original_mode_differs_from_exact_by_theta_power(rng):
+    exact, theta, mean, var = _layer_with_parameters(rng)
+    original = layers.GMMPosterior(4, 3, gamma_mode="original")
+    original.set_weights(exact.get_weights())
+    z = rng.normal(size=(5, 3)).astype("float32")
+    difference = _np(original.log_joint(z)) - _np(exact.log_joint(z))
+    np.testing.assert_allclose(
+        difference, np.tile(2 * np.log(theta), (5, 1)), rtol=1e-4
+    )
+
+
+def test_posterior_is_finite_far_from_every_component():
+    layer = layers.GMMPosterior(3, 2)
+    layer.c_var.assign(np.full((3, 2), 1e-3, "float32"))
+    z = np.full((2, 2), 1e3, "float32")
+    gamma = _np(layer(z))
+    assert np.isfinite(gamma).all()
+    np.testing.assert_allclose(gamma.sum(1), 1.0, rtol=1e-5)
+
+
+def test_q_c_x_with_samples_approaches_monte_carlo(rng):
+    layer, theta, mean, var = _layer_with_parameters(rng)
+    z_mean = rng.normal(size=(3, 3)).astype("float32")
+    z_log_var = np.full((3, 3), np.log(0.3), "float32")
+    got = _np(layer.q_c_x(z_mean, z_log_var, n_samples=5000, seed=3))
+    draws = z_mean + np.sqrt(0.3) * rng.standard_normal((20000, 3, 3))
+    want = np.mean(
+        [
+            special.softmax(_numpy_log_joint(d, theta, mean, var), axis=1)
+            for d in draws.astype("float32")
+        ],
+        axis=0,
+    )
+    np.testing.assert_allclose(got, want, atol=0.02)
+    np.testing.assert_allclose(got.sum(1), 1.0, rtol=1e-5)
+    # Without samples it is p(c|z_mean).
+    np.testing.assert_allclose(
+        _np(layer.q_c_x(z_mean, z_log_var)), _np(layer(z_mean)), rtol=1e-6
+    )
+
+
+def test_gmm_posterior_contract_and_config_round_trip():
+    layer = layers.GMMPosterior(5, 2, gamma_mode="original", seed=3)
+    assert [w.name for w in layer.trainable_weights] == [
+        "theta_p",
+        "c_mean",
+        "c_var",
+    ]
+    assert layer.compute_output_shape((7, 2)) == (7, 5)
+    clone = layers.GMMPosterior.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    np.testing.assert_array_equal(_np(clone.c_mean), _np(layer.c_mean))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_clusters": 1, "latent_dim": 2}, "n_clusters.*Received: n_clusters=1"),
+        ({"n_clusters": 3, "latent_dim": 0}, "latent_dim"),
+        ({"n_clusters": 3, "latent_dim": 2, "gamma_mode": "x"}, "gamma_mode"),
+    ],
+)
+def test_gmm_posterior_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        layers.GMMPosterior(**kwargs)
+
+
+def test_simplex_constraint_projects_and_serializes():
+    constraint = layers.SimplexConstraint(min_value=0.01)
+    projected = _np(constraint(np.array([-1.0, 0.5, 1.5], "float32")))
+    np.testing.assert_allclose(projected, [0.01, 0.2475, 0.7425], rtol=1e-5)
+    valid = np.array([0.2, 0.3, 0.5], "float32")
+    np.testing.assert_allclose(_np(constraint(valid)), valid, rtol=1e-6)
+    unnormalised = np.array([2.0, 6.0], "float32")
+    np.testing.assert_allclose(_np(constraint(unnormalised)), [0.25, 0.75])
+    np.testing.assert_allclose(
+        _np(constraint(np.array([-1.0, -2.0], "float32"))), [0.5, 0.5]
+    )
+    assert layers.SimplexConstraint.from_config(
+        constraint.get_config()
+    ).min_value == 0.01
+    with pytest.raises(ValueError, match="min_value"):
+        layers.SimplexConstraint(min_value=0)
+
+
+def test_min_value_constraint():
+    constraint = layers.MinValue(0.1)
+    np.testing.assert_allclose(
+        _np(constraint(np.array([-1.0, 0.05, 3.0], "float32"))),
+        [0.1, 0.1, 3.0],
+    )
+    with pytest.raises(ValueError, match="min_value"):
+        layers.MinValue(0.0)
+
+
+def test_sampling_moments_and_seed():
+    z_mean = np.full((20000, 2), 3.0, "float32")
+    z_log_var = np.full((20000, 2), np.log(4.0), "float32")
+    first = _np(layers.Sampling(seed=7)([z_mean, z_log_var]))
+    second = _np(layers.Sampling(seed=7)([z_mean, z_log_var]))
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first.mean(0), [3.0, 3.0], atol=0.05)
+    np.testing.assert_allclose(first.std(0), [2.0, 2.0], atol=0.05)
+    config = layers.Sampling(seed=7).get_config()
+    assert layers.Sampling.from_config(config).seed == 7

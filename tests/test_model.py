@@ -1,0 +1,353 @@
+"""The VaDE model: training step, two optimizers, constraints, I/O, inference."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn import mixture
+
+import vade_tf
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+# --- Construction and configuration ------------------------------------------
+
+
+def test_variables_have_the_documented_shapes(small_model):
+    assert small_model.theta_p.shape == (3,)
+    assert small_model.c_mean.shape == (3, 2)
+    assert small_model.c_var.shape == (3, 2)
+    gmm_ids = {id(v) for v in small_model.gmm_variables}
+    network_ids = {id(v) for v in small_model.network_variables}
+    assert gmm_ids.isdisjoint(network_ids)
+    assert len(gmm_ids) + len(network_ids) == len(
+        small_model.trainable_variables
+    )
+
+
+def test_sub_models_have_stable_layer_names(small_model):
+    assert [layer.name for layer in small_model.encoder.layers[1:]] == [
+        "encoder1",
+        "encoder2",
+        "z_mean",
+        "z_log_var",
+    ]
+    assert [layer.name for layer in small_model.decoder.layers[1:]] == [
+        "decoder1",
+        "decoder2",
+        "decoder3",
+        "x_hat",
+    ]
+    z_mean, z_log_var = small_model.encoder(np.zeros((4, 12), "float32"))
+    assert z_mean.shape == (4, 2) and z_log_var.shape == (4, 2)
+    assert small_model.decoder(np.zeros((4, 2), "float32")).shape == (4, 12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_clusters": 1}, "n_clusters must be an integer >= 2.*=1"),
+        ({"n_clusters": 2.5}, "n_clusters"),
+        ({"input_dim": 0}, "input_dim"),
+        ({"likelihood": "poisson"}, "likelihood"),
+        ({"gamma_mode": "approx"}, "gamma_mode"),
+        ({"alpha": 0.0}, "alpha"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(kwargs, message):
+    arguments = {"input_dim": 12, "n_clusters": 3, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        vade_tf.VaDE(**arguments)
+
+
+def test_get_config_round_trip_lists_every_argument():
+    model = vade_tf.VaDE(
+        input_dim=12,
+        n_clusters=4,
+        latent_dim=3,
+        hidden_dims=(8, 6),
+        likelihood="gaussian",
+        alpha=2.0,
+        gamma_mode="original",
+        seed=5,
+        kernel_initializer="he_uniform",
+    )
+    config = model.get_config()
+    for argument in (
+        "input_dim",
+        "n_clusters",
+        "latent_dim",
+        "hidden_dims",
+        "likelihood",
+        "alpha",
+        "gamma_mode",
+        "seed",
+        "kernel_initializer",
+    ):
+        assert argument in config
+    clone = vade_tf.VaDE.from_config(config)
+    assert clone.get_config() == config
+    assert clone.decoder.get_layer("x_hat").get_config()["activation"] == (
+        "linear"
+    )
+
+
+# --- Training ------------------------------------------------------------------
+
+
+def test_fit_logs_loss_reconstruction_and_kl(small_model, blobs):
+    x, _ = blobs
+    small_model.compile()
+    history = small_model.fit(x, epochs=2, batch_size=40, verbose=0)
+    assert set(history.history) >= {"loss", "reconstruction", "kl"}
+    for values in history.history.values():
+        assert np.isfinite(values).all()
+    last = {k: v[-1] for k, v in history.history.items()}
+    # Each logged value is a batch mean; the total is their sum.
+    np.testing.assert_allclose(
+        last["loss"], last["reconstruction"] + last["kl"], rtol=1e-4
+    )
+
+
+def test_evaluate_matches_the_elbo_terms(small_model, blobs):
+    x, _ = blobs
+    small_model.alpha = 3.0
+    small_model.compile(jit_compile=False)
+    logs = small_model.evaluate(x, batch_size=len(x), verbose=0,
+                                return_dict=True)
+    np.testing.assert_allclose(
+        logs["loss"], 3.0 * logs["reconstruction"] + logs["kl"], rtol=1e-4
+    )
+    assert logs["kl"] > 0  # a KL divergence
+
+
+def test_gradients_reach_every_weight_and_the_mixture(small_model, blobs):
+    x, _ = blobs
+    variables = small_model.trainable_variables
+    with tf.GradientTape() as tape:
+        reconstruction, kl = small_model.elbo_terms(x[:32], training=True)
+        loss = tf.reduce_mean(reconstruction + kl)
+    gradients = tape.gradient(loss, variables)
+    for variable, gradient in zip(variables, gradients):
+        assert gradient is not None, variable.path
+        assert np.abs(_np(gradient)).sum() > 0, variable.path
+    assert {v.name for v in small_model.gmm_variables} == {
+        "theta_p",
+        "c_mean",
+        "c_var",
+    }
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_both_optimizers_step_on_their_own_variables(
+    small_model, blobs, jit_compile
+):
+    x, _ = blobs
+    network = keras.optimizers.Adam(1e-3)
+    gmm = keras.optimizers.SGD(1e-2)
+    small_model.compile(optimizer=network, gmm_optimizer=gmm,
+                        jit_compile=jit_compile)
+    before = [_np(v).copy() for v in small_model.trainable_variables]
+    small_model.fit(x, epochs=1, batch_size=40, verbose=0)
+    assert int(network.iterations) == 3 and int(gmm.iterations) == 3
+    after = [_np(v) for v in small_model.trainable_variables]
+    assert all(not np.array_equal(b, a) for b, a in zip(before, after))
+    # Each optimizer holds slots for its own variables only.
+    assert len(gmm.variables) == 2  # iterations and learning rate
+    assert len(network.variables) == 2 + 2 * len(
+        small_model.network_variables
+    )
+
+
+def test_constraints_hold_after_large_steps(small_model, blobs):
+    x, _ = blobs
+    small_model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        gmm_optimizer=keras.optimizers.SGD(50.0),
+    )
+    small_model.fit(x, epochs=2, batch_size=20, verbose=0)
+    theta = _np(small_model.theta_p)
+    c_var = _np(small_model.c_var)
+    assert np.all(theta >= 0.999 * small_model.gmm.min_weight)
+    np.testing.assert_allclose(theta.sum(), 1.0, rtol=1e-5)
+    assert np.all(c_var >= small_model.gmm.min_var)
+    assert np.isfinite(_np(small_model.c_mean)).all()
+
+
+def test_compile_rejects_a_loss_and_a_shared_optimizer(small_model):
+    with pytest.raises(ValueError, match="takes no `loss`"):
+        small_model.compile(loss="mse")
+    optimizer = keras.optimizers.Adam()
+    with pytest.raises(ValueError, match="two different"):
+        small_model.compile(optimizer=optimizer, gmm_optimizer=optimizer)
+
+
+def test_default_optimizers_are_the_original_adam(small_model):
+    small_model.compile()
+    for optimizer in (small_model.optimizer, small_model.gmm_optimizer):
+        assert isinstance(optimizer, keras.optimizers.Adam)
+        np.testing.assert_allclose(float(optimizer.learning_rate), 0.002)
+        assert optimizer.epsilon == 1e-4
+    assert small_model.optimizer is not small_model.gmm_optimizer
+
+
+def test_fit_accepts_a_tf_data_dataset(small_model, blobs):
+    x, _ = blobs
+    small_model.compile()
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(30)
+    history = small_model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+# --- Saving ----------------------------------------------------------------------
+
+
+def test_keras_file_round_trip_gives_identical_predictions(
+    small_model, blobs, tmp_path
+):
+    x, _ = blobs
+    small_model.compile()
+    small_model.fit(x, epochs=1, batch_size=40, verbose=0)
+    path = tmp_path / "m.keras"
+    small_model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, vade_tf.VaDE)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0),
+                                  small_model.predict(x, verbose=0))
+    np.testing.assert_array_equal(_np(loaded.c_var), _np(small_model.c_var))
+    # Both optimizers come back with their state, so training resumes.
+    assert int(loaded.gmm_optimizer.iterations) == 3
+    assert int(loaded.optimizer.iterations) == 3
+    loaded.fit(x, epochs=1, batch_size=40, verbose=0)
+
+
+# --- Mixture initialisation --------------------------------------------------------
+
+
+def test_initialize_gmm_writes_the_gaussian_mixture(small_model, blobs):
+    x, _ = blobs
+    estimator = small_model.initialize_gmm(x, random_state=0)
+    z = small_model.transform(x).astype("float64")
+    reference = mixture.GaussianMixture(
+        3, covariance_type="diag", random_state=0
+    ).fit(z)
+    np.testing.assert_allclose(estimator.means_, reference.means_, rtol=1e-5)
+    np.testing.assert_allclose(
+        _np(small_model.c_mean), reference.means_, rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        _np(small_model.c_var), reference.covariances_, rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        _np(small_model.theta_p), reference.weights_, rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        small_model.predict_proba(x), reference.predict_proba(z), atol=1e-4
+    )
+
+
+def test_initialize_gmm_with_kmeans(small_model, blobs):
+    x, y = blobs
+    small_model.initialize_gmm(x, method="kmeans", random_state=0)
+    theta = _np(small_model.theta_p)
+    np.testing.assert_allclose(theta.sum(), 1.0, rtol=1e-6)
+    assert (_np(small_model.c_var) > 0).all()
+    with pytest.raises(ValueError, match="method must be"):
+        small_model.initialize_gmm(x, method="spectral")
+
+
+def test_set_gmm_parameters_checks_shapes(small_model):
+    with pytest.raises(ValueError, match=r"c_mean must have shape \(3, 2\)"):
+        small_model.set_gmm_parameters(
+            np.ones(3) / 3, np.zeros((2, 2)), np.ones((3, 2))
+        )
+
+
+# --- Inference ----------------------------------------------------------------------
+
+
+def test_predict_proba_clusters_and_transform(small_model, blobs):
+    x, _ = blobs
+    proba = small_model.predict_proba(x, batch_size=50)
+    assert proba.shape == (120, 3)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    clusters = small_model.predict_clusters(x)
+    np.testing.assert_array_equal(clusters, proba.argmax(1))
+    z = small_model.transform(x)
+    assert z.shape == (120, 2)
+    np.testing.assert_allclose(
+        proba, _np(small_model.gmm.p_c_z(z)), rtol=1e-4, atol=1e-6
+    )
+    sampled = small_model.predict_proba(x, n_samples=20, seed=0)
+    np.testing.assert_allclose(sampled.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(
+        sampled, small_model.predict_proba(x, n_samples=20, seed=0)
+    )
+
+
+def test_generate_shapes_and_min_posterior(small_model):
+    samples = small_model.generate(1, 5, seed=0)
+    assert samples.shape == (5, 12)
+    assert ((samples >= 0) & (samples <= 1)).all()
+    np.testing.assert_array_equal(samples, small_model.generate(1, 5, seed=0))
+    small_model.set_gmm_parameters(
+        np.ones(3) / 3,
+        np.array([[0, 0], [4, 4], [8, 0]], "float32"),
+        np.ones((3, 2)),
+    )
+    kept = small_model.generate(1, 10, seed=0, min_posterior=0.9)
+    assert kept.shape == (10, 12)
+    small_model.set_gmm_parameters(
+        np.ones(3) / 3,
+        np.array([[0, 0], [0, 0], [8, 0]], "float32"),
+        np.ones((3, 2)),
+    )  # clusters 0 and 1 coincide: p(1|z) never exceeds 1/2
+    with pytest.raises(ValueError, match="min_posterior"):
+        small_model.generate(1, 3, seed=0, min_posterior=0.9, max_draws=100)
+    with pytest.raises(ValueError, match="cluster must be"):
+        small_model.generate(3, 2)
+
+
+# --- Bad input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (np.zeros((5, 3, 4)), r"rank 2.*\(5, 3, 4\).*reshape"),
+        (np.zeros((5, 11)), r"12 features.*\(5, 11\)"),
+        (np.full((5, 12), np.nan), "NaN or inf"),
+        (np.full((5, 12), 2.0), r"\[0, 1\]"),
+        (np.zeros((2, 12)), "2 samples, fewer than n_clusters=3"),
+        ("not numbers", "numeric array"),
+    ],
+)
+def test_fit_rejects_bad_input(small_model, x, message):
+    small_model.compile()
+    with pytest.raises(ValueError, match=message):
+        small_model.fit(x, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("method", ["pretrain", "initialize_gmm"])
+def test_too_few_samples_for_the_clusters(small_model, method):
+    with pytest.raises(ValueError, match="fewer than n_clusters=3"):
+        getattr(small_model, method)(np.zeros((2, 12), "float32"))
+
+
+def test_predict_rejects_wrong_feature_count(small_model):
+    with pytest.raises(ValueError, match="12 features"):
+        small_model.predict_proba(np.zeros((4, 10)))
+    with pytest.raises(ValueError, match="12 features"):
+        small_model.predict(np.zeros((4, 10)))
+
+
+def test_gaussian_likelihood_accepts_any_real_values(blobs):
+    x, _ = blobs
+    model = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(8,),
+                         likelihood="gaussian", seed=0)
+    model.compile()
+    history = model.fit(5.0 * x - 2.0, epochs=1, batch_size=40, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()

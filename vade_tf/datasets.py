@@ -1,0 +1,273 @@
+"""Data sets: the embedded digits, MNIST and Fashion-MNIST, and user files.
+
+Every loader returns `(x, y)`: x float32 of shape `(n_samples, n_features)`
+and y int64 of shape `(n_samples,)` (or `None` when a file has no labels).
+Images are flattened and scaled to [0, 1].
+"""
+
+import gzip
+import os
+
+import numpy as np
+
+DATASETS = ("digits", "mnist", "fashion_mnist")
+SPLITS = ("all", "train", "test")
+
+_IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+_DEBIAN_DIRS = {
+    "mnist": "/usr/share/datasets/mnist",
+    "fashion_mnist": "/usr/share/datasets/fashion-mnist",
+}
+_HOW_TO_GET = {
+    "mnist": (
+        "Put the four IDX .gz files (train-images-idx3-ubyte.gz, ...) in a "
+        "folder and pass data_dir= (--data-dir) or set VADE_TF_DATA."
+    ),
+    "fashion_mnist": (
+        "On Debian/Ubuntu: apt-get install dataset-fashion-mnist; or put the "
+        "four IDX .gz files in a folder and pass data_dir= (--data-dir) or "
+        "set VADE_TF_DATA."
+    ),
+}
+
+
+class DataNotFoundError(FileNotFoundError, ValueError):
+    """A data set's files were not found (a `ValueError` and a `FileNotFoundError`)."""
+
+
+def load_dataset(name, data_dir=None, split="all"):
+    """Loads a named data set, flattened and scaled to [0, 1].
+
+    MNIST and Fashion-MNIST are read from the standard IDX .gz files found
+    in, in order: `data_dir`; `$VADE_TF_DATA` (the folder itself or its
+    `<name>/` subfolder); `~/.keras/datasets/<name>/`; Debian's
+    `/usr/share/datasets/...`; and last Keras's own download (which needs a
+    network connection). `digits` is scikit-learn's embedded 8x8 digits
+    (1,797 samples, 64 features, values /16).
+
+    Args:
+        name: one of `"digits"`, `"mnist"`, `"fashion_mnist"`.
+        data_dir: str or `None`, a folder holding the IDX files.
+        split: `"all"` (train and test together, 70,000 images, as in the
+            VaDE paper), `"train"` or `"test"`. Ignored for digits.
+
+    Returns:
+        Tuple `(x, y)`: float32 array `(n_samples, n_features)` in [0, 1]
+        and int64 array `(n_samples,)`.
+    """
+    if name not in DATASETS:
+        raise ValueError(
+            f"Unknown dataset {name!r}. Known datasets: {list(DATASETS)}; "
+            "for your own data use vade_tf.datasets.load_array(path)."
+        )
+    if split not in SPLITS:
+        raise ValueError(
+            f"split must be one of {list(SPLITS)}. Received: split={split!r}"
+        )
+    if name == "digits":
+        from sklearn import datasets
+
+        digits = datasets.load_digits()
+        return (digits.data / 16.0).astype("float32"), digits.target.astype(
+            "int64"
+        )
+    splits = ("train", "test") if split == "all" else (split,)
+    folder = find_idx_folder(name, data_dir)
+    if folder is None:
+        parts = [_keras_download(name, s) for s in splits]
+    else:
+        parts = [_read_idx_split(folder, s) for s in splits]
+    x = np.concatenate([p[0] for p in parts], axis=0)
+    y = np.concatenate([p[1] for p in parts], axis=0)
+    x = x.reshape(len(x), -1).astype("float32") / 255.0
+    return x, y.astype("int64")
+
+
+def candidate_folders(name, data_dir=None):
+    """The folders `load_dataset` searches for `name`'s IDX files, in order."""
+    folders = []
+    if data_dir is not None:
+        folders += [data_dir, os.path.join(data_dir, name)]
+    env = os.environ.get("VADE_TF_DATA")
+    if env:
+        folders += [env, os.path.join(env, name)]
+    folders.append(os.path.join(os.path.expanduser("~"), ".keras", "datasets", name))
+    folders.append(_DEBIAN_DIRS[name])
+    return folders
+
+
+def find_idx_folder(name, data_dir=None):
+    """The first candidate folder holding all four IDX files, or `None`."""
+    needed = [f for pair in _IDX_FILES.values() for f in pair]
+    for folder in candidate_folders(name, data_dir):
+        if all(os.path.isfile(os.path.join(folder, f)) for f in needed):
+            return folder
+    return None
+
+
+def read_idx(path):
+    """Reads one IDX file (gzip or plain) into a numpy array.
+
+    Args:
+        path: str, for example `train-images-idx3-ubyte.gz`.
+
+    Returns:
+        uint8 numpy array, shape from the file's header.
+    """
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(
+            f"{path} is not an unsigned-byte IDX file (bad magic number "
+            f"{data[:4].hex()}; expected 0000080N)."
+        )
+    n_dims = data[3]
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)
+    )
+    offset = 4 + 4 * n_dims
+    expected = int(np.prod(shape))
+    if len(data) - offset != expected:
+        raise ValueError(
+            f"{path} is truncated or corrupt: header shape {shape} needs "
+            f"{expected} bytes, the file has {len(data) - offset}."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
+
+
+def _read_idx_split(folder, split):
+    images, labels = _IDX_FILES[split]
+    x = read_idx(os.path.join(folder, images))
+    y = read_idx(os.path.join(folder, labels))
+    if len(x) != len(y):
+        raise ValueError(
+            f"{folder}: {images} has {len(x)} images but {labels} has "
+            f"{len(y)} labels."
+        )
+    return x, y
+
+
+def _keras_download(name, split):
+    import keras
+
+    module = getattr(keras.datasets, name)
+    try:
+        train, test = module.load_data()
+    except Exception as error:  # no network, or the mirror is down
+        looked = "\n  ".join(candidate_folders(name))
+        raise DataNotFoundError(
+            f"Could not find the {name} IDX files. Looked in:\n  {looked}\n"
+            f"and Keras's download failed ({type(error).__name__}: {error}). "
+            + _HOW_TO_GET[name]
+        ) from None
+    return train if split == "train" else test
+
+
+def load_array(path, label_column=None):
+    """Loads a user's own data from `.npz`, `.npy`, `.h5`/`.hdf5` or `.csv`.
+
+    - `.npz`: arrays `x` (or `X`, `data`) and optionally `y` (or `labels`);
+      a file with one array is taken as x.
+    - `.npy`: one array, x (no labels).
+    - `.h5` / `.hdf5`: datasets `x` and optionally `y`, as for `.npz`.
+    - `.csv`: numbers with an optional header row; the column named by
+      `label_column` (an int index or a header name; by default a header
+      column called `y`, `label` or `class`) becomes y.
+
+    Samples with more than one dimension are flattened. The values are not
+    rescaled.
+
+    Args:
+        path: str.
+        label_column: int, str or `None`, for `.csv` only.
+
+    Returns:
+        Tuple `(x, y)`: float32 array `(n_samples, n_features)` and int64
+        array `(n_samples,)` or `None`.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataNotFoundError(
+            f"No data file at {os.path.abspath(path)}. Expected a .npz, "
+            ".npy, .h5 or .csv file."
+        )
+    extension = os.path.splitext(path)[1].lower()
+    if extension == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            x, y = _pick_arrays(dict(archive), path)
+    elif extension == ".npy":
+        x, y = np.load(path, allow_pickle=False), None
+    elif extension in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            arrays = {
+                key: np.asarray(handle[key])
+                for key in handle
+                if isinstance(handle[key], h5py.Dataset)
+            }
+        x, y = _pick_arrays(arrays, path)
+    elif extension == ".csv":
+        x, y = _read_csv(path, label_column)
+    else:
+        raise ValueError(
+            f"Unsupported data file {path!r}: expected a .npz, .npy, .h5, "
+            ".hdf5 or .csv file."
+        )
+    x = np.asarray(x)
+    if x.ndim > 2:
+        x = x.reshape(len(x), -1)
+    if y is not None:
+        y = np.asarray(y).reshape(-1)
+        if len(y) != len(x):
+            raise ValueError(
+                f"{path}: x has {len(x)} samples but y has {len(y)} labels."
+            )
+        y = y.astype("int64")
+    return x.astype("float32"), y
+
+
+def _pick_arrays(arrays, path):
+    x_key = next((k for k in ("x", "X", "data") if k in arrays), None)
+    if x_key is None:
+        if len(arrays) != 1:
+            raise ValueError(
+                f"{path} holds arrays {sorted(arrays)}; expected one named "
+                "'x' (and optionally 'y')."
+            )
+        x_key = next(iter(arrays))
+    y_key = next((k for k in ("y", "Y", "labels") if k in arrays), None)
+    return arrays[x_key], (arrays[y_key] if y_key else None)
+
+
+def _read_csv(path, label_column):
+    with open(path, encoding="utf8") as handle:
+        first = handle.readline().strip().split(",")
+    try:
+        [float(value) for value in first]
+        header = None
+    except ValueError:
+        header = [value.strip().strip('"') for value in first]
+    table = np.loadtxt(
+        path, delimiter=",", skiprows=0 if header is None else 1, ndmin=2
+    )
+    if label_column is None and header is not None:
+        label_column = next(
+            (n for n in ("y", "label", "class") if n in header), None
+        )
+    if label_column is None:
+        return table, None
+    if isinstance(label_column, str):
+        if header is None or label_column not in header:
+            raise ValueError(
+                f"{path} has no column named {label_column!r}; its header "
+                f"is {header}."
+            )
+        label_column = header.index(label_column)
+    y = table[:, label_column]
+    x = np.delete(table, label_column, axis=1)
+    return x, y

@@ -1,0 +1,290 @@
+"""Layers and constraints that hold VaDE's Gaussian-mixture prior.
+
+`GMMPosterior` owns the mixture parameters (`theta_p`, `c_mean`, `c_var`)
+and computes, in log space, the joint log p(c, z), the posterior p(c|z)
+(`p_c_z`) and VaDE's cluster posterior q(c|x) = E_q(z|x)[p(c|z)] (`q_c_x`).
+`Sampling` draws z from q(z|x) with the reparameterisation trick.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from vade_tf import losses
+
+GAMMA_MODES = ("exact", "original")
+
+
+# =============================================================================
+# Constraints: keep the mixture valid after every optimizer step
+# =============================================================================
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
+class SimplexConstraint(keras.constraints.Constraint):
+    """Projects a weight vector onto the probability simplex.
+
+    Negative entries become 0 and the vector is renormalised to sum to 1
+    (uniform if nothing positive is left); entries below `min_value` are
+    then raised to it and the others scaled down to keep the sum at 1, so
+    every log weight stays finite. A valid vector is left unchanged.
+
+    Args:
+        min_value: float, the smallest weight any component keeps; must be
+            below `1 / n_components`.
+    """
+
+    def __init__(self, min_value=1e-6):
+        if not 0.0 < min_value < 1.0:
+            raise ValueError(
+                "Expected 0 < min_value < 1 for SimplexConstraint. "
+                f"Received: min_value={min_value}"
+            )
+        self.min_value = min_value
+
+    def __call__(self, w):
+        w = ops.maximum(w, 0.0)
+        total = ops.sum(w, axis=-1, keepdims=True)
+        uniform = ops.ones_like(w) / ops.cast(ops.shape(w)[-1], w.dtype)
+        w = ops.where(total > 0, w / ops.maximum(total, 1e-30), uniform)
+        low = w < self.min_value
+        n_low = ops.sum(ops.cast(low, w.dtype), axis=-1, keepdims=True)
+        high_mass = ops.sum(ops.where(low, 0.0, w), axis=-1, keepdims=True)
+        scale = (1.0 - self.min_value * n_low) / ops.maximum(high_mass, 1e-30)
+        return ops.where(low, self.min_value, w * scale)
+
+    def get_config(self):
+        return {"min_value": self.min_value}
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
+class MinValue(keras.constraints.Constraint):
+    """Clips a weight tensor below at `min_value` (a variance floor).
+
+    Args:
+        min_value: float, the floor.
+    """
+
+    def __init__(self, min_value=1e-6):
+        if not min_value > 0.0:
+            raise ValueError(
+                "Expected min_value > 0 for MinValue. "
+                f"Received: min_value={min_value}"
+            )
+        self.min_value = min_value
+
+    def __call__(self, w):
+        return ops.maximum(w, self.min_value)
+
+    def get_config(self):
+        return {"min_value": self.min_value}
+
+
+# =============================================================================
+# Layers
+# =============================================================================
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
+class Sampling(keras.layers.Layer):
+    """Draws z ~ N(z_mean, exp(z_log_var)) by reparameterisation.
+
+    Args:
+        seed: int or `None`, seed of the layer's `SeedGenerator`.
+
+    Call arguments:
+        inputs: pair `(z_mean, z_log_var)`, each of shape `(batch, D)`.
+
+    Returns:
+        Tensor of shape `(batch, D)`.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._build_at_init()
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(
+            ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
+        )
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
+class GMMPosterior(keras.layers.Layer):
+    """VaDE's mixture prior p(c) p(z|c) and the cluster posterior.
+
+    Holds three trainable weights: `theta_p` of shape `(K,)` (mixture
+    weights, kept on the simplex), `c_mean` of shape `(K, D)` and `c_var`
+    of shape `(K, D)` (diagonal variances, kept above `min_var`).
+
+    The log joint is
+
+    - `gamma_mode="exact"`: `log p(c, z) = log theta_c
+      + sum_d log N(z_d | mu_cd, sigma2_cd)`, the Bayes posterior of the
+      mixture (equal to `GaussianMixture.predict_proba` with the same
+      parameters);
+    - `gamma_mode="original"`: `sum_d (log theta_c + log N(z_d | mu_cd,
+      sigma2_cd))`, as in the original VaDE release, which puts `log theta_c`
+      inside the sum over the D latent dimensions and so weighs the prior as
+      `theta_c ** D`. It sharpens the pull of large clusters; keep it to
+      reproduce the published code exactly.
+
+    The posterior `p(c|z) = softmax_c(log p(c, z))` is taken with a
+    log-softmax, never as a ratio of exponentials.
+
+    Args:
+        n_clusters: int >= 2, K.
+        latent_dim: int >= 1, D.
+        gamma_mode: `"exact"` or `"original"`.
+        min_var: float, the floor of `c_var`.
+        min_weight: float, the floor of each mixture weight.
+        seed: int or `None`; `c_mean` starts from N(0, 1) draws with this
+            seed so the components differ even before `initialize_gmm`.
+
+    Call arguments:
+        inputs: tensor z of shape `(batch, D)`.
+
+    Returns:
+        `p(c|z)`, tensor of shape `(batch, K)`.
+
+    Example:
+
+    >>> layer = GMMPosterior(n_clusters=3, latent_dim=2)
+    >>> layer(np.zeros((4, 2), "float32")).shape
+    (4, 3)
+    """
+
+    def __init__(
+        self,
+        n_clusters,
+        latent_dim,
+        gamma_mode="exact",
+        min_var=1e-6,
+        min_weight=1e-6,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(n_clusters, int) or n_clusters < 2:
+            raise ValueError(
+                "n_clusters must be an integer >= 2. "
+                f"Received: n_clusters={n_clusters!r}"
+            )
+        if not isinstance(latent_dim, int) or latent_dim < 1:
+            raise ValueError(
+                "latent_dim must be an integer >= 1. "
+                f"Received: latent_dim={latent_dim!r}"
+            )
+        if gamma_mode not in GAMMA_MODES:
+            raise ValueError(
+                f"gamma_mode must be one of {GAMMA_MODES}. "
+                f"Received: gamma_mode={gamma_mode!r}"
+            )
+        self.n_clusters = n_clusters
+        self.latent_dim = latent_dim
+        self.gamma_mode = gamma_mode
+        self.min_var = min_var
+        self.min_weight = min_weight
+        self.seed = seed
+
+        self.theta_p = self.add_weight(
+            shape=(n_clusters,),
+            initializer=keras.initializers.Constant(1.0 / n_clusters),
+            constraint=SimplexConstraint(min_weight),
+            name="theta_p",
+        )
+        self.c_mean = self.add_weight(
+            shape=(n_clusters, latent_dim),
+            initializer=keras.initializers.RandomNormal(seed=seed),
+            name="c_mean",
+        )
+        self.c_var = self.add_weight(
+            shape=(n_clusters, latent_dim),
+            initializer="ones",
+            constraint=MinValue(min_var),
+            name="c_var",
+        )
+        self.built = True
+
+    def log_joint(self, z):
+        """log p(c, z) for every component.
+
+        Args:
+            z: tensor of shape `(batch, D)`.
+
+        Returns:
+            Tensor of shape `(batch, K)`.
+        """
+        log_pdf = losses.log_normal_diag(z, self.c_mean, self.c_var)
+        log_theta = ops.log(self.theta_p)  # [K]
+        if self.gamma_mode == "original":
+            return ops.sum(log_pdf + log_theta[None, :, None], axis=-1)
+        return ops.sum(log_pdf, axis=-1) + log_theta[None, :]
+
+    def log_p_c_z(self, z):
+        """log p(c|z), tensor of shape `(batch, K)`."""
+        return ops.log_softmax(self.log_joint(z), axis=-1)
+
+    def p_c_z(self, z):
+        """p(c|z), tensor of shape `(batch, K)`."""
+        return ops.exp(self.log_p_c_z(z))
+
+    def log_q_c_x(self, z_mean, z_log_var=None, n_samples=0, seed=None):
+        """log q(c|x) = log E_q(z|x)[p(c|z)].
+
+        With `n_samples=0` (or no `z_log_var`) the expectation is taken at
+        z = z_mean, VaDE's usual deterministic approximation. With
+        `n_samples=L > 0` it is the Monte Carlo average over L draws of z,
+        formed as a logsumexp.
+
+        Args:
+            z_mean: tensor of shape `(batch, D)`.
+            z_log_var: tensor of shape `(batch, D)` or `None`.
+            n_samples: int >= 0.
+            seed: int, `SeedGenerator` or `None`, for the draws.
+
+        Returns:
+            Tensor of shape `(batch, K)`.
+        """
+        if not n_samples or z_log_var is None:
+            return self.log_p_c_z(z_mean)
+        batch = ops.shape(z_mean)[0]
+        epsilon = keras.random.normal(
+            (n_samples, batch, self.latent_dim), dtype=z_mean.dtype, seed=seed
+        )
+        z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * epsilon
+        log_p = self.log_p_c_z(ops.reshape(z, (-1, self.latent_dim)))
+        stacked = ops.reshape(log_p, (n_samples, batch, self.n_clusters))
+        return ops.logsumexp(stacked, axis=0) - math.log(n_samples)
+
+    def q_c_x(self, z_mean, z_log_var=None, n_samples=0, seed=None):
+        """q(c|x), tensor of shape `(batch, K)`; see `log_q_c_x`."""
+        return ops.exp(self.log_q_c_x(z_mean, z_log_var, n_samples, seed))
+
+    def call(self, inputs):
+        return self.p_c_z(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_clusters)
+
+    def get_config(self):
+        config = {
+            "n_clusters": self.n_clusters,
+            "latent_dim": self.latent_dim,
+            "gamma_mode": self.gamma_mode,
+            "min_var": self.min_var,
+            "min_weight": self.min_weight,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}

@@ -1,0 +1,679 @@
+"""VaDE: Variational Deep Embedding (Jiang et al., IJCAI 2017).
+
+The model reads top to bottom: the encoder and decoder builders, then the
+`VaDE` model with its mixture prior, the ELBO training step, pretraining and
+GMM initialisation, and the inference helpers.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from vade_tf import layers as vade_layers
+from vade_tf import losses
+from vade_tf import pretraining
+from vade_tf import validation
+
+DEFAULT_LEARNING_RATE = 0.002
+DEFAULT_EPSILON = 1e-4
+
+
+# =============================================================================
+# Networks
+# =============================================================================
+
+
+def build_encoder(
+    input_dim, latent_dim, hidden_dims, kernel_initializer="glorot_uniform"
+):
+    """The encoder x -> (z_mean, z_log_var) with stable layer names.
+
+    Hidden Dense layers are named `encoder1`, `encoder2`, ...; the heads
+    `z_mean` and `z_log_var`. Pretrained weights load by these names.
+    `z_log_var` starts at zero whatever `kernel_initializer` says.
+
+    Args:
+        input_dim: int, the number of features.
+        latent_dim: int, D.
+        hidden_dims: sequence of ints, the hidden widths (500, 500, 2000).
+        kernel_initializer: a Keras initializer or its name.
+
+    Returns:
+        A functional `keras.Model` from `(batch, input_dim)` to two tensors
+        of shape `(batch, latent_dim)`.
+    """
+    inputs = keras.Input(shape=(input_dim,), name="x")
+    hidden = inputs
+    for index, width in enumerate(hidden_dims, start=1):
+        hidden = keras.layers.Dense(
+            width,
+            activation="relu",
+            kernel_initializer=kernel_initializer,
+            name=f"encoder{index}",
+        )(hidden)
+    z_mean = keras.layers.Dense(
+        latent_dim, kernel_initializer=kernel_initializer, name="z_mean"
+    )(hidden)
+    # The log-variance head is not pretrained. It starts at zero (unit
+    # variance for every input) instead of at random: a random head gives
+    # some points huge posterior variances, their gamma from a sampled z is
+    # noise, and clusters empty out in the first epochs.
+    z_log_var = keras.layers.Dense(
+        latent_dim, kernel_initializer="zeros", name="z_log_var"
+    )(hidden)
+    return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+
+
+def build_decoder(
+    input_dim,
+    latent_dim,
+    hidden_dims,
+    output_activation,
+    kernel_initializer="glorot_uniform",
+):
+    """The decoder z -> x_hat, the mean of p(x|z).
+
+    Hidden Dense layers `decoder1`, `decoder2`, ... mirror the encoder;
+    `decoder{n+1}` is the linear output layer and `x_hat` applies the
+    likelihood's activation (sigmoid for bernoulli).
+
+    Args:
+        input_dim: int, the number of features.
+        latent_dim: int, D.
+        hidden_dims: sequence of ints, the encoder's hidden widths; the
+            decoder uses them reversed.
+        output_activation: str, the activation giving the mean of p(x|z).
+        kernel_initializer: a Keras initializer or its name.
+
+    Returns:
+        A functional `keras.Model` from `(batch, latent_dim)` to
+        `(batch, input_dim)`.
+    """
+    inputs = keras.Input(shape=(latent_dim,), name="z")
+    hidden = inputs
+    for index, width in enumerate(reversed(hidden_dims), start=1):
+        hidden = keras.layers.Dense(
+            width,
+            activation="relu",
+            kernel_initializer=kernel_initializer,
+            name=f"decoder{index}",
+        )(hidden)
+    outputs = keras.layers.Dense(
+        input_dim,
+        kernel_initializer=kernel_initializer,
+        name=f"decoder{len(hidden_dims) + 1}",
+    )(hidden)
+    x_hat = keras.layers.Activation(output_activation, name="x_hat")(outputs)
+    return keras.Model(inputs, x_hat, name="decoder")
+
+
+# =============================================================================
+# The model
+# =============================================================================
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
+class VaDE(keras.Model):
+    """Variational Deep Embedding: a VAE with a Gaussian-mixture prior.
+
+    The generative model is c ~ Cat(theta_p), z|c ~ N(c_mean[c],
+    diag c_var[c]), x|z ~ p(x | decoder(z)). The encoder gives
+    q(z|x) = N(z_mean, exp(z_log_var)) and the cluster posterior
+    q(c|x) = E_q(z|x)[p(c|z)] ("gamma"). Training maximises the ELBO (see
+    `vade_tf.losses`) with two optimizers, one for the networks and one for
+    the mixture, as in the original release.
+
+    The usual workflow is `pretrain` (a deterministic autoencoder),
+    `initialize_gmm` (a GaussianMixture on the latent means), `compile`,
+    then `fit`. Calling the model (and `predict`) returns q(c|x) at
+    z = z_mean, shape `(batch, n_clusters)`.
+
+    Args:
+        input_dim: int, the number of features of a (flattened) sample.
+        n_clusters: int >= 2, the number of mixture components K.
+        latent_dim: int, the latent dimension D.
+        hidden_dims: sequence of ints, the encoder's hidden widths; the
+            decoder mirrors them.
+        likelihood: `"bernoulli"` (data in [0, 1], sigmoid output) or
+            `"gaussian"` (real data, linear output).
+        alpha: float > 0, the weight of the reconstruction term.
+        gamma_mode: `"exact"` or `"original"`; see
+            `vade_tf.layers.GMMPosterior`.
+        seed: int or `None`, seeds z sampling and the initial `c_mean`.
+        kernel_initializer: initializer of every Dense kernel.
+        **kwargs: passed to `keras.Model` (for example `name`).
+
+    Example:
+
+    ```python
+    x, y = vade_tf.datasets.load_dataset("digits")
+    model = vade_tf.VaDE(input_dim=64, n_clusters=10, seed=0)
+    model.pretrain(x, epochs=50, batch_size=64)
+    model.initialize_gmm(x, random_state=0)
+    model.compile()
+    model.fit(x, epochs=50, batch_size=64)
+    clusters = model.predict_clusters(x)
+    samples = model.generate(cluster=3, n_samples=8)
+    ```
+
+    Reference:
+        Jiang, Zheng, Tan, Tang, Zhou. Variational Deep Embedding: An
+        Unsupervised and Generative Approach to Clustering. IJCAI 2017.
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        n_clusters,
+        latent_dim=10,
+        hidden_dims=(500, 500, 2000),
+        likelihood="bernoulli",
+        alpha=1.0,
+        gamma_mode="exact",
+        seed=None,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_positive_int(input_dim, "input_dim")
+        _check_positive_int(latent_dim, "latent_dim")
+        if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 2:
+            raise ValueError(
+                "n_clusters must be an integer >= 2. "
+                f"Received: n_clusters={n_clusters!r}"
+            )
+        hidden_dims = tuple(hidden_dims)
+        for width in hidden_dims:
+            _check_positive_int(width, "each of hidden_dims")
+        if not alpha > 0:
+            raise ValueError(f"alpha must be > 0. Received: alpha={alpha!r}")
+
+        # === Config ===
+        self.input_dim = int(input_dim)
+        self.n_clusters = int(n_clusters)
+        self.latent_dim = int(latent_dim)
+        self.hidden_dims = hidden_dims
+        self.likelihood = losses.get_likelihood(likelihood)
+        self.alpha = float(alpha)
+        self.gamma_mode = gamma_mode
+        self.seed = seed
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+        # === Layers ===
+        self.encoder = build_encoder(
+            self.input_dim,
+            self.latent_dim,
+            hidden_dims,
+            self.kernel_initializer,
+        )
+        self.decoder = build_decoder(
+            self.input_dim,
+            self.latent_dim,
+            hidden_dims,
+            self.likelihood.output_activation,
+            self.kernel_initializer,
+        )
+        self.gmm = vade_layers.GMMPosterior(
+            self.n_clusters,
+            self.latent_dim,
+            gamma_mode=gamma_mode,
+            seed=seed,
+            name="gmm",
+        )
+        self.sampling = vade_layers.Sampling(seed=seed, name="sampling")
+        # All weights exist now: the model never needs a data-driven build.
+        self.built = True
+
+        # === Metrics ===
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.gmm_optimizer = None
+
+    # --- The mixture parameters, as trainable variables on the model -------
+
+    @property
+    def theta_p(self):
+        """Mixture weights, variable of shape `(n_clusters,)`."""
+        return self.gmm.theta_p
+
+    @property
+    def c_mean(self):
+        """Component means, variable of shape `(n_clusters, latent_dim)`."""
+        return self.gmm.c_mean
+
+    @property
+    def c_var(self):
+        """Component variances, variable of shape `(n_clusters, latent_dim)`."""
+        return self.gmm.c_var
+
+    @property
+    def gmm_variables(self):
+        """`[theta_p, c_mean, c_var]`, trained by `gmm_optimizer`."""
+        return list(self.gmm.trainable_variables)
+
+    @property
+    def network_variables(self):
+        """Every trainable variable but the mixture's, for `optimizer`."""
+        gmm_ids = {id(variable) for variable in self.gmm_variables}
+        return [v for v in self.trainable_variables if id(v) not in gmm_ids]
+
+    @property
+    def metrics(self):
+        return [
+            self.loss_tracker,
+            self.reconstruction_tracker,
+            self.kl_tracker,
+        ]
+
+    # --- Forward passes ----------------------------------------------------
+
+    def call(self, inputs, training=False):
+        z_mean, _ = self.encoder(inputs, training=training)
+        return self.gmm.p_c_z(z_mean)
+
+    def decoder_outputs(self, z, training=False):
+        """The decoder's raw outputs (logits for bernoulli), before `x_hat`.
+
+        Args:
+            z: tensor of shape `(batch, latent_dim)`.
+
+        Returns:
+            Tensor of shape `(batch, input_dim)`.
+        """
+        hidden = z
+        for layer in self.decoder.layers[1:-1]:
+            hidden = layer(hidden, training=training)
+        return hidden
+
+    def elbo_terms(self, x, training=False):
+        """Per-sample reconstruction and KL terms of the negative ELBO.
+
+        z is drawn once from q(z|x) (the reparameterisation trick) and gamma
+        is p(c|z) at that draw, as in the original release.
+
+        Args:
+            x: tensor of shape `(batch, input_dim)`.
+            training: bool, passed to the sub-models.
+
+        Returns:
+            Tuple `(reconstruction, kl)`, each of shape `(batch,)`.
+        """
+        z_mean, z_log_var = self.encoder(x, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        outputs = self.decoder_outputs(z, training=training)
+        reconstruction = self.likelihood.negative_log_likelihood(x, outputs)
+        log_gamma = self.gmm.log_p_c_z(z)
+        kl = losses.vade_kl(
+            z_mean,
+            z_log_var,
+            log_gamma,
+            self.theta_p,
+            self.c_mean,
+            self.c_var,
+        )
+        return reconstruction, kl
+
+    # --- Training ----------------------------------------------------------
+
+    def compile(
+        self,
+        optimizer=None,
+        gmm_optimizer=None,
+        jit_compile=True,
+        **kwargs,
+    ):
+        """Configures the two optimizers and builds them on their variables.
+
+        Args:
+            optimizer: optimizer of the encoder and decoder weights; default
+                `Adam(learning_rate=0.002, epsilon=1e-4)` as in the original.
+            gmm_optimizer: optimizer of `theta_p`, `c_mean`, `c_var`; the
+                same default. Must be a different object from `optimizer`.
+            jit_compile: bool, compile the training step with XLA. On by
+                default: it is faster on CPU (see docs/performance.md).
+            **kwargs: passed to `keras.Model.compile` (for example
+                `steps_per_execution`). `loss` and `metrics` are not used:
+                the loss is VaDE's ELBO.
+        """
+        if kwargs.get("loss") is not None:
+            raise ValueError(
+                "VaDE trains on its own ELBO and takes no `loss`. Received: "
+                f"loss={kwargs['loss']!r}. Use `alpha` or `likelihood` in "
+                "the constructor to change the reconstruction term."
+            )
+        optimizer = _get_optimizer(optimizer)
+        gmm_optimizer = _get_optimizer(gmm_optimizer)
+        if optimizer is gmm_optimizer:
+            raise ValueError(
+                "`optimizer` and `gmm_optimizer` must be two different "
+                "optimizer objects: each is built on its own variables."
+            )
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        self.gmm_optimizer = gmm_optimizer
+        # Build each optimizer on its own variables now, outside any traced
+        # function; Keras would otherwise build `optimizer` on all of them.
+        self.optimizer.build(self.network_variables)
+        self.gmm_optimizer.build(self.gmm_variables)
+        self._vade_compile_config = {
+            "optimizer": keras.optimizers.serialize(self.optimizer),
+            "gmm_optimizer": keras.optimizers.serialize(self.gmm_optimizer),
+            "jit_compile": jit_compile,
+        }
+
+    def get_compile_config(self):
+        return getattr(self, "_vade_compile_config", {})
+
+    def compile_from_config(self, config):
+        self.compile(
+            optimizer=keras.optimizers.deserialize(config["optimizer"]),
+            gmm_optimizer=keras.optimizers.deserialize(config["gmm_optimizer"]),
+            jit_compile=config.get("jit_compile", True),
+        )
+
+    def _loss_and_terms(self, x, sample_weight, training):
+        reconstruction, kl = self.elbo_terms(x, training=training)
+        reconstruction = losses.weighted_mean(reconstruction, sample_weight)
+        kl = losses.weighted_mean(kl, sample_weight)
+        loss = self.alpha * reconstruction + kl
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss, reconstruction, kl
+
+    def _update_trackers(self, loss, reconstruction, kl):
+        self.loss_tracker.update_state(loss)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def train_step(self, data):
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        network_variables = self.network_variables
+        gmm_variables = self.gmm_variables
+        with tf.GradientTape() as tape:
+            loss, reconstruction, kl = self._loss_and_terms(
+                x, sample_weight, training=True
+            )
+        gradients = tape.gradient(loss, network_variables + gmm_variables)
+        split = len(network_variables)
+        self.optimizer.apply(gradients[:split], network_variables)
+        self.gmm_optimizer.apply(gradients[split:], gmm_variables)
+        return self._update_trackers(loss, reconstruction, kl)
+
+    def test_step(self, data):
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        loss, reconstruction, kl = self._loss_and_terms(
+            x, sample_weight, training=False
+        )
+        return self._update_trackers(loss, reconstruction, kl)
+
+    def _check(self, x, name="x", clusters=False):
+        if x is None or validation.is_streamed(x):
+            return x
+        return validation.check_data(
+            x,
+            input_dim=self.input_dim,
+            likelihood=self.likelihood,
+            n_clusters=self.n_clusters if clusters else None,
+            name=name,
+        )
+
+    def fit(self, x=None, y=None, validation_data=None, **kwargs):
+        """`keras.Model.fit` on the ELBO; `y` is optional and ignored.
+
+        Array inputs are checked first (rank, feature count, finite values,
+        the likelihood's support, at least `n_clusters` samples).
+        """
+        x = self._check(x, clusters=True)
+        if isinstance(validation_data, (tuple, list)):
+            validation_data = (
+                self._check(validation_data[0], "validation_data"),
+                *validation_data[1:],
+            )
+        elif validation_data is not None:
+            validation_data = self._check(validation_data, "validation_data")
+        return super().fit(
+            x, y, validation_data=validation_data, **kwargs
+        )
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        """`keras.Model.evaluate` of the ELBO terms on checked inputs."""
+        return super().evaluate(self._check(x), y, **kwargs)
+
+    def predict(self, x, **kwargs):
+        """`keras.Model.predict`: q(c|x) at z_mean, shape `(N, n_clusters)`."""
+        return super().predict(self._check(x), **kwargs)
+
+    # --- Pretraining and mixture initialisation ----------------------------
+
+    def pretrain(self, x, **kwargs):
+        """Trains the deterministic autoencoder encoder -> z_mean -> decoder.
+
+        See `vade_tf.pretraining.pretrain_autoencoder` for the options
+        (`epochs`, `batch_size`, `optimizer`, `noise`, `verbose` and any
+        other `fit` keyword).
+
+        Args:
+            x: array of shape `(n_samples, input_dim)`.
+            **kwargs: passed to `pretrain_autoencoder`.
+
+        Returns:
+            The Keras `History` of the autoencoder's training.
+        """
+        x = self._check(x, clusters=True)
+        return pretraining.pretrain_autoencoder(self, x, **kwargs)
+
+    def save_pretrained_weights(self, path, overwrite=False):
+        """Writes the autoencoder's weights as HDF5; see `pretraining`."""
+        pretraining.save_autoencoder_weights(self, path, overwrite=overwrite)
+
+    def load_pretrained_weights(self, path):
+        """Loads autoencoder weights (this project's or the original's)."""
+        pretraining.load_autoencoder_weights(self, path)
+
+    def initialize_gmm(self, x, method="gmm", random_state=None, n_init=1):
+        """Fits the mixture prior on the latent means of `x`.
+
+        `method="gmm"` fits `GaussianMixture(covariance_type="diag")` and
+        writes its weights, means and variances. `method="kmeans"` fits
+        `KMeans` for the means, takes each cluster's share of the points as
+        its weight and the per-dimension variance of its members as its
+        variance.
+
+        Args:
+            x: array of shape `(n_samples, input_dim)`.
+            method: `"gmm"` or `"kmeans"`.
+            random_state: int or `None`, passed to scikit-learn.
+            n_init: int, initialisations tried by scikit-learn.
+
+        Returns:
+            The fitted scikit-learn estimator.
+        """
+        x = self._check(x, clusters=True)
+        z = self.transform(x).astype("float64")
+        estimator, weights, means, variances = pretraining.fit_latent_mixture(
+            z, self.n_clusters, method, random_state, n_init
+        )
+        self.set_gmm_parameters(weights, means, variances)
+        return estimator
+
+    def set_gmm_parameters(self, theta_p, c_mean, c_var):
+        """Assigns the mixture parameters (projected to be valid).
+
+        Args:
+            theta_p: array of shape `(n_clusters,)`, positive.
+            c_mean: array of shape `(n_clusters, latent_dim)`.
+            c_var: array of shape `(n_clusters, latent_dim)`, positive.
+        """
+        expected = {
+            "theta_p": (self.n_clusters,),
+            "c_mean": (self.n_clusters, self.latent_dim),
+            "c_var": (self.n_clusters, self.latent_dim),
+        }
+        values = {"theta_p": theta_p, "c_mean": c_mean, "c_var": c_var}
+        for name, value in values.items():
+            value = np.asarray(value, dtype="float32")
+            if value.shape != expected[name]:
+                raise ValueError(
+                    f"{name} must have shape {expected[name]}. "
+                    f"Received shape {value.shape}."
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(f"{name} contains NaN or inf.")
+            variable = getattr(self.gmm, name)
+            if variable.constraint is not None:
+                value = variable.constraint(value)
+            variable.assign(value)
+
+    # --- Inference ---------------------------------------------------------
+
+    def transform(self, x, batch_size=1000):
+        """The latent means z_mean, array of shape `(n_samples, latent_dim)`."""
+        x = self._check(x)
+        z_mean, _ = self.encoder.predict(x, batch_size=batch_size, verbose=0)
+        return z_mean
+
+    def predict_proba(self, x, batch_size=1000, n_samples=0, seed=None):
+        """The cluster posterior q(c|x), array of shape `(N, n_clusters)`.
+
+        Args:
+            x: array of shape `(N, input_dim)`.
+            batch_size: int.
+            n_samples: int; 0 evaluates p(c|z) at z = z_mean (VaDE's usual
+                choice); L > 0 averages p(c|z) over L draws of z ~ q(z|x).
+            seed: int or `None`, for the draws.
+
+        Returns:
+            numpy array of shape `(N, n_clusters)`; rows sum to 1.
+        """
+        x = self._check(x)
+        if not n_samples:
+            return super().predict(x, batch_size=batch_size, verbose=0)
+        generator = keras.random.SeedGenerator(seed)
+        probs = []
+        for start in range(0, len(x), batch_size):
+            z_mean, z_log_var = self.encoder(x[start : start + batch_size])
+            probs.append(
+                ops.convert_to_numpy(
+                    self.gmm.q_c_x(z_mean, z_log_var, n_samples, generator)
+                )
+            )
+        return np.concatenate(probs, axis=0)
+
+    def predict_clusters(self, x, batch_size=1000, n_samples=0, seed=None):
+        """The most probable cluster of each sample, int array `(N,)`."""
+        return np.argmax(
+            self.predict_proba(x, batch_size, n_samples, seed), axis=-1
+        )
+
+    def generate(
+        self,
+        cluster,
+        n_samples,
+        seed=None,
+        min_posterior=None,
+        max_draws=None,
+    ):
+        """Samples x from one mixture component.
+
+        Draws z ~ N(c_mean[cluster], diag c_var[cluster]) and decodes it to
+        the mean of p(x|z). With `min_posterior` (the original used 0.999)
+        only draws whose p(cluster|z) reaches it are kept, drawing in rounds
+        until `n_samples` are kept or `max_draws` draws were made.
+
+        Args:
+            cluster: int in `[0, n_clusters)`.
+            n_samples: int >= 1.
+            seed: int or `None`.
+            min_posterior: float in (0, 1] or `None`.
+            max_draws: int, the bound on draws; default
+                `max(1000 * n_samples, 100000)`.
+
+        Returns:
+            numpy array of shape `(n_samples, input_dim)`.
+        """
+        if not isinstance(cluster, (int, np.integer)) or not (
+            0 <= cluster < self.n_clusters
+        ):
+            raise ValueError(
+                f"cluster must be an integer in [0, {self.n_clusters}). "
+                f"Received: cluster={cluster!r}"
+            )
+        _check_positive_int(n_samples, "n_samples")
+        if min_posterior is not None and not 0 < min_posterior <= 1:
+            raise ValueError(
+                "min_posterior must be in (0, 1] or None. "
+                f"Received: min_posterior={min_posterior!r}"
+            )
+        if max_draws is None:
+            max_draws = max(1000 * n_samples, 100000)
+        rng = np.random.default_rng(seed)
+        mean = ops.convert_to_numpy(self.c_mean)[cluster]
+        std = np.sqrt(ops.convert_to_numpy(self.c_var)[cluster])
+        kept, drawn = [], 0
+        while sum(len(z) for z in kept) < n_samples:
+            if drawn >= max_draws:
+                got = sum(len(z) for z in kept)
+                raise ValueError(
+                    f"Only {got} of {drawn} draws from cluster {cluster} "
+                    f"reached p(c|z) >= {min_posterior}; {n_samples} were "
+                    "asked for. Lower min_posterior or raise max_draws."
+                )
+            size = n_samples if min_posterior is None else 4 * n_samples
+            z = (mean + std * rng.standard_normal((size, self.latent_dim)))
+            z = z.astype("float32")
+            drawn += size
+            if min_posterior is not None:
+                posterior = ops.convert_to_numpy(self.gmm.p_c_z(z))
+                z = z[posterior[:, cluster] >= min_posterior]
+            kept.append(z)
+        z = np.concatenate(kept, axis=0)[:n_samples]
+        return self.decoder.predict(z, batch_size=1000, verbose=0)
+
+    # --- Serialisation -----------------------------------------------------
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {
+            "input_dim": self.input_dim,
+            "n_clusters": self.n_clusters,
+            "latent_dim": self.latent_dim,
+            "hidden_dims": list(self.hidden_dims),
+            "likelihood": self.likelihood.name,
+            "alpha": self.alpha,
+            "gamma_mode": self.gamma_mode,
+            "seed": self.seed,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+        }
+        return {**base_config, **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["kernel_initializer"] = keras.initializers.deserialize(
+            config["kernel_initializer"]
+        )
+        return cls(**config)
+
+
+# =============================================================================
+# Helpers
+# =============================================================================
+
+
+def _check_positive_int(value, name):
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"{name} must be a positive integer. Received: {value!r}"
+        )
+
+
+def _get_optimizer(identifier):
+    if identifier is None:
+        return keras.optimizers.Adam(
+            learning_rate=DEFAULT_LEARNING_RATE, epsilon=DEFAULT_EPSILON
+        )
+    return keras.optimizers.get(identifier)
