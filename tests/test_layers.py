@@ -116,7 +116,10 @@ def test_gmm_posterior_contract_and_config_round_trip():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"n_clusters": 1, "latent_dim": 2}, "n_clusters.*Received: n_clusters=1"),
+        (
+            {"n_clusters": 1, "latent_dim": 2},
+            "n_clusters.*Received: n_clusters=1",
+        ),
         ({"n_clusters": 3, "latent_dim": 0}, "latent_dim"),
         ({"n_clusters": 3, "latent_dim": 2, "gamma_mode": "x"}, "gamma_mode"),
     ],
@@ -137,9 +140,10 @@ def test_simplex_constraint_projects_and_serializes():
     np.testing.assert_allclose(
         _np(constraint(np.array([-1.0, -2.0], "float32"))), [0.5, 0.5]
     )
-    assert layers.SimplexConstraint.from_config(
-        constraint.get_config()
-    ).min_value == 0.01
+    assert (
+        layers.SimplexConstraint.from_config(constraint.get_config()).min_value
+        == 0.01
+    )
     with pytest.raises(ValueError, match="min_value"):
         layers.SimplexConstraint(min_value=0)
 

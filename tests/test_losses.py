@@ -38,9 +38,7 @@ def test_expected_neg_log_prior_z_is_a_gaussian_cross_entropy(rng):
     z_mean, z_log_var, _, c_mean, c_var, log_gamma = _inputs(rng)
     gamma = np.exp(log_gamma)
     got = _np(
-        losses.expected_neg_log_prior_z(
-            z_mean, z_log_var, gamma, c_mean, c_var
-        )
+        losses.expected_neg_log_prior_z(z_mean, z_log_var, gamma, c_mean, c_var)
     )
     # Monte Carlo check of -E_q(z|x)[sum_c gamma_c log N(z | mu_c, var_c)].
     draws = z_mean[None] + np.exp(0.5 * z_log_var)[None] * rng.standard_normal(
@@ -86,7 +84,7 @@ def test_vade_kl_is_kl_of_joint_and_nonnegative_at_bayes_posterior(rng):
     log_joint = np.log(theta)[None] + stats.norm.logpdf(
         z_mean[:, None], c_mean[None], np.sqrt(c_var)[None]
     ).sum(-1)
-    log_gamma = (log_joint - special.logsumexp(log_joint, 1, keepdims=True))
+    log_gamma = log_joint - special.logsumexp(log_joint, 1, keepdims=True)
     log_gamma = log_gamma.astype("float32")
     gamma = np.exp(log_gamma)
     got = _np(

@@ -1,4 +1,4 @@
-"""The VaDE model: training step, two optimizers, constraints, I/O, inference."""
+"""VaDE: training step, two optimizers, constraints, I/O, inference."""
 
 import keras
 import numpy as np
@@ -95,7 +95,7 @@ def test_get_config_round_trip_lists_every_argument():
     )
 
 
-# --- Training ------------------------------------------------------------------
+# --- Training ----------------------------------------------------------------
 
 
 def test_fit_logs_loss_reconstruction_and_kl(small_model, blobs):
@@ -116,8 +116,9 @@ def test_evaluate_matches_the_elbo_terms(small_model, blobs):
     x, _ = blobs
     small_model.alpha = 3.0
     small_model.compile(jit_compile=False)
-    logs = small_model.evaluate(x, batch_size=len(x), verbose=0,
-                                return_dict=True)
+    logs = small_model.evaluate(
+        x, batch_size=len(x), verbose=0, return_dict=True
+    )
     np.testing.assert_allclose(
         logs["loss"], 3.0 * logs["reconstruction"] + logs["kl"], rtol=1e-4
     )
@@ -148,8 +149,9 @@ def test_both_optimizers_step_on_their_own_variables(
     x, _ = blobs
     network = keras.optimizers.Adam(1e-3)
     gmm = keras.optimizers.SGD(1e-2)
-    small_model.compile(optimizer=network, gmm_optimizer=gmm,
-                        jit_compile=jit_compile)
+    small_model.compile(
+        optimizer=network, gmm_optimizer=gmm, jit_compile=jit_compile
+    )
     before = [_np(v).copy() for v in small_model.trainable_variables]
     small_model.fit(x, epochs=1, batch_size=40, verbose=0)
     assert int(network.iterations) == 3 and int(gmm.iterations) == 3
@@ -157,9 +159,7 @@ def test_both_optimizers_step_on_their_own_variables(
     assert all(not np.array_equal(b, a) for b, a in zip(before, after))
     # Each optimizer holds slots for its own variables only.
     assert len(gmm.variables) == 2  # iterations and learning rate
-    assert len(network.variables) == 2 + 2 * len(
-        small_model.network_variables
-    )
+    assert len(network.variables) == 2 + 2 * len(small_model.network_variables)
 
 
 def test_constraints_hold_after_large_steps(small_model, blobs):
@@ -202,7 +202,7 @@ def test_fit_accepts_a_tf_data_dataset(small_model, blobs):
     assert np.isfinite(history.history["loss"]).all()
 
 
-# --- Saving ----------------------------------------------------------------------
+# --- Saving ------------------------------------------------------------------
 
 
 def test_keras_file_round_trip_gives_identical_predictions(
@@ -215,8 +215,9 @@ def test_keras_file_round_trip_gives_identical_predictions(
     small_model.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, vade_tf.VaDE)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0),
-                                  small_model.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        loaded.predict(x, verbose=0), small_model.predict(x, verbose=0)
+    )
     np.testing.assert_array_equal(_np(loaded.c_var), _np(small_model.c_var))
     # Both optimizers come back with their state, so training resumes.
     assert int(loaded.gmm_optimizer.iterations) == 3
@@ -224,7 +225,7 @@ def test_keras_file_round_trip_gives_identical_predictions(
     loaded.fit(x, epochs=1, batch_size=40, verbose=0)
 
 
-# --- Mixture initialisation --------------------------------------------------------
+# --- Mixture initialisation --------------------------------------------------
 
 
 def test_initialize_gmm_writes_the_gaussian_mixture(small_model, blobs):
@@ -266,7 +267,7 @@ def test_set_gmm_parameters_checks_shapes(small_model):
         )
 
 
-# --- Inference ----------------------------------------------------------------------
+# --- Inference ---------------------------------------------------------------
 
 
 def test_predict_proba_clusters_and_transform(small_model, blobs):
@@ -311,7 +312,7 @@ def test_generate_shapes_and_min_posterior(small_model):
         small_model.generate(3, 2)
 
 
-# --- Bad input ------------------------------------------------------------------------
+# --- Bad input ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -346,8 +347,9 @@ def test_predict_rejects_wrong_feature_count(small_model):
 
 def test_gaussian_likelihood_accepts_any_real_values(blobs):
     x, _ = blobs
-    model = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(8,),
-                         likelihood="gaussian", seed=0)
+    model = vade_tf.VaDE(
+        12, 3, latent_dim=2, hidden_dims=(8,), likelihood="gaussian", seed=0
+    )
     model.compile()
     history = model.fit(5.0 * x - 2.0, epochs=1, batch_size=40, verbose=0)
     assert np.isfinite(history.history["loss"]).all()

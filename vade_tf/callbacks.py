@@ -1,4 +1,4 @@
-"""Keras callbacks for VaDE: clustering metrics and the two-optimizer schedule."""
+"""Keras callbacks for VaDE: clustering metrics, the two-optimizer schedule."""
 
 import keras
 import numpy as np

@@ -35,7 +35,7 @@ _HOW_TO_GET = {
 
 
 class DataNotFoundError(FileNotFoundError, ValueError):
-    """A data set's files were not found (a `ValueError` and a `FileNotFoundError`)."""
+    """Data files not found; both a `ValueError` and a `FileNotFoundError`."""
 
 
 def load_dataset(name, data_dir=None, split="all"):
@@ -94,7 +94,9 @@ def candidate_folders(name, data_dir=None):
     env = os.environ.get("VADE_TF_DATA")
     if env:
         folders += [env, os.path.join(env, name)]
-    folders.append(os.path.join(os.path.expanduser("~"), ".keras", "datasets", name))
+    folders.append(
+        os.path.join(os.path.expanduser("~"), ".keras", "datasets", name)
+    )
     folders.append(_DEBIAN_DIRS[name])
     return folders
 
@@ -127,7 +129,8 @@ def read_idx(path):
         )
     n_dims = data[3]
     shape = tuple(
-        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big")
+        for i in range(n_dims)
     )
     offset = 4 + 4 * n_dims
     expected = int(np.prod(shape))

@@ -13,12 +13,15 @@ from `vade_tf.layers.GMMPosterior`. Training minimises
 where `reconstruction = -log p(x|z)` (one sample of z) and `kl` gathers the
 remaining four terms, each an exact expectation under q:
 
-    kl = sum_c gamma_c sum_d 0.5 (log 2 pi sigma2_cd + sigma~2_d / sigma2_cd
-                                  + (mu~_d - mu_cd)^2 / sigma2_cd)   # -E[log p(z|c)]
-         - sum_d 0.5 (log 2 pi + 1 + log sigma~2_d)                  # +E[log q(z|x)]
-         - sum_c gamma_c log theta_c                                 # -E[log p(c)]
-         + sum_c gamma_c log gamma_c                                 # +E[log q(c|x)]
+    kl = sum_c gamma_c sum_d 0.5 (log 2 pi sigma2_cd
+                                  + sigma~2_d / sigma2_cd
+                                  + (mu~_d - mu_cd)^2 / sigma2_cd)
+         - sum_d 0.5 (log 2 pi + 1 + log sigma~2_d)
+         - sum_c gamma_c log theta_c
+         + sum_c gamma_c log gamma_c
 
+The four lines are -E[log p(z|c)], +E[log q(z|x)], -E[log p(c)] and
++E[log q(c|x)].
 `kl` is the Kullback-Leibler divergence KL(q(z, c|x) || p(z, c)) and is never
 negative. The original release drops the `log 2 pi` of the entropy term (and
 adds `D^2 log 2 pi / 2` in the prior term); those are constants that shift
@@ -202,7 +205,9 @@ def neg_entropy_q_z(z_log_var):
 
 
 def categorical_kl(log_gamma, theta_p):
-    """`E_q[log q(c|x)] - E_q[log p(c)] = sum_c gamma_c (log gamma_c - log theta_c)`.
+    """`E_q[log q(c|x)] - E_q[log p(c)]`.
+
+    `= sum_c gamma_c (log gamma_c - log theta_c)`.
 
     Args:
         log_gamma: tensor of shape `(batch, K)`, log q(c|x).

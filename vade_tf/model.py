@@ -11,9 +11,7 @@ import tensorflow as tf
 from keras import ops
 
 from vade_tf import layers as vade_layers
-from vade_tf import losses
-from vade_tf import pretraining
-from vade_tf import validation
+from vade_tf import losses, pretraining, validation
 
 DEFAULT_LEARNING_RATE = 0.002
 DEFAULT_EPSILON = 1e-4
@@ -175,6 +173,7 @@ class VaDE(keras.Model):
         kernel_initializer="glorot_uniform",
         **kwargs,
     ):
+        kwargs.setdefault("name", "vade")
         super().__init__(**kwargs)
         _check_positive_int(input_dim, "input_dim")
         _check_positive_int(latent_dim, "latent_dim")
@@ -433,9 +432,7 @@ class VaDE(keras.Model):
             )
         elif validation_data is not None:
             validation_data = self._check(validation_data, "validation_data")
-        return super().fit(
-            x, y, validation_data=validation_data, **kwargs
-        )
+        return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         """`keras.Model.evaluate` of the ELBO terms on checked inputs."""
@@ -621,7 +618,7 @@ class VaDE(keras.Model):
                     "asked for. Lower min_posterior or raise max_draws."
                 )
             size = n_samples if min_posterior is None else 4 * n_samples
-            z = (mean + std * rng.standard_normal((size, self.latent_dim)))
+            z = mean + std * rng.standard_normal((size, self.latent_dim))
             z = z.astype("float32")
             drawn += size
             if min_posterior is not None:

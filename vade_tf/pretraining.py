@@ -30,7 +30,7 @@ FORMAT_VERSION = 1
 
 
 def build_autoencoder(model, noise=0.0):
-    """The deterministic autoencoder x -> z_mean -> x_hat sharing `model`'s layers.
+    """The deterministic autoencoder x -> z_mean -> x_hat on `model`'s layers.
 
     Args:
         model: a `vade_tf.VaDE`.
@@ -47,7 +47,11 @@ def build_autoencoder(model, noise=0.0):
         hidden = keras.layers.Dropout(noise, seed=model.seed, name="noise")(
             hidden
         )
-    z_mean, _ = model.encoder(hidden)
+    # Only the layers on the path to z_mean: the log-variance head takes no
+    # part in the deterministic autoencoder.
+    for index in range(1, len(model.hidden_dims) + 1):
+        hidden = model.encoder.get_layer(f"encoder{index}")(hidden)
+    z_mean = model.encoder.get_layer("z_mean")(hidden)
     return keras.Model(inputs, model.decoder(z_mean), name="autoencoder")
 
 
@@ -62,7 +66,7 @@ def pretrain_autoencoder(
     model,
     x,
     epochs=50,
-    batch_size=256,
+    batch_size=64,
     optimizer=None,
     loss=None,
     noise=0.0,
@@ -105,7 +109,9 @@ def pretrain_autoencoder(
 # =============================================================================
 
 
-def fit_latent_mixture(z, n_clusters, method="gmm", random_state=None, n_init=1):
+def fit_latent_mixture(
+    z, n_clusters, method="gmm", random_state=None, n_init=1
+):
     """Fits a mixture on latent means for VaDE's prior.
 
     Args:
@@ -146,8 +152,7 @@ def fit_latent_mixture(z, n_clusters, method="gmm", random_state=None, n_init=1)
                 variances[k] = members.var(axis=0) + 1e-6
         return estimator, weights, estimator.cluster_centers_, variances
     raise ValueError(
-        "method must be 'gmm' or 'kmeans'. Received: "
-        f"method={method!r}"
+        f"method must be 'gmm' or 'kmeans'. Received: method={method!r}"
     )
 
 

@@ -12,15 +12,12 @@ def is_streamed(x):
     import keras
     import tensorflow as tf
 
-    return (
-        isinstance(x, (tf.data.Dataset, keras.utils.PyDataset))
-        or hasattr(x, "__next__")
+    return isinstance(x, (tf.data.Dataset, keras.utils.PyDataset)) or hasattr(
+        x, "__next__"
     )
 
 
-def check_data(
-    x, input_dim=None, likelihood=None, n_clusters=None, name="x"
-):
+def check_data(x, input_dim=None, likelihood=None, n_clusters=None, name="x"):
     """Validates a data matrix and returns it as a float32 numpy array.
 
     Args:

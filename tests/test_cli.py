@@ -1,0 +1,234 @@
+"""The `vade-tf` command line, and the main job end to end on digits."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import vade_tf
+from vade_tf import cli, datasets, metrics
+
+TINY = [
+    "--hidden-dims",
+    "16,8",
+    "--latent-dim",
+    "2",
+    "--pretrain-epochs",
+    "2",
+    "--gmm-init",
+    "1",
+    "--verbose",
+    "0",
+]
+
+
+@pytest.fixture
+def blob_file(tmp_path, blobs):
+    x, y = blobs
+    path = tmp_path / "blobs.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def test_console_script_is_installed():
+    # The script sits beside the interpreter of the environment it was
+    # installed into, whether or not that environment is on PATH.
+    executable = shutil.which(
+        "vade-tf", path=os.path.dirname(sys.executable)
+    ) or shutil.which("vade-tf")
+    assert executable is not None, "pip install the package first"
+    result = subprocess.run(
+        [executable, "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0
+    for command in ("pretrain", "train", "evaluate", "generate", "export"):
+        assert command in result.stdout
+
+
+def test_train_evaluate_generate_export_on_own_data(
+    blob_file, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    status = cli.main(
+        [
+            "train",
+            "--data",
+            str(blob_file),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "40",
+            "--out",
+            str(out),
+            *TINY,
+        ]
+    )
+    assert status == 0
+    for name in (
+        "model.keras",
+        "metrics.json",
+        "latent.png",
+        "samples.png",
+        "history.png",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["config"]["n_clusters"] == 3  # from the labels
+    assert set(report["vade"]) >= {"acc", "nmi", "ari"}
+    assert len(report["history"]["acc"]) == 2
+    model = keras.models.load_model(out / "model.keras")
+    x, y = datasets.load_array(blob_file)
+    acc = metrics.cluster_acc(y, model.predict_clusters(x))[0]
+    assert acc == pytest.approx(report["vade"]["acc"])
+
+    # A second run into the same folder is refused.
+    assert (
+        cli.main(["train", "--data", str(blob_file), "--out", str(out), *TINY])
+        == 2
+    )
+    assert "--overwrite" in capsys.readouterr().err
+
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--model",
+                str(out / "model.keras"),
+                "--data",
+                str(blob_file),
+            ]
+        )
+        == 0
+    )
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["acc"] == pytest.approx(report["vade"]["acc"])
+
+    grid = tmp_path / "grid.png"
+    assert (
+        cli.main(
+            [
+                "generate",
+                "--model",
+                str(out / "model.keras"),
+                "--per-cluster",
+                "3",
+                "--out",
+                str(grid),
+            ]
+        )
+        == 0
+    )
+    assert grid.read_bytes()[:4] == b"\x89PNG"
+
+    assert (
+        cli.main(
+            [
+                "export",
+                "--model",
+                str(out / "model.keras"),
+                "--out",
+                str(tmp_path / "serving"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "serving" / "1" / "saved_model.pb").exists()
+    assert (
+        cli.main(
+            [
+                "export",
+                "--model",
+                str(out / "model.keras"),
+                "--out",
+                str(tmp_path / "serving"),
+            ]
+        )
+        == 2
+    )
+
+
+def test_pretrain_command_writes_weights_and_metadata(blob_file, tmp_path):
+    weights = tmp_path / "ae.weights.h5"
+    assert (
+        cli.main(
+            ["pretrain", "--data", str(blob_file), "--out", str(weights), *TINY]
+        )
+        == 0
+    )
+    metadata = json.loads((tmp_path / "ae.weights.json").read_text())
+    assert metadata["epochs"] == 2 and "acc" in metadata["ae_gmm"]
+    model = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(16, 8))
+    model.load_pretrained_weights(weights)
+    # And train can start from it.
+    assert (
+        cli.main(
+            [
+                "train",
+                "--data",
+                str(blob_file),
+                "--pretrained",
+                str(weights),
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path / "run"),
+                *TINY,
+            ]
+        )
+        == 0
+    )
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    assert (
+        cli.main(["train", "--dataset", "cifar", "--out", str(tmp_path)]) == 2
+    )
+    assert "Known datasets" in capsys.readouterr().err
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--model",
+                str(tmp_path / "none.keras"),
+                "--dataset",
+                "digits",
+            ]
+        )
+        == 2
+    )
+    assert "No model file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["train"])  # argparse: --dataset or --data is required
+
+
+def test_main_job_on_digits_reaches_080(tmp_path):
+    """`vade-tf train --dataset digits`, the README's main job, as is."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vade_tf.cli",
+            "train",
+            "--dataset",
+            "digits",
+            "--out",
+            str(tmp_path / "run"),
+            "--verbose",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ACC" in result.stdout and " acc: " in result.stdout
+    report = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert report["vade"]["acc"] >= 0.80, report["vade"]
+    assert report["vade"]["min_cluster_fraction"] >= 0.01

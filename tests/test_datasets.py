@@ -1,0 +1,168 @@
+"""Named data sets, the IDX reader, and users' own files."""
+
+import gzip
+import hashlib
+
+import h5py
+import numpy as np
+import pytest
+
+from vade_tf import datasets
+
+from .conftest import SHARED_MNIST
+
+
+def _write_idx(path, array):
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.tobytes())
+
+
+def _fake_idx_folder(folder, n_train=6, n_test=4):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        images, labels = datasets._IDX_FILES[split]
+        _write_idx(folder / images, rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(folder / labels, rng.integers(0, 10, n))
+
+
+def test_digits_is_embedded_and_scaled():
+    x, y = datasets.load_dataset("digits")
+    assert x.shape == (1797, 64) and x.dtype == np.float32
+    assert y.shape == (1797,) and set(np.unique(y)) == set(range(10))
+    assert x.min() == 0.0 and x.max() == 1.0
+
+
+def test_idx_files_from_data_dir(tmp_path):
+    _fake_idx_folder(tmp_path)
+    x, y = datasets.load_dataset("mnist", data_dir=str(tmp_path))
+    assert x.shape == (10, 784) and y.shape == (10,)
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    x_test, _ = datasets.load_dataset(
+        "fashion_mnist", data_dir=str(tmp_path), split="test"
+    )
+    np.testing.assert_array_equal(x_test, x[6:])
+
+
+def test_environment_variable_subfolder(tmp_path, monkeypatch):
+    (tmp_path / "mnist").mkdir()
+    _fake_idx_folder(tmp_path / "mnist", n_train=3, n_test=2)
+    monkeypatch.setenv("VADE_TF_DATA", str(tmp_path))
+    x, _ = datasets.load_dataset("mnist", split="train")
+    assert x.shape == (3, 784)
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match="'cifar'.*digits.*mnist.*fashion"):
+        datasets.load_dataset("cifar")
+    with pytest.raises(ValueError, match="split"):
+        datasets.load_dataset("digits", split="valid")
+
+
+def test_missing_files_say_where_they_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("VADE_TF_DATA", str(tmp_path / "none"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(
+        datasets, "_DEBIAN_DIRS", {"mnist": str(tmp_path / "deb")}
+    )
+
+    def offline(name, split):  # stands in for Keras's download, offline
+        raise datasets.DataNotFoundError(
+            "Could not find the mnist IDX files. Looked in:\n  "
+            + "\n  ".join(datasets.candidate_folders(name, str(tmp_path)))
+        )
+
+    monkeypatch.setattr(datasets, "_keras_download", offline)
+    with pytest.raises(ValueError, match="Looked in") as info:
+        datasets.load_dataset("mnist", data_dir=str(tmp_path))
+    assert str(tmp_path / "none") in str(info.value)
+    assert isinstance(info.value, FileNotFoundError)
+
+
+def test_keras_download_failure_is_a_clear_error(monkeypatch, tmp_path):
+    import keras
+
+    def fail():
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", fail)
+    with pytest.raises(
+        datasets.DataNotFoundError, match="no network.*VADE_TF_DATA"
+    ):
+        datasets._keras_download("mnist", "train")
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    bad = tmp_path / "bad.gz"
+    with gzip.open(bad, "wb") as handle:
+        handle.write(b"\x00\x00\x0d\x01" + (3).to_bytes(4, "big") + b"abc")
+    with pytest.raises(ValueError, match="magic"):
+        datasets.read_idx(str(bad))
+    short = tmp_path / "short.gz"
+    with gzip.open(short, "wb") as handle:
+        handle.write(b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"ab")
+    with pytest.raises(ValueError, match="truncated"):
+        datasets.read_idx(str(short))
+
+
+@pytest.mark.skipif(
+    not SHARED_MNIST.is_dir(), reason=f"real MNIST not found at {SHARED_MNIST}"
+)
+def test_real_mnist_matches_its_readme():
+    x, y = datasets.load_dataset("mnist", data_dir=str(SHARED_MNIST))
+    assert x.shape == (70000, 784)
+    counts = np.bincount(y[:60000])
+    np.testing.assert_array_equal(
+        counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    )
+    with gzip.open(SHARED_MNIST / "train-images-idx3-ubyte.gz") as handle:
+        digest = hashlib.sha256(handle.read()).hexdigest()
+    assert digest.startswith("ba891046e6505d7a")
+    assert x[:60000].mean() == pytest.approx(0.13066, abs=1e-4)
+
+
+def test_load_array_formats(tmp_path, rng):
+    x = rng.uniform(size=(8, 5)).astype("float32")
+    y = rng.integers(0, 3, 8)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    np.save(tmp_path / "d.npy", x)
+    with h5py.File(tmp_path / "d.h5", "w") as handle:
+        handle["x"] = x
+        handle["y"] = y
+    header = "a,b,c,label,d,e"
+    table = np.column_stack([x[:, :3], y, x[:, 3:]])
+    np.savetxt(
+        tmp_path / "d.csv", table, delimiter=",", header=header, comments=""
+    )
+    np.savetxt(tmp_path / "plain.csv", x, delimiter=",")
+    for name in ("d.npz", "d.h5", "d.csv"):
+        got_x, got_y = datasets.load_array(tmp_path / name)
+        np.testing.assert_allclose(got_x, x, rtol=1e-6)
+        np.testing.assert_array_equal(got_y, y)
+    got_x, got_y = datasets.load_array(tmp_path / "d.npy")
+    np.testing.assert_array_equal(got_x, x)
+    assert got_y is None
+    got_x, got_y = datasets.load_array(tmp_path / "plain.csv")
+    assert got_x.shape == (8, 5) and got_y is None
+    got_x, got_y = datasets.load_array(tmp_path / "plain.csv", label_column=0)
+    assert got_x.shape == (8, 4) and got_y.shape == (8,)
+
+
+def test_load_array_flattens_images_and_checks_errors(tmp_path, rng):
+    np.savez(tmp_path / "img.npz", x=rng.uniform(size=(4, 3, 3)))
+    x, y = datasets.load_array(tmp_path / "img.npz")
+    assert x.shape == (4, 9) and y is None
+    with pytest.raises(ValueError, match="No data file"):
+        datasets.load_array(tmp_path / "missing.npz")
+    (tmp_path / "d.txt").write_text("1,2")
+    with pytest.raises(ValueError, match="Unsupported"):
+        datasets.load_array(tmp_path / "d.txt")
+    np.savez(tmp_path / "two.npz", a=np.zeros(2), b=np.zeros(2))
+    with pytest.raises(ValueError, match="named 'x'"):
+        datasets.load_array(tmp_path / "two.npz")
+    np.savez(tmp_path / "mismatch.npz", x=np.zeros((3, 2)), y=np.zeros(2))
+    with pytest.raises(ValueError, match="3 samples but y has 2"):
+        datasets.load_array(tmp_path / "mismatch.npz")

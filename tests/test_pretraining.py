@@ -1,0 +1,176 @@
+"""Autoencoder pretraining and both weight-file formats."""
+
+import json
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+import vade_tf
+from vade_tf import pretraining
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _write_keras1_file(path, model, rng, names=None):
+    """Writes a file in the original release's Keras 1 HDF5 layout.
+
+    Root attribute `layer_names`, one group per Dense layer with the
+    attribute `weight_names` and datasets `<layer>_W` of shape (in, out)
+    and `<layer>_b`, as Keras 1's `save_weights` wrote them.
+    """
+    widths = [model.input_dim, *model.hidden_dims, model.latent_dim]
+    shapes = {}
+    for i in range(len(widths) - 1):
+        shapes[f"encoder{i + 1}"] = (widths[i], widths[i + 1])
+        shapes[f"decoder{i + 1}"] = (widths[-1 - i], widths[-2 - i])
+    names = names or list(shapes)
+    values = {}
+    with h5py.File(path, "w") as handle:
+        handle.attrs["layer_names"] = np.array([n.encode() for n in names])
+        for name in names:
+            group = handle.create_group(name)
+            group.attrs["weight_names"] = np.array(
+                [f"{name}_W".encode(), f"{name}_b".encode()]
+            )
+            kernel = rng.normal(size=shapes[name]).astype("float32")
+            bias = rng.normal(size=shapes[name][1]).astype("float32")
+            group.create_dataset(f"{name}_W", data=kernel)
+            group.create_dataset(f"{name}_b", data=bias)
+            values[name] = (kernel, bias)
+    return values
+
+
+def test_pretrain_lowers_the_reconstruction_error(small_model, blobs):
+    x, _ = blobs
+
+    def reconstruction_error():
+        x_hat = small_model.decoder.predict(small_model.transform(x), verbose=0)
+        return np.mean((x_hat - x) ** 2)
+
+    keras.utils.set_random_seed(0)
+    before = reconstruction_error()
+    history = small_model.pretrain(x, epochs=40, batch_size=20, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert reconstruction_error() < 0.7 * before
+    # z_log_var is not part of the autoencoder and stays untouched.
+    kernel, _ = small_model.encoder.get_layer("z_log_var").get_weights()
+    assert not kernel.any()
+
+
+def test_pretrain_with_denoising_and_custom_optimizer(small_model, blobs):
+    x, _ = blobs
+    history = small_model.pretrain(
+        x,
+        epochs=2,
+        batch_size=20,
+        verbose=0,
+        noise=0.2,
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+    )
+    assert np.isfinite(history.history["loss"]).all()
+    with pytest.raises(ValueError, match="noise"):
+        small_model.pretrain(x, epochs=1, noise=1.5)
+
+
+def test_own_format_round_trip(small_model, tmp_path):
+    path = tmp_path / "ae.weights.h5"
+    small_model.save_pretrained_weights(path)
+    other = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(16, 8), seed=9)
+    other.load_pretrained_weights(path)
+    x = np.random.default_rng(0).uniform(size=(5, 12)).astype("float32")
+    np.testing.assert_allclose(
+        other.transform(x), small_model.transform(x), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        other.decoder.predict(other.transform(x), verbose=0),
+        small_model.decoder.predict(small_model.transform(x), verbose=0),
+        rtol=1e-6,
+    )
+    with h5py.File(path) as handle:
+        assert [n.decode() for n in handle.attrs["layer_names"]] == [
+            "encoder1",
+            "encoder2",
+            "encoder3",
+            "decoder1",
+            "decoder2",
+            "decoder3",
+        ]
+        assert json.loads(handle.attrs["vade_tf_config"])["input_dim"] == 12
+
+
+def test_save_refuses_to_overwrite_and_writes_atomically(small_model, tmp_path):
+    path = tmp_path / "ae.weights.h5"
+    small_model.save_pretrained_weights(path)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        small_model.save_pretrained_weights(path)
+    assert path.read_bytes() == before
+    small_model.save_pretrained_weights(path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ae.weights.h5"]
+    with pytest.raises(ValueError, match=r"\.weights\.h5"):
+        small_model.save_pretrained_weights(tmp_path / "ae.bin")
+
+
+def test_original_release_keras1_layout_loads_by_name(
+    small_model, tmp_path, rng
+):
+    path = tmp_path / "ae_blobs_weights.h5"
+    values = _write_keras1_file(path, small_model, rng)
+    # Loading through the .json name finds the weights file beside it.
+    (tmp_path / "ae_blobs.json").write_text("{}")
+    small_model.load_pretrained_weights(tmp_path / "ae_blobs.json")
+    layers = pretraining.autoencoder_layers(small_model)
+    for name, (kernel, bias) in values.items():
+        got_kernel, got_bias = layers[name].get_weights()
+        np.testing.assert_array_equal(got_kernel, kernel)
+        np.testing.assert_array_equal(got_bias, bias)
+    # encoder3 (the latent layer in the file) is the z_mean head.
+    np.testing.assert_array_equal(
+        small_model.encoder.get_layer("z_mean").get_weights()[0],
+        values["encoder3"][0],
+    )
+
+
+def test_mismatched_file_names_the_first_mismatch(small_model, tmp_path, rng):
+    wide = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(20, 8))
+    path = tmp_path / "wide_weights.h5"
+    _write_keras1_file(path, wide, rng)
+    before = [w.copy() for w in small_model.get_weights()]
+    with pytest.raises(ValueError, match=r"Layer 'encoder1'.*\(12, 20\)"):
+        small_model.load_pretrained_weights(path)
+    # Nothing was assigned.
+    for b, a in zip(before, small_model.get_weights()):
+        np.testing.assert_array_equal(b, a)
+
+    partial = tmp_path / "partial_weights.h5"
+    _write_keras1_file(
+        partial, small_model, rng, names=["encoder1", "encoder2", "encoder3"]
+    )
+    with pytest.raises(ValueError, match="no layer 'decoder1'"):
+        small_model.load_pretrained_weights(partial)
+
+
+def test_missing_or_foreign_weight_files(small_model, tmp_path):
+    with pytest.raises(FileNotFoundError, match="No weights file"):
+        small_model.load_pretrained_weights(tmp_path / "nope.weights.h5")
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as handle:
+        handle.create_dataset("x", data=np.zeros(3))
+    with pytest.raises(ValueError, match="layer_names"):
+        small_model.load_pretrained_weights(foreign)
+
+
+def test_fit_latent_mixture_kmeans_variances(rng):
+    z = np.concatenate(
+        [rng.normal(0, 1, (200, 2)), rng.normal(10, 2, (200, 2))]
+    )
+    _, weights, means, variances = pretraining.fit_latent_mixture(
+        z, 2, method="kmeans", random_state=0
+    )
+    order = np.argsort(means[:, 0])
+    np.testing.assert_allclose(weights, [0.5, 0.5])
+    np.testing.assert_allclose(variances[order], [[1, 1], [4, 4]], rtol=0.3)

@@ -1,0 +1,240 @@
+"""Pictures of a VaDE model: samples per cluster, latent space, curves.
+
+Every function draws on its own `matplotlib.figure.Figure` (no pyplot
+state, no display needed) and writes a PNG atomically.
+"""
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from vade_tf import fileio
+
+
+def _save(figure, path, overwrite=True):
+    with fileio.atomic_output(path, overwrite=overwrite, suffix=".png") as tmp:
+        figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    return path
+
+
+def infer_image_shape(n_features):
+    """`(side, side)` when `n_features` is a square (images), else `None`."""
+    side = int(round(math.sqrt(n_features)))
+    return (side, side) if side * side == n_features else None
+
+
+def cluster_order(model, x=None, y=None):
+    """Clusters ordered by the label each one matches (Hungarian), if known.
+
+    Args:
+        model: a `vade_tf.VaDE`.
+        x: array `(N, input_dim)` or `None`.
+        y: labels `(N,)` or `None`.
+
+    Returns:
+        Tuple `(order, names)`: cluster ids in display order and the row
+        titles ("cluster 3 -> 7" with labels, "cluster 3" without).
+    """
+    from vade_tf import metrics
+
+    clusters = list(range(model.n_clusters))
+    if x is None or y is None:
+        return clusters, [f"cluster {c}" for c in clusters]
+    _, mapping = metrics.cluster_acc(y, model.predict_clusters(x))
+    matched = sorted((label, c) for c, label in mapping.items())
+    order = [c for _, c in matched] + [c for c in clusters if c not in mapping]
+    names = [
+        f"cluster {c} -> {mapping[c]}" if c in mapping else f"cluster {c}"
+        for c in order
+    ]
+    return order, names
+
+
+def plot_cluster_samples(
+    model,
+    path,
+    n_per_cluster=10,
+    x=None,
+    y=None,
+    image_shape=None,
+    seed=None,
+    min_posterior=None,
+    overwrite=True,
+):
+    """A grid of generated samples, one row per cluster.
+
+    Args:
+        model: a `vade_tf.VaDE`.
+        path: str, the PNG to write.
+        n_per_cluster: int, samples per row.
+        x, y: optional data and labels; when both are given the rows follow
+            the Hungarian mapping of clusters to labels.
+        image_shape: `(height, width)`; by default a square when
+            `input_dim` is one, otherwise each sample is drawn as a strip.
+        seed: int or `None`.
+        min_posterior: passed to `model.generate`.
+        overwrite: bool.
+
+    Returns:
+        `path`.
+    """
+    order, names = cluster_order(model, x, y)
+    shape = image_shape or infer_image_shape(model.input_dim)
+    if shape is None:
+        shape = (1, model.input_dim)
+    rows = [
+        model.generate(
+            c,
+            n_per_cluster,
+            seed=None if seed is None else seed + c,
+            min_posterior=min_posterior,
+        )
+        for c in order
+    ]
+    aspect = shape[1] / shape[0]
+    figure = Figure(
+        figsize=(
+            min(1.0 * n_per_cluster * aspect, 24) + 1.5,
+            max(0.35, min(1.0, 6 / aspect)) * len(order) + 0.3,
+        )
+    )
+    axes = figure.subplots(len(order), 1, squeeze=False)[:, 0]
+    for axis, samples, name in zip(axes, rows, names):
+        images = samples.reshape(n_per_cluster, *shape)
+        strip = np.concatenate(list(images), axis=1)
+        axis.imshow(
+            strip,
+            cmap="gray_r",
+            aspect="auto" if shape[0] == 1 else "equal",
+            interpolation="nearest",
+        )
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    figure.suptitle("Samples generated from each cluster", fontsize=10)
+    return _save(figure, path, overwrite)
+
+
+def embed_2d(z, method="pca", seed=0):
+    """Projects latent codes to 2-D with PCA or t-SNE (scikit-learn).
+
+    Args:
+        z: array of shape `(N, D)`.
+        method: `"pca"` or `"tsne"`.
+        seed: int.
+
+    Returns:
+        Array of shape `(N, 2)`.
+    """
+    from sklearn import decomposition, manifold
+
+    if z.shape[1] <= 2:
+        return np.pad(z, ((0, 0), (0, 2 - z.shape[1])))
+    if method == "pca":
+        return decomposition.PCA(2, random_state=seed).fit_transform(z)
+    if method == "tsne":
+        return manifold.TSNE(2, random_state=seed, init="pca").fit_transform(z)
+    raise ValueError(f"method must be 'pca' or 'tsne'. Received: {method!r}")
+
+
+def plot_latent(
+    model,
+    x,
+    path,
+    y=None,
+    method="pca",
+    max_points=5000,
+    seed=0,
+    overwrite=True,
+):
+    """The latent means in 2-D, coloured by cluster (and by label if given).
+
+    Args:
+        model: a `vade_tf.VaDE`.
+        x: array `(N, input_dim)`.
+        path: str, the PNG to write.
+        y: optional labels `(N,)`; adds a second panel coloured by label.
+        method: `"pca"` or `"tsne"`.
+        max_points: int, a random subset of at most this many points.
+        seed: int.
+        overwrite: bool.
+
+    Returns:
+        `path`.
+    """
+    rng = np.random.default_rng(seed)
+    index = np.arange(len(x))
+    if len(x) > max_points:
+        index = np.sort(rng.choice(len(x), max_points, replace=False))
+    x = np.asarray(x)[index]
+    z = model.transform(x)
+    clusters = model.predict_clusters(x)
+    # Component means go through the same projection as the points.
+    means = np.asarray(model.c_mean)
+    points = embed_2d(np.concatenate([z, means]), method, seed)
+    z2, means2 = points[: len(z)], points[len(z) :]
+    panels = [("cluster", clusters)]
+    if y is not None:
+        panels.append(("label", np.asarray(y)[index]))
+    figure = Figure(figsize=(5.5 * len(panels), 5))
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for axis, (title, colours) in zip(axes, panels):
+        scatter = axis.scatter(
+            z2[:, 0],
+            z2[:, 1],
+            c=colours,
+            s=4,
+            cmap="tab10" if colours.max() < 10 else "tab20",
+        )
+        if title == "cluster" and method == "pca":
+            axis.scatter(
+                means2[:, 0],
+                means2[:, 1],
+                c="black",
+                marker="x",
+                s=60,
+                label="component means",
+            )
+            axis.legend(loc="best", fontsize=8)
+        axis.set_title(f"latent means ({method.upper()}), coloured by {title}")
+        figure.colorbar(scatter, ax=axis, fraction=0.046)
+    return _save(figure, path, overwrite)
+
+
+def plot_history(history, path, keys=None, overwrite=True):
+    """Training curves from a Keras `History` (or its `.history` dict).
+
+    Args:
+        history: `keras.callbacks.History` or dict of lists.
+        path: str, the PNG to write.
+        keys: the logs to plot; default all, losses and scores apart.
+        overwrite: bool.
+
+    Returns:
+        `path`.
+    """
+    logs = getattr(history, "history", history)
+    keys = keys or list(logs)
+    scores = [k for k in keys if k.split("_")[-1] in ("acc", "nmi", "ari")]
+    losses = [
+        k
+        for k in keys
+        if k not in scores
+        and k != "learning_rate"
+        and not k.endswith("fraction")
+    ]
+    panels = [p for p in (("loss", losses), ("clustering", scores)) if p[1]]
+    if not panels:
+        raise ValueError(f"Nothing to plot among keys {keys}.")
+    figure = Figure(figsize=(5.5 * len(panels), 4))
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for axis, (title, names) in zip(axes, panels):
+        for name in names:
+            values = logs[name]
+            axis.plot(np.arange(1, len(values) + 1), values, label=name)
+        axis.set_xlabel("epoch")
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    return _save(figure, path, overwrite)
