@@ -64,10 +64,19 @@ def _add_model_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
 
 
-def _add_pretrain_arguments(parser, epochs=50):
+def _add_pretrain_arguments(parser, epochs=50, recipe="adam"):
     parser.add_argument("--pretrain-epochs", type=int, default=epochs)
-    parser.add_argument("--pretrain-batch-size", type=int, default=64)
-    parser.add_argument("--pretrain-lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--recipe",
+        default=recipe,
+        choices=["adam", "dec"],
+        help="pretraining recipe (see vade_tf.pretraining)",
+    )
+    parser.add_argument(
+        "--pretrain-batch-size",
+        type=int,
+        help="default: the recipe's (adam 64, dec 256)",
+    )
     parser.add_argument(
         "--noise",
         type=float,
@@ -77,6 +86,21 @@ def _add_pretrain_arguments(parser, epochs=50):
     parser.add_argument(
         "--gmm-init", type=int, default=10, help="GaussianMixture n_init"
     )
+
+
+def _add_train_arguments(parser, epochs):
+    parser.add_argument(
+        "--pretrained",
+        help="load autoencoder weights instead of pretraining ('shipped': "
+        "pretrain_weights/ae_<dataset>.weights.h5)",
+    )
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--lr", type=float, default=0.002)
+    parser.add_argument("--out", help="run folder (default runs/<data>-<time>)")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--no-xla", action="store_true")
+    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
 
 
 def build_parser():
@@ -93,16 +117,18 @@ def build_parser():
     _add_data_arguments(train)
     _add_model_arguments(train)
     _add_pretrain_arguments(train)
-    train.add_argument(
-        "--pretrained", help="load autoencoder weights instead of pretraining"
+    _add_train_arguments(train, epochs=50)
+
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="the paper's MNIST / Fashion-MNIST run, original settings",
     )
-    train.add_argument("--epochs", type=int, default=50)
-    train.add_argument("--batch-size", type=int, default=100)
-    train.add_argument("--lr", type=float, default=0.002)
-    train.add_argument("--out", help="run folder (default runs/<data>-<time>)")
-    train.add_argument("--overwrite", action="store_true")
-    train.add_argument("--no-xla", action="store_true")
-    train.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    reproduce.add_argument("dataset", choices=["mnist", "fashion_mnist"])
+    reproduce.add_argument("--data-dir")
+    reproduce.set_defaults(data=None, split="all")
+    _add_model_arguments(reproduce)
+    _add_pretrain_arguments(reproduce, epochs=300, recipe="dec")
+    _add_train_arguments(reproduce, epochs=300)
 
     pretrain = commands.add_parser(
         "pretrain", help="pretrain the autoencoder only"
@@ -180,18 +206,48 @@ def _build_model(args, x, y):
 
 
 def _pretrain(model, x, args):
-    import keras
-
     start = time.time()
     model.pretrain(
         x,
         epochs=args.pretrain_epochs,
         batch_size=args.pretrain_batch_size,
-        optimizer=keras.optimizers.Adam(args.pretrain_lr),
+        recipe=args.recipe,
         noise=args.noise,
         verbose=args.verbose,
     )
     return time.time() - start
+
+
+def _pretrain_metadata(args, x, seconds, scores):
+    import hashlib
+
+    return {
+        "command": " ".join(sys.argv),
+        "recipe": args.recipe,
+        "epochs": args.pretrain_epochs,
+        "batch_size": args.pretrain_batch_size,
+        "noise": args.noise,
+        "seed": args.seed,
+        "data_sha256": hashlib.sha256(
+            np.ascontiguousarray(x).tobytes()
+        ).hexdigest(),
+        "n_samples": int(len(x)),
+        "pretrain_seconds": seconds,
+        "ae_gmm": scores,
+    }
+
+
+def _save_autoencoder(model, path, metadata, overwrite):
+    model.save_pretrained_weights(path, overwrite=overwrite)
+    _write_json(os.path.splitext(path)[0] + ".json", metadata, overwrite)
+
+
+def _shipped_weights(name):
+    return os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        "pretrain_weights",
+        f"ae_{name}.weights.h5",
+    )
 
 
 def _scores(model, x, y):
@@ -235,17 +291,8 @@ def run_pretrain(args):
     seconds = _pretrain(model, x, args)
     model.initialize_gmm(x, random_state=args.seed, n_init=args.gmm_init)
     scores = _scores(model, x, y)
-    metadata = {
-        "command": " ".join(sys.argv),
-        "epochs": args.pretrain_epochs,
-        "seed": args.seed,
-        "pretrain_seconds": seconds,
-        "ae_gmm": scores,
-    }
-    model.save_pretrained_weights(args.out, overwrite=args.overwrite)
-    _write_json(
-        os.path.splitext(args.out)[0] + ".json", metadata, args.overwrite
-    )
+    metadata = _pretrain_metadata(args, x, seconds, scores)
+    _save_autoencoder(model, args.out, metadata, args.overwrite)
     print(f"AE+GMM  {_format(scores)}")
     print(f"wrote {args.out}")
     return 0
@@ -259,7 +306,9 @@ def run_train(args):
     keras.utils.set_random_seed(args.seed)
     x, y, name = _load_data(args)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = args.out or os.path.join("runs", f"{name}-{stamp}")
+    if args.command == "reproduce":
+        stamp = f"{args.gamma_mode}-seed{args.seed}"
+    out = args.out or os.path.join("runs", f"{args.command}-{name}-{stamp}")
     if os.path.exists(os.path.join(out, "model.keras")) and not args.overwrite:
         raise FileExistsError(
             f"{out} already holds a run. Pass --overwrite or another --out."
@@ -267,8 +316,11 @@ def run_train(args):
     os.makedirs(out, exist_ok=True)
     model = _build_model(args, x, y)
     timings = {}
-    if args.pretrained:
-        model.load_pretrained_weights(args.pretrained)
+    pretrained = args.pretrained
+    if pretrained == "shipped":
+        pretrained = _shipped_weights(name)
+    if pretrained:
+        model.load_pretrained_weights(pretrained)
         timings["pretrain_seconds"] = 0.0
     else:
         print(f"Pretraining the autoencoder on {name} {x.shape}")
@@ -278,6 +330,13 @@ def run_train(args):
     timings["gmm_seconds"] = time.time() - start
     initial = _scores(model, x, y)
     print(f"AE+GMM  {_format(initial)}")
+    if not pretrained:
+        metadata = _pretrain_metadata(
+            args, x, timings["pretrain_seconds"], initial
+        )
+        _save_autoencoder(
+            model, os.path.join(out, "ae.weights.h5"), metadata, True
+        )
 
     model.compile(
         optimizer=keras.optimizers.Adam(args.lr, epsilon=1e-4),
@@ -287,6 +346,10 @@ def run_train(args):
     epoch_callbacks = [callbacks.StepDecay()]
     if y is not None:
         epoch_callbacks.insert(0, callbacks.ClusteringMetrics(x, y))
+    epoch_callbacks += [
+        keras.callbacks.CSVLogger(os.path.join(out, "history.csv")),
+        keras.callbacks.ModelCheckpoint(os.path.join(out, "checkpoint.keras")),
+    ]
     print(f"Training VaDE for {args.epochs} epochs")
     start = time.time()
     history = model.fit(
@@ -299,6 +362,11 @@ def run_train(args):
     timings["train_seconds"] = time.time() - start
     final = _scores(model, x, y)
     print(f"VaDE    {_format(final)}")
+    if final["min_cluster_fraction"] < 0.01:
+        print(
+            "warning: collapsed clusters: the smallest cluster holds "
+            f"{final['min_cluster_fraction']:.2%} of the points (< 1%)."
+        )
 
     from vade_tf import fileio
 
@@ -389,6 +457,7 @@ def run_export(args):
 COMMANDS = {
     "pretrain": run_pretrain,
     "train": run_train,
+    "reproduce": run_train,
     "evaluate": run_evaluate,
     "generate": run_generate,
     "export": run_export,

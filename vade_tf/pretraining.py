@@ -55,6 +55,64 @@ def build_autoencoder(model, noise=0.0):
     return keras.Model(inputs, model.decoder(z_mean), name="autoencoder")
 
 
+RECIPES = ("adam", "dec")
+
+
+def recipe_settings(recipe):
+    """The optimizer, batch size and initializer of a named pretraining recipe.
+
+    - `"adam"`: `Adam(1e-3)`, batch 64, the model's own initial weights. Quick;
+      good on small data such as the 8x8 digits.
+    - `"dec"`: the end-to-end recipe of DEC's widely used Keras port:
+      `SGD(learning_rate=1.0, momentum=0.9)`, batch 256, kernels drawn
+      from `VarianceScaling(1/3, "fan_in", "uniform")`, run for a few hundred
+      epochs. It gives the strong MNIST autoencoders VaDE needs.
+
+    Args:
+        recipe: `"adam"` or `"dec"`.
+
+    Returns:
+        dict with `optimizer` (a new Keras optimizer), `batch_size` and
+        `initializer` (`None` to keep the model's weights).
+    """
+    if recipe == "adam":
+        return {
+            "optimizer": keras.optimizers.Adam(learning_rate=1e-3),
+            "batch_size": 64,
+            "initializer": None,
+        }
+    if recipe == "dec":
+        return {
+            "optimizer": keras.optimizers.SGD(learning_rate=1.0, momentum=0.9),
+            "batch_size": 256,
+            "initializer": keras.initializers.VarianceScaling(
+                scale=1.0 / 3.0, mode="fan_in", distribution="uniform"
+            ),
+        }
+    raise ValueError(
+        f"Unknown pretraining recipe. Expected one of {RECIPES}. "
+        f"Received: recipe={recipe!r}"
+    )
+
+
+def reinitialize_autoencoder(model, initializer, seed=None):
+    """Draws fresh kernels (and zero biases) for every autoencoder layer.
+
+    Args:
+        model: a `vade_tf.VaDE`.
+        initializer: a Keras initializer (its seed is replaced by `seed`).
+        seed: int or `None`.
+    """
+    config = keras.initializers.serialize(initializer)
+    for index, layer in enumerate(autoencoder_layers(model).values()):
+        fresh = keras.initializers.deserialize(config)
+        if hasattr(fresh, "seed"):
+            fresh.seed = None if seed is None else seed + index
+        kernel, bias = layer.kernel, layer.bias
+        kernel.assign(fresh(kernel.shape))
+        bias.assign(keras.ops.zeros(bias.shape))
+
+
 def default_pretrain_loss(likelihood):
     """The reconstruction loss that matches the likelihood's output."""
     if likelihood.name == "bernoulli":
@@ -66,10 +124,11 @@ def pretrain_autoencoder(
     model,
     x,
     epochs=50,
-    batch_size=64,
+    batch_size=None,
     optimizer=None,
     loss=None,
     noise=0.0,
+    recipe="adam",
     jit_compile=True,
     **fit_kwargs,
 ):
@@ -79,11 +138,12 @@ def pretrain_autoencoder(
         model: a `vade_tf.VaDE`.
         x: array of shape `(n_samples, input_dim)`.
         epochs: int.
-        batch_size: int.
-        optimizer: a Keras optimizer or name; default `Adam(1e-3)`.
+        batch_size: int; default the recipe's.
+        optimizer: a Keras optimizer or name; default the recipe's.
         loss: a Keras loss; default binary cross-entropy for the bernoulli
             likelihood and mean squared error otherwise.
         noise: float, input dropout rate (denoising); 0 turns it off.
+        recipe: `"adam"` or `"dec"`, see `recipe_settings`.
         jit_compile: bool, compile with XLA.
         **fit_kwargs: passed to `fit` (`verbose`, `callbacks`, `shuffle`,
             `validation_split`, ...).
@@ -93,14 +153,21 @@ def pretrain_autoencoder(
     """
     if not 0.0 <= noise < 1.0:
         raise ValueError(f"noise must be in [0, 1). Received: noise={noise}")
+    settings = recipe_settings(recipe)
+    if settings["initializer"] is not None:
+        reinitialize_autoencoder(model, settings["initializer"], model.seed)
     autoencoder = build_autoencoder(model, noise=noise)
     autoencoder.compile(
-        optimizer=optimizer or keras.optimizers.Adam(learning_rate=1e-3),
+        optimizer=optimizer or settings["optimizer"],
         loss=loss or default_pretrain_loss(model.likelihood),
         jit_compile=jit_compile,
     )
     return autoencoder.fit(
-        x, x, epochs=epochs, batch_size=batch_size, **fit_kwargs
+        x,
+        x,
+        epochs=epochs,
+        batch_size=batch_size or settings["batch_size"],
+        **fit_kwargs,
     )
 
 
