@@ -27,6 +27,10 @@ setuptools.setup(
         "h5py>=3.7",
         "matplotlib>=3.6",
     ],
-    extras_require={"test": ["pytest>=7"], "dev": ["pytest>=7", "ruff"]},
+    extras_require={
+        "test": ["pytest>=7", "tensorboard"],
+        "examples": ["tensorboard"],
+        "dev": ["pytest>=7", "tensorboard", "ruff"],
+    },
     entry_points={"console_scripts": ["vade-tf=vade_tf.cli:main"]},
 )

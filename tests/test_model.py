@@ -250,6 +250,23 @@ def test_initialize_gmm_writes_the_gaussian_mixture(small_model, blobs):
     )
 
 
+def test_initialize_gmm_scales_the_log_variance_head(small_model, blobs):
+    x, _ = blobs
+    head = small_model.encoder.get_layer("z_log_var")
+    head.kernel.assign(np.ones(head.kernel.shape, "float32"))
+    small_model.initialize_gmm(x, random_state=0, posterior_var_ratio=0.05)
+    _, z_log_var = small_model.encoder.predict(x, verbose=0)
+    expected = np.log(0.05 * _np(small_model.c_var).mean(0))
+    np.testing.assert_allclose(
+        z_log_var, np.tile(expected, (120, 1)), rtol=1e-5, atol=1e-5
+    )
+    kernel_before = _np(head.kernel).copy()
+    small_model.initialize_gmm(x, random_state=0, posterior_var_ratio=None)
+    np.testing.assert_array_equal(_np(head.kernel), kernel_before)
+    with pytest.raises(ValueError, match="posterior_var_ratio"):
+        small_model.initialize_gmm(x, posterior_var_ratio=0.0)
+
+
 def test_initialize_gmm_with_kmeans(small_model, blobs):
     x, y = blobs
     small_model.initialize_gmm(x, method="kmeans", random_state=0)

@@ -53,10 +53,9 @@ def build_encoder(
     z_mean = keras.layers.Dense(
         latent_dim, kernel_initializer=kernel_initializer, name="z_mean"
     )(hidden)
-    # The log-variance head is not pretrained. It starts at zero (unit
-    # variance for every input) instead of at random: a random head gives
-    # some points huge posterior variances, their gamma from a sampled z is
-    # noise, and clusters empty out in the first epochs.
+    # The log-variance head is not pretrained; it starts at zero (unit
+    # variance for every input) and `VaDE.initialize_gmm` scales it to the
+    # mixture it fits.
     z_log_var = keras.layers.Dense(
         latent_dim, kernel_initializer="zeros", name="z_log_var"
     )(hidden)
@@ -469,7 +468,14 @@ class VaDE(keras.Model):
         """Loads autoencoder weights (this project's or the original's)."""
         pretraining.load_autoencoder_weights(self, path)
 
-    def initialize_gmm(self, x, method="gmm", random_state=None, n_init=1):
+    def initialize_gmm(
+        self,
+        x,
+        method="gmm",
+        random_state=None,
+        n_init=1,
+        posterior_var_ratio=0.1,
+    ):
         """Fits the mixture prior on the latent means of `x`.
 
         `method="gmm"` fits `GaussianMixture(covariance_type="diag")` and
@@ -478,11 +484,21 @@ class VaDE(keras.Model):
         its weight and the per-dimension variance of its members as its
         variance.
 
+        The encoder's log-variance head is not pretrained. It is reset to a
+        constant: per latent dimension, `posterior_var_ratio` times the
+        mixture's mean variance in that dimension, so q(z|x) starts narrower
+        than the clusters and training starts from the AE+GMM solution. (A
+        random head, as in the original release, gives some points
+        posterior variances as wide as the clusters; their gamma is then
+        noise and clusters can empty out in the first epochs.)
+
         Args:
             x: array of shape `(n_samples, input_dim)`.
             method: `"gmm"` or `"kmeans"`.
             random_state: int or `None`, passed to scikit-learn.
             n_init: int, initialisations tried by scikit-learn.
+            posterior_var_ratio: float > 0, or `None` to leave the
+                log-variance head as it is.
 
         Returns:
             The fitted scikit-learn estimator.
@@ -493,6 +509,19 @@ class VaDE(keras.Model):
             z, self.n_clusters, method, random_state, n_init
         )
         self.set_gmm_parameters(weights, means, variances)
+        if posterior_var_ratio is not None:
+            if not posterior_var_ratio > 0:
+                raise ValueError(
+                    "posterior_var_ratio must be > 0 or None. Received: "
+                    f"posterior_var_ratio={posterior_var_ratio!r}"
+                )
+            head = self.encoder.get_layer("z_log_var")
+            head.kernel.assign(ops.zeros(head.kernel.shape))
+            head.bias.assign(
+                np.log(posterior_var_ratio * np.mean(variances, axis=0)).astype(
+                    "float32"
+                )
+            )
         return estimator
 
     def set_gmm_parameters(self, theta_p, c_mean, c_var):

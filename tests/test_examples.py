@@ -1,0 +1,66 @@
+"""Each example script runs to the end in its quick mode."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, SHARED_MNIST
+
+
+def _run(tmp_path, script, *args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.skipif(
+    not SHARED_MNIST.is_dir(), reason=f"real MNIST not found at {SHARED_MNIST}"
+)
+def test_train_mnist(tmp_path):
+    out = _run(
+        tmp_path,
+        "train_mnist.py",
+        "--data-dir",
+        str(SHARED_MNIST),
+        "--epochs",
+        "1",
+        "--out",
+        "run",
+    )
+    assert "final accuracy" in out
+    for name in ("best.keras", "history.csv", "logs"):
+        assert (tmp_path / "run" / name).exists(), name
+
+
+def test_generate_per_cluster(tmp_path):
+    out = _run(
+        tmp_path,
+        "generate_per_cluster.py",
+        "--out",
+        "grid.png",
+        "--per-cluster",
+        "4",
+    )
+    assert "wrote grid.png" in out
+    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_export_serving(tmp_path):
+    out = _run(tmp_path, "export_serving.py", "--out", "serving")
+    assert "matches the Keras model: True" in out
+    assert (tmp_path / "serving" / "1" / "saved_model.pb").exists()
+
+
+def test_custom_data(tmp_path):
+    out = _run(tmp_path, "custom_data.py", "--epochs", "5")
+    assert "cluster sizes" in out and "VaDE" in out
