@@ -476,7 +476,8 @@ def run_memory_case(n_rows, n_clusters, batch=MEMORY_BATCH):
     one epoch gives both the time with and the time without the callback.
 
     Args:
-        n_rows: int, N, a multiple of `batch` and of 1000.
+        n_rows: int, N, a multiple of `batch` and of 1000 so that no
+            batch is smaller (a new XLA shape).
         n_clusters: int, K.
         batch: int, the training batch size.
 
@@ -486,6 +487,11 @@ def run_memory_case(n_rows, n_clusters, batch=MEMORY_BATCH):
         adds), `samples_per_second`, `rss_after_import`, `rss_after_data`
         and `peak_rss` (bytes), `final_loss`.
     """
+    if n_rows % batch or n_rows % INFERENCE_BATCH:
+        raise ValueError(
+            f"n_rows must be a multiple of {batch} and {INFERENCE_BATCH} "
+            f"(no smaller last batch). Received: n_rows={n_rows}"
+        )
     keras.utils.set_random_seed(SEED)
     rss_after_import = current_peak_rss()
     x = synthetic_images(n_rows)

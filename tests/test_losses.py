@@ -155,3 +155,41 @@ def test_weighted_mean(rng):
         np.average(values, weights=weights),
         rtol=1e-6,
     )
+
+
+@keras.saving.register_keras_serializable(package="vade_tf_tests")
+class PoissonLikelihood(losses.Likelihood):
+    """Counts with rate exp(output), for the serialization test."""
+
+    name = "poisson"
+
+    def __init__(self, scale=1.0):
+        self.scale = scale
+
+    def negative_log_likelihood(self, x, outputs):
+        rate = keras.ops.exp(outputs) * self.scale
+        return keras.ops.sum(rate - x * keras.ops.log(rate), axis=-1)
+
+    def get_config(self):
+        return {"scale": self.scale}
+
+
+def test_custom_likelihood_round_trips_through_a_keras_file(tmp_path, rng):
+    import vade_tf
+
+    model = vade_tf.VaDE(
+        6,
+        2,
+        latent_dim=2,
+        hidden_dims=(8,),
+        likelihood=PoissonLikelihood(scale=2.0),
+    )
+    x = rng.poisson(3.0, size=(20, 6)).astype("float32")
+    model.pretrain(x, epochs=1, verbose=0)  # the likelihood's own loss
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.likelihood, PoissonLikelihood)
+    assert loaded.likelihood.scale == 2.0
+    assert losses.serialize_likelihood(losses.BernoulliLikelihood()) == (
+        "bernoulli"
+    )

@@ -55,6 +55,7 @@ def test_sub_models_have_stable_layer_names(small_model):
         ({"likelihood": "poisson"}, "likelihood"),
         ({"gamma_mode": "approx"}, "gamma_mode"),
         ({"alpha": 0.0}, "alpha"),
+        ({"latent_dim": True}, "latent_dim"),
     ],
 )
 def test_constructor_rejects_bad_arguments(kwargs, message):
@@ -110,6 +111,29 @@ def test_fit_logs_loss_reconstruction_and_kl(small_model, blobs):
     np.testing.assert_allclose(
         last["loss"], last["reconstruction"] + last["kl"], rtol=1e-4
     )
+
+
+def test_evaluate_weights_batches_by_their_size(small_model, blobs):
+    x, _ = blobs
+    # A near-zero posterior variance makes every term deterministic.
+    head = small_model.encoder.get_layer("z_log_var")
+    head.bias.assign(np.full(head.bias.shape, -30.0, "float32"))
+    small_model.compile(jit_compile=False)
+    reconstruction, kl = (_np(t) for t in small_model.elbo_terms(x[:100]))
+    logs = small_model.evaluate(
+        x[:100], batch_size=90, verbose=0, return_dict=True
+    )
+    # 90 + 10 rows: the epoch figure is the per-sample mean, not the mean
+    # of the two batch means.
+    np.testing.assert_allclose(
+        logs["reconstruction"], reconstruction.mean(), rtol=1e-5
+    )
+    np.testing.assert_allclose(logs["kl"], kl.mean(), rtol=1e-4)
+
+
+def test_numpy_integer_seed(blobs):
+    model = vade_tf.VaDE(12, 3, hidden_dims=(8,), seed=np.int64(4))
+    assert model.get_config()["seed"] == 4
 
 
 def test_evaluate_matches_the_elbo_terms(small_model, blobs):

@@ -154,6 +154,16 @@ def test_mismatched_file_names_the_first_mismatch(small_model, tmp_path, rng):
         small_model.load_pretrained_weights(partial)
 
 
+def test_likelihood_mismatch_is_refused(small_model, tmp_path):
+    path = tmp_path / "ae.weights.h5"
+    small_model.save_pretrained_weights(path)
+    gaussian = vade_tf.VaDE(
+        12, 3, latent_dim=2, hidden_dims=(16, 8), likelihood="gaussian"
+    )
+    with pytest.raises(ValueError, match="bernoulli autoencoder"):
+        gaussian.load_pretrained_weights(path)
+
+
 def test_missing_or_foreign_weight_files(small_model, tmp_path):
     with pytest.raises(FileNotFoundError, match="No weights file"):
         small_model.load_pretrained_weights(tmp_path / "nope.weights.h5")

@@ -7,6 +7,7 @@ from vade_tf import (
     layers,
     losses,
     metrics,
+    plotting,
     pretraining,
 )
 from vade_tf.estimator import VaDEClustering
@@ -25,5 +26,6 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "plotting",
     "pretraining",
 ]

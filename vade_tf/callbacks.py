@@ -18,12 +18,13 @@ class ClusteringMetrics(keras.callbacks.Callback):
     Args:
         x: array of shape `(n_samples, input_dim)`.
         y: array of shape `(n_samples,)`, true labels.
-        batch_size: int, the prediction batch size.
+        batch_size: int, the prediction batch size (large batches keep the
+            epoch-end pass cheap; see docs/performance.md).
         every: int, score every this many epochs.
         prefix: str put before each log key (for example `"val_"`).
     """
 
-    def __init__(self, x, y, batch_size=1000, every=1, prefix=""):
+    def __init__(self, x, y, batch_size=5000, every=1, prefix=""):
         super().__init__()
         x = np.asarray(x, dtype="float32")
         y = np.asarray(y)
@@ -56,8 +57,9 @@ class StepDecay(keras.callbacks.Callback):
 
     At the start of epoch e the learning rate of `model.optimizer` and
     `model.gmm_optimizer` is `max(initial * decay ** (e // every), floor)`,
-    where `initial` is each optimizer's rate when training began. The
-    defaults (x0.9 every 10 epochs, floor 0.0002) are the original's.
+    where `initial` is each optimizer's rate when training began (a rate
+    that starts below the floor is left as it is). The defaults (x0.9 every
+    10 epochs, floor 0.0002) are the original's.
 
     Args:
         decay: float in (0, 1].
@@ -93,7 +95,8 @@ class StepDecay(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         factor = self.decay ** (epoch // self.every)
         for optimizer, initial in zip(self._optimizers(), self.initial_rates):
-            optimizer.learning_rate = max(initial * factor, self.floor)
+            floor = min(self.floor, initial)
+            optimizer.learning_rate = max(initial * factor, floor)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

@@ -28,6 +28,9 @@ GMM_INITS = ("gmm", "kmeans")
 INFERENCE_BATCH_SIZE = 1000
 # Seeds the draws of z in `score`, which makes it a function of the data.
 SCORE_SEED = 0
+# Values this close to [0, 1] count as inside it: the rounding errors of
+# a scaler (`MinMaxScaler` on float32 data gives maxima of 1.0000002).
+UNIT_INTERVAL_TOLERANCE = 1e-6
 
 
 class VaDEClustering(
@@ -43,8 +46,9 @@ class VaDEClustering(
     means, then trains VaDE for `epochs` with two
     `Adam(learning_rate, epsilon=1e-4)` optimizers, as in the original
     release. `predict` gives the most probable cluster under q(c|x),
-    `predict_proba` q(c|x) itself, `transform` the latent means and `score`
-    the mean ELBO per sample.
+    `predict_proba` q(c|x) itself, `transform` (and `fit_transform`) the
+    latent means, so VaDE can also be the embedding step of a pipeline, and
+    `score` the mean ELBO per sample.
 
     The constructor only stores its arguments; they are checked in `fit`.
 
@@ -56,7 +60,9 @@ class VaDEClustering(
             decoder mirrors them.
         likelihood: `"auto"`, `"bernoulli"` or `"gaussian"`. `"auto"` picks
             bernoulli when every value of `X` is in [0, 1] and gaussian
-            otherwise; the choice is stored in `likelihood_`.
+            otherwise; the choice is stored in `likelihood_`. For
+            bernoulli, values within 1e-6 of [0, 1] (a scaler's rounding)
+            are moved onto it in `fit` and `score`.
         alpha: float > 0, the weight of the reconstruction term.
         gamma_mode: `"exact"` or `"original"`; see
             `vade_tf.layers.GMMPosterior`.
@@ -187,8 +193,12 @@ class VaDEClustering(
         self._check_params(n_samples=X.shape[0])
         likelihood = self.likelihood
         if likelihood == "auto":
-            in_unit_interval = X.min() >= 0.0 and X.max() <= 1.0
+            in_unit_interval = (
+                X.min() >= -UNIT_INTERVAL_TOLERANCE
+                and X.max() <= 1.0 + UNIT_INTERVAL_TOLERANCE
+            )
             likelihood = "bernoulli" if in_unit_interval else "gaussian"
+        x_train = _snap_to_unit_interval(X) if likelihood == "bernoulli" else X
         seed = _seed_from_random_state(self.random_state)
         if seed is not None:
             keras.utils.set_random_seed(seed)
@@ -206,7 +216,7 @@ class VaDEClustering(
         pretrain_history = {}
         if self.pretrain_epochs:
             pretrain_history = model.pretrain(
-                X,
+                x_train,
                 epochs=int(self.pretrain_epochs),
                 batch_size=self.pretrain_batch_size,
                 recipe=self.pretrain_recipe,
@@ -214,7 +224,7 @@ class VaDEClustering(
                 verbose=self.verbose,
             ).history
         model.initialize_gmm(
-            X,
+            x_train,
             method=self.gmm_init,
             random_state=seed,
             n_init=int(self.gmm_n_init),
@@ -225,7 +235,7 @@ class VaDEClustering(
             jit_compile=self.jit_compile,
         )
         history = model.fit(
-            X,
+            x_train,
             epochs=int(self.epochs),
             batch_size=int(self.batch_size),
             callbacks=[callbacks.StepDecay()] if self.lr_decay else [],
@@ -237,7 +247,7 @@ class VaDEClustering(
         self.history_ = _history_to_dict(history.history)
         self.pretrain_history_ = _history_to_dict(pretrain_history)
         self.n_iter_ = len(self.history_.get("loss", []))
-        self.labels_ = np.argmax(self._posterior(X), axis=-1)
+        self.labels_ = np.argmax(self._posterior(x_train), axis=-1)
         return self
 
     def _make_optimizer(self):
@@ -269,7 +279,7 @@ class VaDEClustering(
             float32 array of shape `(n_samples, n_clusters)`; rows sum to 1.
         """
         sklearn_validation.check_is_fitted(self)
-        return self._posterior(self._validate(X, reset=False))
+        return self._posterior(self._prepare(X))
 
     def transform(self, X):
         """The latent means z_mean of the encoder q(z|x).
@@ -281,10 +291,8 @@ class VaDEClustering(
             float32 array of shape `(n_samples, latent_dim)`.
         """
         sklearn_validation.check_is_fitted(self)
-        X = self._validate(X, reset=False)
-        return _in_batches(
-            lambda batch: self.model_.encoder(batch, training=False)[0], X
-        )
+        X = self._prepare(X)
+        return self.model_.transform(X, batch_size=INFERENCE_BATCH_SIZE)
 
     def score(self, X, y=None):
         """The mean evidence lower bound per sample (higher is better).
@@ -304,35 +312,35 @@ class VaDEClustering(
             float.
         """
         sklearn_validation.check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        X = self._prepare(X)
         generator = self.model_.sampling.seed_generator
         training_state = ops.convert_to_numpy(generator.state)
         generator.state.assign(
             np.array([SCORE_SEED, 0], dtype=training_state.dtype)
         )
         try:
-            # Keras averages the per-batch means, which over-weights a short
-            # last batch: evaluate the full batches and the remainder apart
-            # and weight each by its number of samples.
-            n_full = len(X) - len(X) % INFERENCE_BATCH_SIZE
-            total = 0.0
-            for part in (X[:n_full], X[n_full:]):
-                if len(part):
-                    logs = self.model_.evaluate(
-                        part,
-                        batch_size=min(INFERENCE_BATCH_SIZE, len(part)),
-                        verbose=0,
-                        return_dict=True,
-                    )
-                    total += logs["loss"] * len(part)
+            # VaDE's trackers weight each batch by its size: this is the
+            # per-sample mean.
+            logs = self.model_.evaluate(
+                X,
+                batch_size=INFERENCE_BATCH_SIZE,
+                verbose=0,
+                return_dict=True,
+            )
         finally:
             generator.state.assign(training_state)
-        return -total / len(X)
+        return -logs["loss"]
+
+    def _prepare(self, X):
+        # Checked like the training data, and scaler round-off snapped back
+        # into [0, 1] for the bernoulli likelihood.
+        X = self._validate(X, reset=False)
+        if self.likelihood_ == "bernoulli":
+            X = _snap_to_unit_interval(X)
+        return X
 
     def _posterior(self, X):
-        # Eager forward passes: no tf.function to trace (or XLA program to
-        # compile) for every new batch shape, as `keras.Model.predict` has.
-        return _in_batches(lambda batch: self.model_(batch, training=False), X)
+        return self.model_.predict_proba(X, batch_size=INFERENCE_BATCH_SIZE)
 
     # --- Checks ------------------------------------------------------------
 
@@ -465,26 +473,21 @@ def _seed_from_random_state(random_state):
     )
 
 
-def _in_batches(function, x):
-    """Applies `function` to slices of `x` and concatenates the results.
+def _snap_to_unit_interval(x):
+    """Moves values within `UNIT_INTERVAL_TOLERANCE` of [0, 1] onto it.
+
+    Values further out are kept, for the likelihood's check to report.
 
     Args:
-        function: maps a float32 array of shape `(batch, n_features)` to a
-            tensor of shape `(batch, ...)`.
         x: float32 array of shape `(n_samples, n_features)`.
 
     Returns:
-        numpy array of shape `(n_samples, ...)`.
+        float32 array of shape `(n_samples, n_features)`.
     """
-    return np.concatenate(
-        [
-            ops.convert_to_numpy(
-                function(x[start : start + INFERENCE_BATCH_SIZE])
-            )
-            for start in range(0, len(x), INFERENCE_BATCH_SIZE)
-        ],
-        axis=0,
+    near = (x >= -UNIT_INTERVAL_TOLERANCE) & (
+        x <= 1.0 + UNIT_INTERVAL_TOLERANCE
     )
+    return np.where(near, np.clip(x, 0.0, 1.0), x).astype(x.dtype)
 
 
 def _history_to_dict(history):

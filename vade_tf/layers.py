@@ -9,6 +9,7 @@ and computes, in log space, the joint log p(c, z), the posterior p(c|z)
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from vade_tf import losses
@@ -176,12 +177,20 @@ class GMMPosterior(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(n_clusters, int) or n_clusters < 2:
+        if (
+            isinstance(n_clusters, bool)
+            or not isinstance(n_clusters, (int, np.integer))
+            or n_clusters < 2
+        ):
             raise ValueError(
                 "n_clusters must be an integer >= 2. "
                 f"Received: n_clusters={n_clusters!r}"
             )
-        if not isinstance(latent_dim, int) or latent_dim < 1:
+        if (
+            isinstance(latent_dim, bool)
+            or not isinstance(latent_dim, (int, np.integer))
+            or latent_dim < 1
+        ):
             raise ValueError(
                 "latent_dim must be an integer >= 1. "
                 f"Received: latent_dim={latent_dim!r}"
@@ -191,8 +200,8 @@ class GMMPosterior(keras.layers.Layer):
                 f"gamma_mode must be one of {GAMMA_MODES}. "
                 f"Received: gamma_mode={gamma_mode!r}"
             )
-        self.n_clusters = n_clusters
-        self.latent_dim = latent_dim
+        self.n_clusters = int(n_clusters)
+        self.latent_dim = int(latent_dim)
         self.gamma_mode = gamma_mode
         self.min_var = min_var
         self.min_weight = min_weight

@@ -55,6 +55,11 @@ class Likelihood:
     p(x|z), which is what `model.decoder` returns. Subclasses implement
     `negative_log_likelihood` on the raw parameters, which lets them use the
     numerically stable form (for example binary cross-entropy from logits).
+
+    A custom likelihood that should survive `model.save` and
+    `keras.models.load_model` is registered with
+    `@keras.saving.register_keras_serializable()` and returns its
+    constructor arguments from `get_config`.
     """
 
     name = None
@@ -79,7 +84,12 @@ class Likelihood:
     def get_config(self):
         return {}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
+
+@keras.saving.register_keras_serializable(package="vade_tf")
 class BernoulliLikelihood(Likelihood):
     """Independent Bernoulli pixels, for data in [0, 1] (binary or grey).
 
@@ -106,6 +116,7 @@ class BernoulliLikelihood(Likelihood):
             )
 
 
+@keras.saving.register_keras_serializable(package="vade_tf")
 class GaussianLikelihood(Likelihood):
     """Gaussian observations with unit variance and a linear decoder output.
 
@@ -131,7 +142,8 @@ def get_likelihood(identifier):
     """Returns a `Likelihood` from its name or passes an instance through.
 
     Args:
-        identifier: `"bernoulli"`, `"gaussian"` or a `Likelihood` instance.
+        identifier: `"bernoulli"`, `"gaussian"`, a `Likelihood` instance or
+            the config dict `serialize_likelihood` wrote for one.
 
     Returns:
         A `Likelihood` instance.
@@ -140,11 +152,20 @@ def get_likelihood(identifier):
         return identifier
     if isinstance(identifier, str) and identifier in _LIKELIHOODS:
         return _LIKELIHOODS[identifier]()
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
     raise ValueError(
         f"Unknown likelihood. Expected one of {sorted(_LIKELIHOODS)} or a "
         f"vade_tf.losses.Likelihood instance. Received: "
         f"likelihood={identifier!r}"
     )
+
+
+def serialize_likelihood(likelihood):
+    """The likelihood's name if it is a built-in one, else its Keras config."""
+    if type(likelihood) is _LIKELIHOODS.get(likelihood.name):
+        return likelihood.name
+    return keras.saving.serialize_keras_object(likelihood)
 
 
 # =============================================================================

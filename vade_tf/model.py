@@ -15,6 +15,10 @@ from vade_tf import losses, pretraining, validation
 
 DEFAULT_LEARNING_RATE = 0.002
 DEFAULT_EPSILON = 1e-4
+# Inference (`predict_proba`, `transform`) runs without XLA: on CPU the large
+# inference batches are faster through oneDNN's matmuls than through XLA
+# (benchmarks/bench_train.py, docs/performance.md).
+INFERENCE_JIT_COMPILE = False
 
 
 # =============================================================================
@@ -195,7 +199,7 @@ class VaDE(keras.Model):
         self.likelihood = losses.get_likelihood(likelihood)
         self.alpha = float(alpha)
         self.gamma_mode = gamma_mode
-        self.seed = seed
+        self.seed = None if seed is None else int(seed)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         # === Layers ===
@@ -216,10 +220,10 @@ class VaDE(keras.Model):
             self.n_clusters,
             self.latent_dim,
             gamma_mode=gamma_mode,
-            seed=seed,
+            seed=self.seed,
             name="gmm",
         )
-        self.sampling = vade_layers.Sampling(seed=seed, name="sampling")
+        self.sampling = vade_layers.Sampling(seed=self.seed, name="sampling")
         # All weights exist now: the model never needs a data-driven build.
         self.built = True
 
@@ -228,6 +232,7 @@ class VaDE(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.gmm_optimizer = None
+        self._inference_cache = _FunctionCache()
 
     # --- The mixture parameters, as trainable variables on the model -------
 
@@ -379,10 +384,14 @@ class VaDE(keras.Model):
             loss = loss + ops.sum(self.losses)
         return loss, reconstruction, kl
 
-    def _update_trackers(self, loss, reconstruction, kl):
-        self.loss_tracker.update_state(loss)
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
+    def _update_trackers(self, x, loss, reconstruction, kl):
+        # Weighted by batch size, so a short last batch counts for its rows.
+        batch = ops.shape(x)[0]
+        self.loss_tracker.update_state(loss, sample_weight=batch)
+        self.reconstruction_tracker.update_state(
+            reconstruction, sample_weight=batch
+        )
+        self.kl_tracker.update_state(kl, sample_weight=batch)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def train_step(self, data):
@@ -397,14 +406,14 @@ class VaDE(keras.Model):
         split = len(network_variables)
         self.optimizer.apply(gradients[:split], network_variables)
         self.gmm_optimizer.apply(gradients[split:], gmm_variables)
-        return self._update_trackers(loss, reconstruction, kl)
+        return self._update_trackers(x, loss, reconstruction, kl)
 
     def test_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         loss, reconstruction, kl = self._loss_and_terms(
             x, sample_weight, training=False
         )
-        return self._update_trackers(loss, reconstruction, kl)
+        return self._update_trackers(x, loss, reconstruction, kl)
 
     def _check(self, x, name="x", clusters=False):
         if x is None or validation.is_streamed(x):
@@ -554,11 +563,37 @@ class VaDE(keras.Model):
 
     # --- Inference ---------------------------------------------------------
 
+    def _inference(self, x, batch_size):
+        """Runs the compiled x -> (z_mean, p(c|z_mean)) over numpy batches.
+
+        One `tf.function` with a fixed input signature serves every call
+        (no retracing, no tf.data pipeline rebuilt per call); batches are
+        slices of `x`, so nothing is copied whole.
+        """
+        if self._inference_cache.function is None:
+
+            def infer(x):
+                z_mean, _ = self.encoder(x, training=False)
+                return z_mean, self.gmm.p_c_z(z_mean)
+
+            self._inference_cache.function = tf.function(
+                infer,
+                input_signature=[
+                    tf.TensorSpec([None, self.input_dim], tf.float32)
+                ],
+                jit_compile=INFERENCE_JIT_COMPILE,
+            )
+        function = self._inference_cache.function
+        z_parts, p_parts = [], []
+        for start in range(0, len(x), batch_size):
+            z_mean, probs = function(x[start : start + batch_size])
+            z_parts.append(z_mean.numpy())
+            p_parts.append(probs.numpy())
+        return np.concatenate(z_parts), np.concatenate(p_parts)
+
     def transform(self, x, batch_size=1000):
         """The latent means z_mean, array of shape `(n_samples, latent_dim)`."""
-        x = self._check(x)
-        z_mean, _ = self.encoder.predict(x, batch_size=batch_size, verbose=0)
-        return z_mean
+        return self._inference(self._check(x), batch_size)[0]
 
     def predict_proba(self, x, batch_size=1000, n_samples=0, seed=None):
         """The cluster posterior q(c|x), array of shape `(N, n_clusters)`.
@@ -575,7 +610,7 @@ class VaDE(keras.Model):
         """
         x = self._check(x)
         if not n_samples:
-            return super().predict(x, batch_size=batch_size, verbose=0)
+            return self._inference(x, batch_size)[1]
         generator = keras.random.SeedGenerator(seed)
         probs = []
         for start in range(0, len(x), batch_size):
@@ -666,7 +701,7 @@ class VaDE(keras.Model):
             "n_clusters": self.n_clusters,
             "latent_dim": self.latent_dim,
             "hidden_dims": list(self.hidden_dims),
-            "likelihood": self.likelihood.name,
+            "likelihood": losses.serialize_likelihood(self.likelihood),
             "alpha": self.alpha,
             "gamma_mode": self.gamma_mode,
             "seed": self.seed,
@@ -690,8 +725,22 @@ class VaDE(keras.Model):
 # =============================================================================
 
 
+class _FunctionCache:
+    """Holds a compiled function out of Keras's and TensorFlow's tracking.
+
+    A `tf.function` stored directly on a layer would be tracked as part of
+    the model and written into every SavedModel export.
+    """
+
+    function = None
+
+
 def _check_positive_int(value, name):
-    if not isinstance(value, (int, np.integer)) or value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < 1
+    ):
         raise ValueError(
             f"{name} must be a positive integer. Received: {value!r}"
         )

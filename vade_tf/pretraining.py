@@ -29,13 +29,16 @@ FORMAT_VERSION = 1
 # =============================================================================
 
 
-def build_autoencoder(model, noise=0.0):
+def build_autoencoder(model, noise=0.0, raw_outputs=False):
     """The deterministic autoencoder x -> z_mean -> x_hat on `model`'s layers.
 
     Args:
         model: a `vade_tf.VaDE`.
         noise: float in [0, 1), the rate of input dropout (masking noise of
             a denoising autoencoder), active only in training.
+        raw_outputs: bool; False outputs x_hat, the mean of p(x|z); True the
+            decoder's raw outputs before the likelihood's activation (the
+            logits for bernoulli), which the likelihood's loss takes.
 
     Returns:
         A functional `keras.Model` from `(batch, input_dim)` to
@@ -52,7 +55,11 @@ def build_autoencoder(model, noise=0.0):
     for index in range(1, len(model.hidden_dims) + 1):
         hidden = model.encoder.get_layer(f"encoder{index}")(hidden)
     z_mean = model.encoder.get_layer("z_mean")(hidden)
-    return keras.Model(inputs, model.decoder(z_mean), name="autoencoder")
+    if raw_outputs:
+        outputs = model.decoder_outputs(z_mean)
+    else:
+        outputs = model.decoder(z_mean)
+    return keras.Model(inputs, outputs, name="autoencoder")
 
 
 RECIPES = ("adam", "dec")
@@ -113,11 +120,26 @@ def reinitialize_autoencoder(model, initializer, seed=None):
         bias.assign(keras.ops.zeros(bias.shape))
 
 
-def default_pretrain_loss(likelihood):
-    """The reconstruction loss that matches the likelihood's output."""
-    if likelihood.name == "bernoulli":
-        return keras.losses.BinaryCrossentropy()
-    return keras.losses.MeanSquaredError()
+def likelihood_loss(likelihood, input_dim):
+    """The likelihood's reconstruction term per feature, as a Keras loss.
+
+    `-log p(x|z) / input_dim` on the decoder's raw outputs: binary
+    cross-entropy (from logits) for bernoulli, mean squared error for
+    gaussian, and whatever a custom `Likelihood` defines, so pretraining
+    optimises the same reconstruction term as VaDE.
+
+    Args:
+        likelihood: a `vade_tf.losses.Likelihood`.
+        input_dim: int.
+
+    Returns:
+        A function `(x, outputs) -> (batch,)`.
+    """
+
+    def reconstruction(x, outputs):
+        return likelihood.negative_log_likelihood(x, outputs) / input_dim
+
+    return reconstruction
 
 
 def pretrain_autoencoder(
@@ -140,8 +162,9 @@ def pretrain_autoencoder(
         epochs: int.
         batch_size: int; default the recipe's.
         optimizer: a Keras optimizer or name; default the recipe's.
-        loss: a Keras loss; default binary cross-entropy for the bernoulli
-            likelihood and mean squared error otherwise.
+        loss: a Keras loss on x_hat; default the likelihood's own
+            reconstruction term (`likelihood_loss`): binary cross-entropy
+            for bernoulli, mean squared error for gaussian.
         noise: float, input dropout rate (denoising); 0 turns it off.
         recipe: `"adam"` or `"dec"`, see `recipe_settings`.
         jit_compile: bool, compile with XLA.
@@ -156,10 +179,14 @@ def pretrain_autoencoder(
     settings = recipe_settings(recipe)
     if settings["initializer"] is not None:
         reinitialize_autoencoder(model, settings["initializer"], model.seed)
-    autoencoder = build_autoencoder(model, noise=noise)
+    # The default loss is the likelihood's own, on the raw outputs; a
+    # user's `loss` gets x_hat, the mean of p(x|z), as Keras losses expect.
+    autoencoder = build_autoencoder(
+        model, noise=noise, raw_outputs=loss is None
+    )
     autoencoder.compile(
         optimizer=optimizer or settings["optimizer"],
-        loss=loss or default_pretrain_loss(model.likelihood),
+        loss=loss or likelihood_loss(model.likelihood, model.input_dim),
         jit_compile=jit_compile,
     )
     return autoencoder.fit(
@@ -259,7 +286,7 @@ def save_autoencoder_weights(model, path, overwrite=False, metadata=None):
         metadata: dict or `None`, stored as a JSON root attribute.
     """
     path = os.fspath(path)
-    if not path.endswith(".h5"):
+    if not path.endswith(".weights.h5"):
         raise ValueError(
             "Pretrained weight files are HDF5 and must end in '.weights.h5'. "
             f"Received: path={path!r}"
@@ -349,6 +376,16 @@ def load_autoencoder_weights(model, path):
             release's `ae_<dataset>_weights.h5` / `ae_<dataset>.json`.
     """
     stored = read_weight_file(path)
+    with h5py.File(_resolve_weights_path(path), "r") as handle:
+        saved_config = json.loads(handle.attrs.get("vade_tf_config", "{}"))
+    saved_likelihood = saved_config.get("likelihood")
+    if saved_likelihood and saved_likelihood != model.likelihood.name:
+        raise ValueError(
+            f"{path} holds a {saved_likelihood} autoencoder (decoder output "
+            f"for that likelihood), but the model's likelihood is "
+            f"{model.likelihood.name!r}. Build the model with "
+            f"likelihood={saved_likelihood!r} or pretrain a new autoencoder."
+        )
     layers = autoencoder_layers(model)
     assignments = []
     for name, layer in layers.items():
