@@ -41,10 +41,15 @@ class ClusteringMetrics(keras.callbacks.Callback):
         self.every = every
         self.prefix = prefix
 
+    def on_train_begin(self, logs=None):
+        # x is fixed: check it once here, not at every epoch.
+        self.x = self.model._check(self.x, "ClusteringMetrics x")
+
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or (epoch + 1) % self.every:
             return
-        clusters = self.model.predict_clusters(self.x, self.batch_size)
+        _, probs = self.model._inference(self.x, self.batch_size)
+        clusters = np.argmax(probs, axis=-1)
         scores = metrics.clustering_scores(self.y, clusters)
         counts = np.bincount(clusters, minlength=self.model.n_clusters)
         scores["min_cluster_fraction"] = counts.min() / len(clusters)
