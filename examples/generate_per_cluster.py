@@ -67,6 +67,7 @@ def main():
         y=y,
         seed=args.seed,
         min_posterior=args.min_posterior,
+        overwrite=True,
     )
     print(f"wrote {args.out}")
 

@@ -89,6 +89,16 @@ def test_step_decay_drives_both_optimizers(small_model, blobs):
     )
 
 
+def test_step_decay_refuses_a_learning_rate_schedule(small_model, blobs):
+    x, _ = blobs
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)
+    small_model.compile(optimizer=keras.optimizers.Adam(schedule))
+    with pytest.raises(ValueError, match="LearningRateSchedule"):
+        small_model.fit(
+            x, epochs=1, verbose=0, callbacks=[callbacks.StepDecay()]
+        )
+
+
 def test_step_decay_defaults_are_the_original_schedule():
     decay = callbacks.StepDecay()
     assert (decay.decay, decay.every, decay.floor) == (0.9, 10, 0.0002)

@@ -1,5 +1,9 @@
 """VaDE: training step, two optimizers, constraints, I/O, inference."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -131,6 +135,85 @@ def test_evaluate_weights_batches_by_their_size(small_model, blobs):
     np.testing.assert_allclose(logs["kl"], kl.mean(), rtol=1e-4)
 
 
+def test_sample_weights_scale_each_sample(small_model, blobs):
+    x, _ = blobs
+    head = small_model.encoder.get_layer("z_log_var")
+    head.bias.assign(np.full(head.bias.shape, -30.0, "float32"))
+    small_model.compile(jit_compile=False)
+    weights = np.array([1.0] * 40 + [0.001] * 10, "float32")
+    reconstruction, kl = (_np(t) for t in small_model.elbo_terms(x[:50]))
+    logs = small_model.evaluate(
+        x[:50],
+        sample_weight=weights,
+        batch_size=40,
+        verbose=0,
+        return_dict=True,
+    )
+    np.testing.assert_allclose(
+        logs["reconstruction"], (reconstruction * weights).mean(), rtol=1e-4
+    )
+
+
+def test_float64_dataset_and_streamed_input_errors(small_model, blobs):
+    x, _ = blobs
+    small_model.compile(jit_compile=False)
+    dataset = tf.data.Dataset.from_tensor_slices(x.astype("float64")).batch(40)
+    history = small_model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"]).all()
+    for method in ("transform", "predict_proba", "initialize_gmm", "pretrain"):
+        with pytest.raises(ValueError, match="must be an array"):
+            getattr(small_model, method)(dataset)
+
+
+def test_mirrored_strategy_step_equals_single_device_step(tmp_path):
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    difference = float(result.stdout.strip().splitlines()[-1])
+    assert difference < 1e-4
+
+
+MIRRORED_SCRIPT = r"""
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
+import keras
+import vade_tf
+
+x = np.random.default_rng(0).uniform(size=(40, 12)).astype("float32")
+
+
+def one_step(strategy):
+    with strategy.scope():
+        model = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(8,), seed=0)
+        head = model.encoder.get_layer("z_log_var")
+        head.bias.assign(np.full(head.bias.shape, -30.0, "float32"))
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            gmm_optimizer=keras.optimizers.SGD(0.1),
+            jit_compile=False,
+        )
+    before = model.c_mean.numpy().copy()
+    model.fit(x, epochs=1, batch_size=40, shuffle=False, verbose=0)
+    return model.c_mean.numpy() - before
+
+
+single = one_step(tf.distribute.get_strategy())
+mirrored = one_step(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+print(float(np.abs(single - mirrored).max() / np.abs(single).max()))
+"""
+
+
 def test_numpy_integer_seed(blobs):
     model = vade_tf.VaDE(12, 3, hidden_dims=(8,), seed=np.int64(4))
     assert model.get_config()["seed"] == 4
@@ -172,7 +255,7 @@ def test_both_optimizers_step_on_their_own_variables(
 ):
     x, _ = blobs
     network = keras.optimizers.Adam(1e-3)
-    gmm = keras.optimizers.SGD(1e-2)
+    gmm = keras.optimizers.Adam(1e-2)
     small_model.compile(
         optimizer=network, gmm_optimizer=gmm, jit_compile=jit_compile
     )
@@ -181,8 +264,9 @@ def test_both_optimizers_step_on_their_own_variables(
     assert int(network.iterations) == 3 and int(gmm.iterations) == 3
     after = [_np(v) for v in small_model.trainable_variables]
     assert all(not np.array_equal(b, a) for b, a in zip(before, after))
-    # Each optimizer holds slots for its own variables only.
-    assert len(gmm.variables) == 2  # iterations and learning rate
+    # Each optimizer holds slots for its own variables only: iterations,
+    # learning rate and two Adam moments per variable.
+    assert len(gmm.variables) == 2 + 2 * 3
     assert len(network.variables) == 2 + 2 * len(small_model.network_variables)
 
 
@@ -204,6 +288,8 @@ def test_constraints_hold_after_large_steps(small_model, blobs):
 def test_compile_rejects_a_loss_and_a_shared_optimizer(small_model):
     with pytest.raises(ValueError, match="takes no `loss`"):
         small_model.compile(loss="mse")
+    with pytest.raises(ValueError, match="takes no `metrics`"):
+        small_model.compile(metrics=["mae"])
     optimizer = keras.optimizers.Adam()
     with pytest.raises(ValueError, match="two different"):
         small_model.compile(optimizer=optimizer, gmm_optimizer=optimizer)
@@ -233,7 +319,7 @@ def test_keras_file_round_trip_gives_identical_predictions(
     small_model, blobs, tmp_path
 ):
     x, _ = blobs
-    small_model.compile()
+    small_model.compile(steps_per_execution=2)
     small_model.fit(x, epochs=1, batch_size=40, verbose=0)
     path = tmp_path / "m.keras"
     small_model.save(path)
@@ -243,6 +329,7 @@ def test_keras_file_round_trip_gives_identical_predictions(
         loaded.predict(x, verbose=0), small_model.predict(x, verbose=0)
     )
     np.testing.assert_array_equal(_np(loaded.c_var), _np(small_model.c_var))
+    assert loaded.steps_per_execution == small_model.steps_per_execution
     # Both optimizers come back with their state, so training resumes.
     assert int(loaded.gmm_optimizer.iterations) == 3
     assert int(loaded.optimizer.iterations) == 3
@@ -287,8 +374,10 @@ def test_initialize_gmm_scales_the_log_variance_head(small_model, blobs):
     kernel_before = _np(head.kernel).copy()
     small_model.initialize_gmm(x, random_state=0, posterior_var_ratio=None)
     np.testing.assert_array_equal(_np(head.kernel), kernel_before)
+    c_mean = _np(small_model.c_mean).copy()
     with pytest.raises(ValueError, match="posterior_var_ratio"):
         small_model.initialize_gmm(x, posterior_var_ratio=0.0)
+    np.testing.assert_array_equal(_np(small_model.c_mean), c_mean)
 
 
 def test_initialize_gmm_with_kmeans(small_model, blobs):

@@ -91,6 +91,17 @@ class StepDecay(keras.callbacks.Callback):
         return optimizers
 
     def on_train_begin(self, logs=None):
+        for optimizer in self._optimizers():
+            if isinstance(
+                optimizer._learning_rate,
+                keras.optimizers.schedules.LearningRateSchedule,
+            ):
+                raise ValueError(
+                    "StepDecay sets the learning rate of both optimizers, "
+                    "but one of them follows a LearningRateSchedule "
+                    f"({type(optimizer._learning_rate).__name__}). Use "
+                    "either the schedule or StepDecay, not both."
+                )
         if self.initial_rates is None:
             self.initial_rates = [
                 float(keras.ops.convert_to_numpy(opt.learning_rate))

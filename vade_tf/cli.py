@@ -296,10 +296,12 @@ def run_pretrain(args):
         raise ValueError(
             "--out must name a '.weights.h5' file. Received: " + args.out
         )
-    if os.path.exists(args.out) and not args.overwrite:
-        raise FileExistsError(
-            f"{args.out} exists. Pass --overwrite or another --out."
-        )
+    metadata_path = os.path.splitext(args.out)[0] + ".json"
+    for path in (args.out, metadata_path):
+        if os.path.exists(path) and not args.overwrite:
+            raise FileExistsError(
+                f"{path} exists. Pass --overwrite or another --out."
+            )
     keras.utils.set_random_seed(args.seed)
     x, y, _ = _load_data(args)
     model = _build_model(args, x, y)
@@ -324,9 +326,9 @@ def run_train(args):
     if args.command == "reproduce":
         stamp = f"{args.gamma_mode}-seed{args.seed}"
     out = args.out or os.path.join("runs", f"{args.command}-{name}-{stamp}")
-    if os.path.exists(os.path.join(out, "model.keras")) and not args.overwrite:
+    if os.path.isdir(out) and os.listdir(out) and not args.overwrite:
         raise FileExistsError(
-            f"{out} already holds a run. Pass --overwrite or another --out."
+            f"{out} exists and is not empty. Pass --overwrite or another --out."
         )
     os.makedirs(out, exist_ok=True)
     model = _build_model(args, x, y)
@@ -403,14 +405,24 @@ def run_train(args):
         },
         overwrite=True,
     )
-    plotting.plot_latent(model, x, os.path.join(out, "latent.png"), y=y)
-    plotting.plot_cluster_samples(
-        model, os.path.join(out, "samples.png"), x=x, y=y, seed=args.seed
+    # The run folder was checked at the start: its files are this run's.
+    plotting.plot_latent(
+        model, x, os.path.join(out, "latent.png"), y=y, overwrite=True
     )
-    plotting.plot_history(history, os.path.join(out, "history.png"))
+    plotting.plot_cluster_samples(
+        model,
+        os.path.join(out, "samples.png"),
+        x=x,
+        y=y,
+        seed=args.seed,
+        overwrite=True,
+    )
+    plotting.plot_history(
+        history, os.path.join(out, "history.png"), overwrite=True
+    )
     print(
-        f"wrote {out}/: model.keras metrics.json latent.png samples.png "
-        "history.png"
+        f"wrote {out}/: model.keras checkpoint.keras metrics.json "
+        "history.csv latent.png samples.png history.png"
     )
     return 0
 

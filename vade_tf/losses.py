@@ -118,11 +118,12 @@ class BernoulliLikelihood(Likelihood):
 
 @keras.saving.register_keras_serializable(package="vade_tf")
 class GaussianLikelihood(Likelihood):
-    """Gaussian observations with unit variance and a linear decoder output.
+    """Gaussian observations with variance 1/2 and a linear decoder output.
 
-    `-log p(x|z) = sum_i (x_i - xhat_i)^2`, that is `input_dim * MSE` as in
-    the original release (the constant and the factor 1/2 are dropped, so
-    `alpha` sets the weight of the reconstruction against the prior).
+    `-log p(x|z) = sum_i (x_i - xhat_i)^2 + const`, that is
+    `input_dim * MSE` as in the original release. This is the exact negative
+    log-likelihood of N(x; xhat, 1/2) up to its constant; `alpha=0.5` gives
+    the ELBO of a unit-variance Gaussian instead.
     """
 
     name = "gaussian"
@@ -264,7 +265,11 @@ def vade_kl(z_mean, z_log_var, log_gamma, theta_p, c_mean, c_var):
 
 
 def weighted_mean(values, sample_weight=None):
-    """Batch mean of per-sample `values`, optionally weighted.
+    """Batch mean of per-sample `values`, each times its sample weight.
+
+    As Keras's "sum_over_batch_size" reduction, the weighted sum is divided
+    by the batch size, not by the sum of the weights: a batch of
+    down-weighted samples contributes a smaller loss and gradient.
 
     Args:
         values: tensor of shape `(batch,)`.
@@ -276,6 +281,4 @@ def weighted_mean(values, sample_weight=None):
     if sample_weight is None:
         return ops.mean(values)
     weight = ops.reshape(ops.cast(sample_weight, values.dtype), (-1,))
-    return ops.sum(values * weight) / ops.maximum(
-        ops.sum(weight), keras.config.epsilon()
-    )
+    return ops.mean(values * weight)

@@ -19,6 +19,8 @@ DEFAULT_EPSILON = 1e-4
 # inference batches are faster through oneDNN's matmuls than through XLA
 # (benchmarks/bench_train.py, docs/performance.md).
 INFERENCE_JIT_COMPILE = False
+# `compile` arguments that `model.save` keeps (plain values).
+_SAVED_COMPILE_ARGS = ("steps_per_execution", "run_eagerly", "auto_scale_loss")
 
 
 # =============================================================================
@@ -26,8 +28,34 @@ INFERENCE_JIT_COMPILE = False
 # =============================================================================
 
 
+def layer_initializer(identifier, seed, index):
+    """A fresh initializer per layer, seeded `seed + index` when seeded.
+
+    One initializer instance shared by several layers would give every
+    layer of the same shape the same weights (Keras 3 initializers keep
+    their seed), so each layer gets its own copy.
+
+    Args:
+        identifier: a Keras initializer, its name or its config.
+        seed: int or `None`, the model's seed.
+        index: int, the layer's position.
+
+    Returns:
+        A new `keras.initializers.Initializer`.
+    """
+    initializer = keras.initializers.get(identifier)
+    config = initializer.get_config()
+    if "seed" in config:
+        config["seed"] = None if seed is None else seed + index
+    return type(initializer).from_config(config)
+
+
 def build_encoder(
-    input_dim, latent_dim, hidden_dims, kernel_initializer="glorot_uniform"
+    input_dim,
+    latent_dim,
+    hidden_dims,
+    kernel_initializer="glorot_uniform",
+    seed=None,
 ):
     """The encoder x -> (z_mean, z_log_var) with stable layer names.
 
@@ -39,7 +67,9 @@ def build_encoder(
         input_dim: int, the number of features.
         latent_dim: int, D.
         hidden_dims: sequence of ints, the hidden widths (500, 500, 2000).
-        kernel_initializer: a Keras initializer or its name.
+        kernel_initializer: a Keras initializer or its name; each layer
+            gets its own copy (see `layer_initializer`).
+        seed: int or `None`, seeds the copies.
 
     Returns:
         A functional `keras.Model` from `(batch, input_dim)` to two tensors
@@ -51,11 +81,17 @@ def build_encoder(
         hidden = keras.layers.Dense(
             width,
             activation="relu",
-            kernel_initializer=kernel_initializer,
+            kernel_initializer=layer_initializer(
+                kernel_initializer, seed, index
+            ),
             name=f"encoder{index}",
         )(hidden)
     z_mean = keras.layers.Dense(
-        latent_dim, kernel_initializer=kernel_initializer, name="z_mean"
+        latent_dim,
+        kernel_initializer=layer_initializer(
+            kernel_initializer, seed, len(hidden_dims) + 1
+        ),
+        name="z_mean",
     )(hidden)
     # The log-variance head is not pretrained; it starts at zero (unit
     # variance for every input) and `VaDE.initialize_gmm` scales it to the
@@ -72,6 +108,7 @@ def build_decoder(
     hidden_dims,
     output_activation,
     kernel_initializer="glorot_uniform",
+    seed=None,
 ):
     """The decoder z -> x_hat, the mean of p(x|z).
 
@@ -85,7 +122,9 @@ def build_decoder(
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder uses them reversed.
         output_activation: str, the activation giving the mean of p(x|z).
-        kernel_initializer: a Keras initializer or its name.
+        kernel_initializer: a Keras initializer or its name; each layer
+            gets its own copy (see `layer_initializer`).
+        seed: int or `None`, seeds the copies.
 
     Returns:
         A functional `keras.Model` from `(batch, latent_dim)` to
@@ -93,16 +132,21 @@ def build_decoder(
     """
     inputs = keras.Input(shape=(latent_dim,), name="z")
     hidden = inputs
+    offset = 100  # decoder seeds differ from the encoder's
     for index, width in enumerate(reversed(hidden_dims), start=1):
         hidden = keras.layers.Dense(
             width,
             activation="relu",
-            kernel_initializer=kernel_initializer,
+            kernel_initializer=layer_initializer(
+                kernel_initializer, seed, offset + index
+            ),
             name=f"decoder{index}",
         )(hidden)
     outputs = keras.layers.Dense(
         input_dim,
-        kernel_initializer=kernel_initializer,
+        kernel_initializer=layer_initializer(
+            kernel_initializer, seed, offset + len(hidden_dims) + 1
+        ),
         name=f"decoder{len(hidden_dims) + 1}",
     )(hidden)
     x_hat = keras.layers.Activation(output_activation, name="x_hat")(outputs)
@@ -208,6 +252,7 @@ class VaDE(keras.Model):
             self.latent_dim,
             hidden_dims,
             self.kernel_initializer,
+            self.seed,
         )
         self.decoder = build_decoder(
             self.input_dim,
@@ -215,6 +260,7 @@ class VaDE(keras.Model):
             hidden_dims,
             self.likelihood.output_activation,
             self.kernel_initializer,
+            self.seed,
         )
         self.gmm = vade_layers.GMMPosterior(
             self.n_clusters,
@@ -303,6 +349,7 @@ class VaDE(keras.Model):
         Returns:
             Tuple `(reconstruction, kl)`, each of shape `(batch,)`.
         """
+        x = ops.cast(x, self.compute_dtype)
         z_mean, z_log_var = self.encoder(x, training=training)
         z = self.sampling([z_mean, z_log_var])
         outputs = self.decoder_outputs(z, training=training)
@@ -340,6 +387,14 @@ class VaDE(keras.Model):
                 `steps_per_execution`). `loss` and `metrics` are not used:
                 the loss is VaDE's ELBO.
         """
+        for unused in ("metrics", "weighted_metrics"):
+            if kwargs.get(unused) is not None:
+                raise ValueError(
+                    f"VaDE logs its own loss terms and takes no `{unused}`. "
+                    f"Received: {unused}={kwargs[unused]!r}. Use "
+                    "vade_tf.callbacks.ClusteringMetrics for clustering "
+                    "scores."
+                )
         if kwargs.get("loss") is not None:
             raise ValueError(
                 "VaDE trains on its own ELBO and takes no `loss`. Received: "
@@ -363,16 +418,19 @@ class VaDE(keras.Model):
             "optimizer": keras.optimizers.serialize(self.optimizer),
             "gmm_optimizer": keras.optimizers.serialize(self.gmm_optimizer),
             "jit_compile": jit_compile,
+            **{k: v for k, v in kwargs.items() if k in _SAVED_COMPILE_ARGS},
         }
 
     def get_compile_config(self):
         return getattr(self, "_vade_compile_config", {})
 
     def compile_from_config(self, config):
+        extra = {k: config[k] for k in _SAVED_COMPILE_ARGS if k in config}
         self.compile(
             optimizer=keras.optimizers.deserialize(config["optimizer"]),
             gmm_optimizer=keras.optimizers.deserialize(config["gmm_optimizer"]),
             jit_compile=config.get("jit_compile", True),
+            **extra,
         )
 
     def _loss_and_terms(self, x, sample_weight, training):
@@ -402,7 +460,13 @@ class VaDE(keras.Model):
             loss, reconstruction, kl = self._loss_and_terms(
                 x, sample_weight, training=True
             )
-        gradients = tape.gradient(loss, network_variables + gmm_variables)
+            # Under a tf.distribute strategy the optimizers sum the replicas'
+            # gradients: each replica contributes its share of the mean.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled_loss = loss / replicas if replicas > 1 else loss
+        gradients = tape.gradient(
+            scaled_loss, network_variables + gmm_variables
+        )
         split = len(network_variables)
         self.optimizer.apply(gradients[:split], network_variables)
         self.gmm_optimizer.apply(gradients[split:], gmm_variables)
@@ -415,9 +479,18 @@ class VaDE(keras.Model):
         )
         return self._update_trackers(x, loss, reconstruction, kl)
 
-    def _check(self, x, name="x", clusters=False):
-        if x is None or validation.is_streamed(x):
+    def _check(self, x, name="x", clusters=False, streamed=True):
+        if x is None:
             return x
+        if validation.is_streamed(x):
+            if streamed:
+                return x
+            raise ValueError(
+                f"`{name}` must be an array of shape (n_samples, "
+                f"{self.input_dim}) here. Received a {type(x).__name__}; "
+                "tf.data datasets and generators are accepted by fit, "
+                "evaluate and predict only."
+            )
         return validation.check_data(
             x,
             input_dim=self.input_dim,
@@ -431,8 +504,10 @@ class VaDE(keras.Model):
 
         Array inputs are checked first (rank, feature count, finite values,
         the likelihood's support, at least `n_clusters` samples).
+        `sample_weight` scales each sample's loss.
         """
         x = self._check(x, clusters=True)
+        y = _placeholder_targets(x, y, kwargs.get("sample_weight"))
         if isinstance(validation_data, (tuple, list)):
             validation_data = (
                 self._check(validation_data[0], "validation_data"),
@@ -444,7 +519,9 @@ class VaDE(keras.Model):
 
     def evaluate(self, x=None, y=None, **kwargs):
         """`keras.Model.evaluate` of the ELBO terms on checked inputs."""
-        return super().evaluate(self._check(x), y, **kwargs)
+        x = self._check(x)
+        y = _placeholder_targets(x, y, kwargs.get("sample_weight"))
+        return super().evaluate(x, y, **kwargs)
 
     def predict(self, x, **kwargs):
         """`keras.Model.predict`: q(c|x) at z_mean, shape `(N, n_clusters)`."""
@@ -466,7 +543,7 @@ class VaDE(keras.Model):
         Returns:
             The Keras `History` of the autoencoder's training.
         """
-        x = self._check(x, clusters=True)
+        x = self._check(x, clusters=True, streamed=False)
         return pretraining.pretrain_autoencoder(self, x, **kwargs)
 
     def save_pretrained_weights(self, path, overwrite=False):
@@ -512,18 +589,18 @@ class VaDE(keras.Model):
         Returns:
             The fitted scikit-learn estimator.
         """
-        x = self._check(x, clusters=True)
+        if posterior_var_ratio is not None and not posterior_var_ratio > 0:
+            raise ValueError(
+                "posterior_var_ratio must be > 0 or None. Received: "
+                f"posterior_var_ratio={posterior_var_ratio!r}"
+            )
+        x = self._check(x, clusters=True, streamed=False)
         z = self.transform(x).astype("float64")
         estimator, weights, means, variances = pretraining.fit_latent_mixture(
             z, self.n_clusters, method, random_state, n_init
         )
         self.set_gmm_parameters(weights, means, variances)
         if posterior_var_ratio is not None:
-            if not posterior_var_ratio > 0:
-                raise ValueError(
-                    "posterior_var_ratio must be > 0 or None. Received: "
-                    f"posterior_var_ratio={posterior_var_ratio!r}"
-                )
             head = self.encoder.get_layer("z_log_var")
             head.kernel.assign(ops.zeros(head.kernel.shape))
             head.bias.assign(
@@ -593,7 +670,7 @@ class VaDE(keras.Model):
 
     def transform(self, x, batch_size=1000):
         """The latent means z_mean, array of shape `(n_samples, latent_dim)`."""
-        return self._inference(self._check(x), batch_size)[0]
+        return self._inference(self._check(x, streamed=False), batch_size)[0]
 
     def predict_proba(self, x, batch_size=1000, n_samples=0, seed=None):
         """The cluster posterior q(c|x), array of shape `(N, n_clusters)`.
@@ -608,7 +685,7 @@ class VaDE(keras.Model):
         Returns:
             numpy array of shape `(N, n_clusters)`; rows sum to 1.
         """
-        x = self._check(x)
+        x = self._check(x, streamed=False)
         if not n_samples:
             return self._inference(x, batch_size)[1]
         generator = keras.random.SeedGenerator(seed)
@@ -723,6 +800,17 @@ class VaDE(keras.Model):
 # =============================================================================
 # Helpers
 # =============================================================================
+
+
+def _placeholder_targets(x, y, sample_weight):
+    """Zeros standing in for `y` when only sample weights are given.
+
+    Keras drops `sample_weight` from the batches when `y` is `None`; VaDE
+    needs no targets, so ignored zeros keep the weights in the batches.
+    """
+    if y is None and sample_weight is not None and isinstance(x, np.ndarray):
+        return np.zeros((len(x),), dtype="float32")
+    return y
 
 
 class _FunctionCache:

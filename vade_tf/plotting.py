@@ -6,13 +6,14 @@ state, no display needed) and writes a PNG atomically.
 
 import math
 
+import keras
 import numpy as np
 from matplotlib.figure import Figure
 
 from vade_tf import fileio
 
 
-def _save(figure, path, overwrite=True):
+def _save(figure, path, overwrite=False):
     with fileio.atomic_output(path, overwrite=overwrite, suffix=".png") as tmp:
         figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     return path
@@ -60,7 +61,7 @@ def plot_cluster_samples(
     image_shape=None,
     seed=None,
     min_posterior=None,
-    overwrite=True,
+    overwrite=False,
 ):
     """A grid of generated samples, one row per cluster.
 
@@ -146,7 +147,7 @@ def plot_latent(
     method="pca",
     max_points=5000,
     seed=0,
-    overwrite=True,
+    overwrite=False,
 ):
     """The latent means in 2-D, coloured by cluster (and by label if given).
 
@@ -171,7 +172,7 @@ def plot_latent(
     z = model.transform(x)
     clusters = model.predict_clusters(x)
     # Component means go through the same projection as the points.
-    means = np.asarray(model.c_mean)
+    means = keras.ops.convert_to_numpy(model.c_mean)
     points = embed_2d(np.concatenate([z, means]), method, seed)
     z2, means2 = points[: len(z)], points[len(z) :]
     panels = [("cluster", clusters)]
@@ -202,7 +203,7 @@ def plot_latent(
     return _save(figure, path, overwrite)
 
 
-def plot_history(history, path, keys=None, overwrite=True):
+def plot_history(history, path, keys=None, overwrite=False):
     """Training curves from a Keras `History` (or its `.history` dict).
 
     Args:
