@@ -228,11 +228,14 @@ def _pretrain(model, x, args):
 def _pretrain_metadata(args, x, seconds, scores):
     import hashlib
 
+    from vade_tf import pretraining
+
     return {
         "command": " ".join(sys.argv),
         "recipe": args.recipe,
         "epochs": args.pretrain_epochs,
-        "batch_size": args.pretrain_batch_size,
+        "batch_size": args.pretrain_batch_size
+        or pretraining.recipe_settings(args.recipe)["batch_size"],
         "noise": args.noise,
         "seed": args.seed,
         "data_sha256": hashlib.sha256(
