@@ -573,10 +573,8 @@ class VaDE(keras.Model):
         The encoder's log-variance head is not pretrained. It is reset to a
         constant: per latent dimension, `posterior_var_ratio` times the
         mixture's mean variance in that dimension, so q(z|x) starts narrower
-        than the clusters and training starts from the AE+GMM solution. (A
-        random head, as in the original release, gives some points
-        posterior variances as wide as the clusters; their gamma is then
-        noise and clusters can empty out in the first epochs.)
+        than the clusters whatever the scale of the latent space, and
+        training starts from the AE+GMM solution.
 
         Args:
             x: array of shape `(n_samples, input_dim)`.
