@@ -41,7 +41,10 @@ def main():
     parser.add_argument("--out", default="grid.png")
     parser.add_argument("--per-cluster", type=int, default=10)
     parser.add_argument("--min-posterior", type=float)
-    parser.add_argument("--data-dir", help="MNIST IDX files, to order rows")
+    parser.add_argument(
+        "--data-dir",
+        help="MNIST IDX files: with them the rows follow the digit labels",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -49,7 +52,7 @@ def main():
     x = y = None
     if path:
         model = keras.models.load_model(path)
-        if model.input_dim == 784:
+        if model.input_dim == 784 and args.data_dir:
             try:
                 x, y = vade_tf.datasets.load_dataset(
                     "mnist", args.data_dir, split="test"
