@@ -646,7 +646,8 @@ class VaDE(keras.Model):
         slices of `x`, so nothing is copied whole.
         """
         if self._inference_cache.function is None:
-
+            # Straight-line code: nothing for AutoGraph to convert.
+            @tf.autograph.experimental.do_not_convert
             def infer(x):
                 z_mean, _ = self.encoder(x, training=False)
                 return z_mean, self.gmm.p_c_z(z_mean)
