@@ -57,6 +57,11 @@ def test_nmi_and_ari_are_sklearns(rng):
     assert set(scores) == {"acc", "nmi", "ari"}
 
 
+def test_min_cluster_fraction_sees_empty_clusters():
+    assert metrics.min_cluster_fraction([0, 0, 1, 2], 3) == 0.25
+    assert metrics.min_cluster_fraction([0, 0, 1, 1], 3) == 0.0
+
+
 def test_bad_label_arrays():
     with pytest.raises(ValueError, match=r"same length.*\(3,\) and \(2,\)"):
         metrics.cluster_acc([0, 1, 2], [0, 1])

@@ -51,8 +51,9 @@ class ClusteringMetrics(keras.callbacks.Callback):
         _, probs = self.model._inference(self.x, self.batch_size)
         clusters = np.argmax(probs, axis=-1)
         scores = metrics.clustering_scores(self.y, clusters)
-        counts = np.bincount(clusters, minlength=self.model.n_clusters)
-        scores["min_cluster_fraction"] = counts.min() / len(clusters)
+        scores["min_cluster_fraction"] = metrics.min_cluster_fraction(
+            clusters, self.model.n_clusters
+        )
         for name, value in scores.items():
             logs[self.prefix + name] = float(value)
 

@@ -264,8 +264,11 @@ def _scores(model, x, y):
     from vade_tf import metrics
 
     clusters = model.predict_clusters(x)
-    counts = np.bincount(clusters, minlength=model.n_clusters)
-    scores = {"min_cluster_fraction": float(counts.min() / len(x))}
+    scores = {
+        "min_cluster_fraction": metrics.min_cluster_fraction(
+            clusters, model.n_clusters
+        )
+    }
     if y is not None:
         scores.update(metrics.clustering_scores(y, clusters))
     return scores

@@ -56,6 +56,24 @@ def ari(y_true, y_pred):
     return float(metrics.adjusted_rand_score(y_true, y_pred))
 
 
+def min_cluster_fraction(y_pred, n_clusters):
+    """The share of the points in the smallest of `n_clusters` clusters.
+
+    0 means at least one cluster is empty: the collapse VaDE can fall into.
+
+    Args:
+        y_pred: int array-like of shape `(n_samples,)`, cluster ids in
+            `[0, n_clusters)`.
+        n_clusters: int.
+
+    Returns:
+        float in [0, 1 / n_clusters].
+    """
+    y_pred = np.asarray(y_pred)
+    counts = np.bincount(y_pred, minlength=n_clusters)
+    return float(counts.min() / len(y_pred))
+
+
 def clustering_scores(y_true, y_pred):
     """`{"acc": ..., "nmi": ..., "ari": ...}` for one clustering."""
     return {
