@@ -162,6 +162,16 @@ def test_pretrain_command_writes_weights_and_metadata(blob_file, tmp_path):
     )
     metadata = json.loads((tmp_path / "ae.weights.json").read_text())
     assert metadata["epochs"] == 2 and "acc" in metadata["ae_gmm"]
+    # Data of unknown shape get the plain recipe; images can ask for "augment".
+    assert metadata["recipe"] == "adam" and metadata["image_shape"] is None
+    augmented = tmp_path / "aug.weights.h5"
+    argv = ["pretrain", "--data", str(blob_file), "--out", str(augmented)]
+    argv += ["--recipe", "augment", *TINY]
+    assert cli.main(argv + ["--image-shape", "3,4"]) == 0
+    metadata = json.loads((tmp_path / "aug.weights.json").read_text())
+    assert metadata["recipe"] == "augment"
+    assert metadata["image_shape"] == [3, 4]
+    assert cli.main(argv + ["--image-shape", "3x4", "--overwrite"]) == 2
     model = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(16, 8))
     model.load_pretrained_weights(weights)
     # And train can start from it.
@@ -232,3 +242,18 @@ def test_main_job_on_digits_reaches_080(tmp_path):
     report = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert report["vade"]["acc"] >= 0.80, report["vade"]
     assert report["vade"]["min_cluster_fraction"] >= 0.01
+
+
+def test_default_recipe_is_augment_for_mnist_images_only():
+    args = cli.build_parser().parse_args(["reproduce", "mnist"])
+    cli._resolve_recipe(args, "mnist")
+    assert (args.recipe, args.image_shape) == ("augment", (28, 28))
+    assert args.pretrain_epochs == cli.REPRODUCE_PRETRAIN_EPOCHS
+    args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
+    cli._resolve_recipe(args, "digits")
+    assert (args.recipe, args.image_shape) == ("adam", None)
+    args = cli.build_parser().parse_args(
+        ["train", "--dataset", "digits", "--recipe", "dec"]
+    )
+    cli._resolve_recipe(args, "digits")
+    assert args.recipe == "dec"

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from sklearn import mixture
+from sklearn import cluster, mixture
 
 import vade_tf
 
@@ -341,10 +341,18 @@ def test_keras_file_round_trip_gives_identical_predictions(
 
 def test_initialize_gmm_writes_the_gaussian_mixture(small_model, blobs):
     x, _ = blobs
-    estimator = small_model.initialize_gmm(x, random_state=0)
+    estimator = small_model.initialize_gmm(x, random_state=0, n_init=3)
     z = small_model.transform(x).astype("float64")
+    # EM started from the best k-means partition, built independently.
+    labels = cluster.KMeans(3, n_init=3, random_state=0).fit_predict(z)
+    members = [z[labels == k] for k in range(3)]
     reference = mixture.GaussianMixture(
-        3, covariance_type="diag", random_state=0
+        3,
+        covariance_type="diag",
+        weights_init=np.bincount(labels) / len(z),
+        means_init=np.stack([m.mean(0) for m in members]),
+        precisions_init=np.stack([1 / (m.var(0) + 1e-6) for m in members]),
+        random_state=0,
     ).fit(z)
     np.testing.assert_allclose(estimator.means_, reference.means_, rtol=1e-5)
     np.testing.assert_allclose(

@@ -76,6 +76,100 @@ def test_pretrain_with_denoising_and_custom_optimizer(small_model, blobs):
         small_model.pretrain(x, epochs=1, noise=1.5)
 
 
+def _centred_blobs(n, side, rng):
+    """Gaussian blobs near the centre of side x side images, flattened."""
+    grid = np.arange(side) - (side - 1) / 2
+    rows, cols = np.meshgrid(grid, grid, indexing="ij")
+    centres = rng.uniform(-1, 1, size=(n, 2))
+    images = np.exp(
+        -(
+            (rows - centres[:, :1, None]) ** 2
+            + (cols - centres[:, 1:, None]) ** 2
+        )
+        / (2 * 1.5**2)
+    )
+    return images.reshape(n, side * side).astype("float32")
+
+
+def _centre_of_mass(images, side):
+    images = images.reshape(-1, side, side)
+    grid = np.arange(side) - (side - 1) / 2
+    mass = images.sum(axis=(1, 2))
+    return np.stack(
+        [
+            (images.sum(2) * grid).sum(1) / mass,
+            (images.sum(1) * grid).sum(1) / mass,
+        ],
+        axis=1,
+    )
+
+
+def test_image_augmentation_shifts_and_rotates_within_bounds(rng):
+    side = 20
+    x = _centred_blobs(64, side, rng)
+    # Shifts only: the blobs stay inside the image, so (bilinear) shifting
+    # keeps each image's mass and moves its centre by at most 10% a side.
+    shift = pretraining.image_augmentation((side, side), rotation=0.0, seed=3)
+    moved = _np(shift(x, training=True))
+    assert moved.shape == x.shape
+    np.testing.assert_allclose(moved.sum(1), x.sum(1), rtol=1e-3)
+    offset = _centre_of_mass(moved, side) - _centre_of_mass(x, side)
+    assert np.abs(offset).max() <= 0.1 * side + 1e-3
+    assert np.abs(offset).max() > 0.2  # it did move them
+    # Rotations only (about the image centre): the distance of the centre of
+    # mass from the image centre is kept, the direction is not.
+    turn = pretraining.image_augmentation((side, side), shift=0.0, seed=3)
+    turned = _np(turn(x, training=True))
+    radius = np.linalg.norm(_centre_of_mass(x, side), axis=1)
+    np.testing.assert_allclose(
+        np.linalg.norm(_centre_of_mass(turned, side), axis=1), radius, atol=0.05
+    )
+    assert np.abs(turned - x).max() > 1e-3
+    # Values stay in the input's range; inference leaves the input alone.
+    assert moved.min() >= 0.0 and moved.max() <= 1.0 + 1e-6
+    np.testing.assert_array_equal(_np(shift(x, training=False)), x)
+
+
+def test_image_augmentation_bad_arguments():
+    with pytest.raises(ValueError, match="image_shape"):
+        pretraining.image_augmentation((28,))
+    with pytest.raises(ValueError, match="rotation"):
+        pretraining.image_augmentation((28, 28), rotation=200.0)
+
+
+def test_augment_recipe_pretrains_on_images(rng):
+    side = 8
+    x = np.concatenate(
+        [_centred_blobs(60, side, rng), 1 - _centred_blobs(60, side, rng)]
+    )
+    model = vade_tf.VaDE(
+        input_dim=side * side,
+        n_clusters=2,
+        latent_dim=2,
+        hidden_dims=(16,),
+        seed=0,
+    )
+    history = model.pretrain(x, epochs=4, recipe="augment", verbose=0)
+    assert len(history.history["loss"]) == 4
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    # Non-square feature counts need the image shape, and get a clear error.
+    flat = vade_tf.VaDE(
+        input_dim=12, n_clusters=2, latent_dim=2, hidden_dims=(8,)
+    )
+    with pytest.raises(ValueError, match="image_shape"):
+        flat.pretrain(x[:, :12], epochs=1, recipe="augment", verbose=0)
+    with pytest.raises(ValueError, match="image_shape"):
+        flat.pretrain(x[:, :12], epochs=1, augment=True, image_shape=(3, 5))
+    history = flat.pretrain(
+        x[:, :12], epochs=1, augment=True, image_shape=(3, 4), verbose=0
+    )
+    assert np.isfinite(history.history["loss"]).all()
+    with pytest.raises(ValueError, match="validation_split"):
+        model.pretrain(x, epochs=1, recipe="augment", validation_split=0.2)
+    with pytest.raises(ValueError, match="augment"):
+        model.pretrain(x, epochs=1, augment="yes")
+
+
 def test_own_format_round_trip(small_model, tmp_path):
     path = tmp_path / "ae.weights.h5"
     small_model.save_pretrained_weights(path)

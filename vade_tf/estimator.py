@@ -68,7 +68,7 @@ class VaDEClustering(
             `vade_tf.layers.GMMPosterior`.
         pretrain_epochs: int >= 0, autoencoder epochs; 0 skips pretraining
             (rarely useful: VaDE then tends to collapse into few clusters).
-        pretrain_recipe: `"adam"` or `"dec"`; see
+        pretrain_recipe: `"adam"`, `"dec"` or `"augment"` (images); see
             `vade_tf.pretraining.recipe_settings`.
         pretrain_batch_size: int or `None` for the recipe's batch size.
         epochs: int >= 1, VaDE training epochs.

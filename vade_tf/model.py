@@ -564,11 +564,12 @@ class VaDE(keras.Model):
     ):
         """Fits the mixture prior on the latent means of `x`.
 
-        `method="gmm"` fits `GaussianMixture(covariance_type="diag")` and
-        writes its weights, means and variances. `method="kmeans"` fits
-        `KMeans` for the means, takes each cluster's share of the points as
-        its weight and the per-dimension variance of its members as its
-        variance.
+        `method="gmm"` fits `GaussianMixture(covariance_type="diag")`,
+        started from the best of `n_init` k-means runs, and writes its
+        weights, means and variances. `method="kmeans"` stops at k-means:
+        each cluster's share of the points is its weight and the
+        per-dimension variance of its members its variance. See
+        `vade_tf.pretraining.fit_latent_mixture`.
 
         The encoder's log-variance head is not pretrained. It is reset to a
         constant: per latent dimension, `posterior_var_ratio` times the
@@ -580,7 +581,7 @@ class VaDE(keras.Model):
             x: array of shape `(n_samples, input_dim)`.
             method: `"gmm"` or `"kmeans"`.
             random_state: int or `None`, passed to scikit-learn.
-            n_init: int, initialisations tried by scikit-learn.
+            n_init: int, k-means runs tried by scikit-learn.
             posterior_var_ratio: float > 0, or `None` to leave the
                 log-variance head as it is.
 
