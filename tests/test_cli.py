@@ -249,9 +249,11 @@ def test_default_recipe_is_augment_for_mnist_images_only():
     cli._resolve_recipe(args, "mnist")
     assert (args.recipe, args.image_shape) == ("augment", (28, 28))
     assert args.pretrain_epochs == cli.REPRODUCE_PRETRAIN_EPOCHS
+    assert args.latent_std == cli.REPRODUCE_LATENT_STD
     args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
     cli._resolve_recipe(args, "digits")
     assert (args.recipe, args.image_shape) == ("adam", None)
+    assert args.latent_std == 0.0  # the main job keeps the latent as it is
     args = cli.build_parser().parse_args(
         ["train", "--dataset", "digits", "--recipe", "dec"]
     )

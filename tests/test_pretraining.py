@@ -278,3 +278,47 @@ def test_fit_latent_mixture_kmeans_variances(rng):
     order = np.argsort(means[:, 0])
     np.testing.assert_allclose(weights, [0.5, 0.5])
     np.testing.assert_allclose(variances[order], [[1, 1], [4, 4]], rtol=0.3)
+
+
+def test_scale_latent_leaves_the_model_unchanged(small_model, blobs):
+    x, _ = blobs
+    from vade_tf import losses
+
+    def kl():
+        z_mean, z_log_var = small_model.encoder(x)
+        log_gamma = small_model.gmm.log_p_c_z(z_mean)
+        return _np(
+            losses.vade_kl(
+                z_mean,
+                z_log_var,
+                log_gamma,
+                small_model.theta_p,
+                small_model.c_mean,
+                small_model.c_var,
+            )
+        )
+
+    small_model.initialize_gmm(x, random_state=0)
+    z = small_model.transform(x)
+    proba = small_model.predict_proba(x)
+    x_hat = _np(small_model.decoder(z))
+    kl_before = kl()
+    pretraining.scale_latent(small_model, 7.0)
+    np.testing.assert_allclose(small_model.transform(x), 7.0 * z, rtol=1e-5)
+    np.testing.assert_allclose(small_model.predict_proba(x), proba, atol=1e-5)
+    np.testing.assert_allclose(
+        _np(small_model.decoder(7.0 * z)), x_hat, rtol=1e-5, atol=1e-6
+    )
+    # KL(q(z|x) || p(z|c)) is invariant: the log-density Jacobians cancel.
+    np.testing.assert_allclose(kl(), kl_before, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="factor"):
+        pretraining.scale_latent(small_model, 0.0)
+
+
+def test_initialize_gmm_latent_std(small_model, blobs):
+    x, _ = blobs
+    small_model.initialize_gmm(x, random_state=0, latent_std=4.0)
+    z = small_model.transform(x)
+    np.testing.assert_allclose(np.mean(z.std(axis=0)), 4.0, rtol=1e-4)
+    with pytest.raises(ValueError, match="latent_std"):
+        small_model.initialize_gmm(x, latent_std=-1.0)

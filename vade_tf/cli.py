@@ -20,8 +20,9 @@ import numpy as np
 
 # Data sets whose default pretraining recipe is "augment", with their shape.
 IMAGE_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28)}
-REPRODUCE_PRETRAIN_EPOCHS = 50
+REPRODUCE_PRETRAIN_EPOCHS = 40
 REPRODUCE_EPOCHS = 100
+REPRODUCE_LATENT_STD = 5.0
 
 
 def _add_data_arguments(parser, required=True):
@@ -69,7 +70,7 @@ def _add_model_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
 
 
-def _add_pretrain_arguments(parser, epochs=50):
+def _add_pretrain_arguments(parser, epochs=50, latent_std=0.0):
     from vade_tf.pretraining import RECIPES
 
     parser.add_argument("--pretrain-epochs", type=int, default=epochs)
@@ -103,6 +104,13 @@ def _add_pretrain_arguments(parser, epochs=50):
         default="gmm",
         choices=["gmm", "kmeans"],
         help="how the mixture prior starts (VaDE.initialize_gmm)",
+    )
+    parser.add_argument(
+        "--latent-std",
+        type=float,
+        default=latent_std,
+        help="rescale the latent space to this mean per-dimension std "
+        "before fitting the mixture (VaDE.initialize_gmm); 0 keeps it",
     )
 
 
@@ -152,7 +160,11 @@ def build_parser():
     reproduce.add_argument("--data-dir")
     reproduce.set_defaults(data=None, split="all")
     _add_model_arguments(reproduce)
-    _add_pretrain_arguments(reproduce, epochs=REPRODUCE_PRETRAIN_EPOCHS)
+    _add_pretrain_arguments(
+        reproduce,
+        epochs=REPRODUCE_PRETRAIN_EPOCHS,
+        latent_std=REPRODUCE_LATENT_STD,
+    )
     _add_train_arguments(reproduce, epochs=REPRODUCE_EPOCHS)
 
     pretrain = commands.add_parser(
@@ -278,6 +290,7 @@ def _pretrain_metadata(args, x, seconds, scores):
         or pretraining.recipe_settings(args.recipe)["batch_size"],
         "noise": args.noise,
         "gmm_method": args.gmm_method,
+        "latent_std": args.latent_std,
         "seed": args.seed,
         "data_sha256": hashlib.sha256(
             np.ascontiguousarray(x).tobytes()
@@ -359,6 +372,7 @@ def run_pretrain(args):
         method=args.gmm_method,
         random_state=args.seed,
         n_init=args.gmm_init,
+        latent_std=args.latent_std or None,
     )
     scores = _scores(model, x, y)
     metadata = _pretrain_metadata(args, x, seconds, scores)
@@ -402,6 +416,7 @@ def run_train(args):
         method=args.gmm_method,
         random_state=args.seed,
         n_init=args.gmm_init,
+        latent_std=args.latent_std or None,
     )
     timings["gmm_seconds"] = time.time() - start
     initial = _scores(model, x, y)

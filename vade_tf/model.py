@@ -561,6 +561,7 @@ class VaDE(keras.Model):
         random_state=None,
         n_init=1,
         posterior_var_ratio=0.1,
+        latent_std=None,
     ):
         """Fits the mixture prior on the latent means of `x`.
 
@@ -584,6 +585,15 @@ class VaDE(keras.Model):
             n_init: int, k-means runs tried by scikit-learn.
             posterior_var_ratio: float > 0, or `None` to leave the
                 log-variance head as it is.
+            latent_std: float > 0 or `None`. If given, the latent space is
+                first rescaled (`vade_tf.pretraining.scale_latent`, which
+                leaves the model's function unchanged) so the latent means'
+                per-dimension standard deviation averages `latent_std`.
+                The autoencoder's latent scale is arbitrary, while Adam moves
+                the mixture by about its learning rate per step whatever the
+                scale: at a small scale (std about 1) the mixture then
+                outruns the encoder and VaDE loses accuracy in its first
+                epochs (docs/results.md).
 
         Returns:
             The fitted scikit-learn estimator.
@@ -593,8 +603,17 @@ class VaDE(keras.Model):
                 "posterior_var_ratio must be > 0 or None. Received: "
                 f"posterior_var_ratio={posterior_var_ratio!r}"
             )
+        if latent_std is not None and not latent_std > 0:
+            raise ValueError(
+                "latent_std must be > 0 or None. Received: "
+                f"latent_std={latent_std!r}"
+            )
         x = self._check(x, clusters=True, streamed=False)
         z = self.transform(x).astype("float64")
+        if latent_std is not None:
+            factor = latent_std / float(np.mean(z.std(axis=0)))
+            pretraining.scale_latent(self, factor)
+            z = z * factor
         estimator, weights, means, variances = pretraining.fit_latent_mixture(
             z, self.n_clusters, method, random_state, n_init
         )

@@ -333,6 +333,38 @@ def _square_shape(n_features):
 # =============================================================================
 
 
+def scale_latent(model, factor):
+    """Multiplies the latent space by `factor`; the model stays the same.
+
+    z becomes `factor * z`: the `z_mean` head's kernel and bias and the
+    mixture's means are multiplied by `factor`, its variances by
+    `factor**2`, the `z_log_var` head's bias is raised by
+    `2 * log(factor)`, and the decoder's first kernel is divided by
+    `factor`. Reconstructions, cluster posteriors and the ELBO are
+    unchanged; what changes is how far one optimizer step moves the mixture
+    relative to the clusters' size, since Adam's steps are about the same
+    size (the learning rate) whatever the scale of the variable.
+
+    Args:
+        model: a `vade_tf.VaDE`.
+        factor: float > 0.
+    """
+    if not (np.isfinite(factor) and factor > 0):
+        raise ValueError(
+            f"factor must be a finite float > 0. Received: {factor}"
+        )
+    head = model.encoder.get_layer("z_mean")
+    head.kernel.assign(head.kernel * factor)
+    head.bias.assign(head.bias * factor)
+    log_var = model.encoder.get_layer("z_log_var")
+    log_var.bias.assign(log_var.bias + 2.0 * float(np.log(factor)))
+    first = model.decoder.get_layer("decoder1")
+    first.kernel.assign(first.kernel / factor)
+    gmm = model.gmm
+    gmm.c_mean.assign(gmm.c_mean * factor)
+    gmm.c_var.assign(gmm.c_var * factor**2)
+
+
 def fit_latent_mixture(
     z, n_clusters, method="gmm", random_state=None, n_init=1
 ):
