@@ -21,7 +21,7 @@ import numpy as np
 # Data sets whose default pretraining recipe is "augment", with their shape.
 IMAGE_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28)}
 REPRODUCE_PRETRAIN_EPOCHS = 40
-REPRODUCE_EPOCHS = 100
+REPRODUCE_EPOCHS = 20
 REPRODUCE_LATENT_STD = 5.0
 
 
