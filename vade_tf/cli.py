@@ -97,7 +97,7 @@ def _add_pretrain_arguments(parser, epochs=50, latent_std=0.0):
         help="input dropout rate while pretraining",
     )
     parser.add_argument(
-        "--gmm-init", type=int, default=10, help="GaussianMixture n_init"
+        "--gmm-init", type=int, default=10, help="k-means restarts"
     )
     parser.add_argument(
         "--gmm-method",
@@ -154,7 +154,7 @@ def build_parser():
     reproduce = commands.add_parser(
         "reproduce",
         help="the paper's MNIST / Fashion-MNIST run: batch 100, two Adam "
-        "(0.002, epsilon 1e-4), x0.9 every 10 epochs, 'dec' pretraining",
+        "(0.002, epsilon 1e-4), x0.9 every 10 epochs, 'augment' pretraining",
     )
     reproduce.add_argument("dataset", choices=["mnist", "fashion_mnist"])
     reproduce.add_argument("--data-dir")
