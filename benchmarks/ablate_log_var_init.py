@@ -68,9 +68,7 @@ def main():
     parser.add_argument(
         "--starts", nargs="+", default=list(STARTS), choices=STARTS
     )
-    parser.add_argument(
-        "--out", default="benchmarks/ablate_log_var_init.json"
-    )
+    parser.add_argument("--out", default="benchmarks/ablate_log_var_init.json")
     args = parser.parse_args()
     x, y = vade_tf.datasets.load_dataset("digits")
     results = []

@@ -70,8 +70,23 @@ def collect(dataset, runs_dir, ae_dir, pixels_path):
         ae_commands.append(meta["command"])
         epochs = meta["epochs"]
     if ae_runs:
-        table["AE+GMM"] = _summary(ae_runs, {"pretrain": ae_seconds})
-        table["AE+GMM"].update(epochs=epochs, command=ae_commands[0])
+        label = "AE+GMM (diagonal, EM from k-means)"
+        table[label] = _summary(ae_runs, {"pretrain": ae_seconds})
+        table[label].update(epochs=epochs, command=ae_commands[0])
+    starts, start_commands = [], []
+    pattern = os.path.join(runs_dir, f"reproduce-{dataset}-exact-seed*")
+    for folder in sorted(glob.glob(pattern)):
+        path = os.path.join(folder, "metrics.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf8") as handle:
+                metrics = json.load(handle)
+            seed = metrics["config"]["seed"]
+            starts.append(dict(metrics["ae_gmm"], seed=seed))
+            start_commands.append(metrics["command"])
+    if starts:
+        label = "AE + k-means mixture (VaDE's start)"
+        table[label] = _summary(starts)
+        table[label]["command"] = start_commands[0]
     for mode in ("exact", "original"):
         runs, seconds, commands = [], {"gmm": [], "train": []}, []
         pattern = os.path.join(runs_dir, f"reproduce-{dataset}-{mode}-seed*")

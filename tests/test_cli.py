@@ -250,10 +250,13 @@ def test_default_recipe_is_augment_for_mnist_images_only():
     assert (args.recipe, args.image_shape) == ("augment", (28, 28))
     assert args.pretrain_epochs == cli.REPRODUCE_PRETRAIN_EPOCHS
     assert args.latent_std == cli.REPRODUCE_LATENT_STD
+    assert (args.lr, args.gmm_lr) == (cli.REPRODUCE_NETWORK_LR, 0.002)
+    assert args.gmm_method == "kmeans"
     args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
     cli._resolve_recipe(args, "digits")
     assert (args.recipe, args.image_shape) == ("adam", None)
     assert args.latent_std == 0.0  # the main job keeps the latent as it is
+    assert (args.lr, args.gmm_lr, args.gmm_method) == (0.002, 0.002, "gmm")
     args = cli.build_parser().parse_args(
         ["train", "--dataset", "digits", "--recipe", "dec"]
     )
