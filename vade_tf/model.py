@@ -591,9 +591,8 @@ class VaDE(keras.Model):
                 per-dimension standard deviation averages `latent_std`.
                 The autoencoder's latent scale is arbitrary, while Adam moves
                 the mixture by about its learning rate per step whatever the
-                scale: at a small scale (std about 1) the mixture then
-                outruns the encoder and VaDE loses accuracy in its first
-                epochs (docs/results.md).
+                scale, so at a small scale its steps are large against the
+                clusters (docs/results.md).
 
         Returns:
             The fitted scikit-learn estimator.
