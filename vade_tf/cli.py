@@ -18,8 +18,6 @@ import time
 
 import numpy as np
 
-# Data sets whose default pretraining recipe is "augment", with their shape.
-IMAGE_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28)}
 REPRODUCE_PRETRAIN_EPOCHS = 40
 REPRODUCE_EPOCHS = 20
 REPRODUCE_LATENT_STD = 5.0
@@ -265,6 +263,8 @@ def _build_model(args, x, y):
 
 def _resolve_recipe(args, name):
     """Fills in `args.recipe` and `args.image_shape` for the data `name`."""
+    from vade_tf.datasets import IMAGE_SHAPES
+
     if args.image_shape:
         try:
             shape = tuple(int(v) for v in args.image_shape.split(","))

@@ -6,12 +6,16 @@ Images are flattened and scaled to [0, 1].
 """
 
 import gzip
+import math
 import os
 
 import numpy as np
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 SPLITS = ("all", "train", "test")
+# The named data sets large enough for augmented pretraining (the command
+# line's default recipe for them is "augment"), with their image shapes.
+IMAGE_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28)}
 
 _IDX_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -32,6 +36,12 @@ _HOW_TO_GET = {
         "set VADE_TF_DATA."
     ),
 }
+
+
+def infer_image_shape(n_features):
+    """`(side, side)` when `n_features` is a square (images), else `None`."""
+    side = int(round(math.sqrt(n_features)))
+    return (side, side) if side * side == n_features else None
 
 
 class DataNotFoundError(FileNotFoundError, ValueError):

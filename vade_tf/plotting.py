@@ -4,25 +4,18 @@ Every function draws on its own `matplotlib.figure.Figure` (no pyplot
 state, no display needed) and writes a PNG atomically.
 """
 
-import math
-
 import keras
 import numpy as np
 from matplotlib.figure import Figure
 
 from vade_tf import fileio
+from vade_tf.datasets import infer_image_shape
 
 
 def _save(figure, path, overwrite=False):
     with fileio.atomic_output(path, overwrite=overwrite, suffix=".png") as tmp:
         figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     return path
-
-
-def infer_image_shape(n_features):
-    """`(side, side)` when `n_features` is a square (images), else `None`."""
-    side = int(round(math.sqrt(n_features)))
-    return (side, side) if side * side == n_features else None
 
 
 def cluster_order(model, x=None, y=None):

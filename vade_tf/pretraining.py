@@ -19,7 +19,7 @@ import h5py
 import keras
 import numpy as np
 
-from vade_tf import fileio
+from vade_tf import datasets, fileio
 
 FORMAT_VERSION = 1
 
@@ -285,7 +285,7 @@ def pretrain_autoencoder(
             f"arguments. Received: augment={augment!r}"
         )
     if augment:
-        image_shape = image_shape or _square_shape(model.input_dim)
+        image_shape = image_shape or datasets.infer_image_shape(model.input_dim)
         if image_shape is None or int(np.prod(image_shape)) != model.input_dim:
             raise ValueError(
                 "Augmented pretraining needs images: pass image_shape "
@@ -321,11 +321,6 @@ def pretrain_autoencoder(
     return autoencoder.fit(
         x, x, epochs=epochs, batch_size=batch_size, **fit_kwargs
     )
-
-
-def _square_shape(n_features):
-    side = int(round(np.sqrt(n_features)))
-    return (side, side) if side * side == n_features else None
 
 
 # =============================================================================
