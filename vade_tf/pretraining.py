@@ -94,28 +94,28 @@ def recipe_settings(recipe):
     Returns:
         dict with `optimizer` (a new Keras optimizer), `batch_size`,
         `initializer` (`None` to keep the model's weights) and `augment`
-        (`None`, or the keyword arguments of `image_augmentation`).
+        (bool: reconstruct `image_augmentation`'s copies with its defaults).
     """
     if recipe == "adam":
         return {
             "optimizer": keras.optimizers.Adam(learning_rate=1e-3),
             "batch_size": 64,
             "initializer": None,
-            "augment": None,
+            "augment": False,
         }
     if recipe == "dec":
         return {
             "optimizer": keras.optimizers.SGD(learning_rate=1.0, momentum=0.9),
             "batch_size": 256,
             "initializer": _dec_initializer(),
-            "augment": None,
+            "augment": False,
         }
     if recipe == "augment":
         return {
             "optimizer": keras.optimizers.Adam(learning_rate=1e-3),
             "batch_size": 256,
             "initializer": _dec_initializer(),
-            "augment": {"rotation": 10.0, "shift": 0.1},
+            "augment": True,
         }
     raise ValueError(
         f"Unknown pretraining recipe. Expected one of {RECIPES}. "
@@ -277,14 +277,15 @@ def pretrain_autoencoder(
         raise ValueError(f"noise must be in [0, 1). Received: noise={noise}")
     settings = recipe_settings(recipe)
     augment = settings["augment"] if augment is None else augment
-    if augment is True:
-        augment = {"rotation": 10.0, "shift": 0.1}
-    if augment and not isinstance(augment, dict):
+    if isinstance(augment, bool):
+        # True: image_augmentation's own defaults.
+        augment = {} if augment else None
+    elif not isinstance(augment, dict):
         raise ValueError(
             "augment must be None, a bool or a dict of image_augmentation "
             f"arguments. Received: augment={augment!r}"
         )
-    if augment:
+    if augment is not None:
         image_shape = image_shape or datasets.infer_image_shape(model.input_dim)
         if image_shape is None or int(np.prod(image_shape)) != model.input_dim:
             raise ValueError(
@@ -312,7 +313,7 @@ def pretrain_autoencoder(
         loss=loss or likelihood_loss(model.likelihood, model.input_dim),
         jit_compile=jit_compile,
     )
-    if augment:
+    if augment is not None:
         augmentation = image_augmentation(
             image_shape, seed=model.seed, **augment
         )
