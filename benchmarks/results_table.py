@@ -73,22 +73,10 @@ def collect(dataset, runs_dir, ae_dir, pixels_path):
         label = "AE+GMM (diagonal, EM from k-means)"
         table[label] = _summary(ae_runs, {"pretrain": ae_seconds})
         table[label].update(epochs=epochs, command=ae_commands[0])
-    starts, start_commands = [], []
-    pattern = os.path.join(runs_dir, f"reproduce-{dataset}-exact-seed*")
-    for folder in sorted(glob.glob(pattern)):
-        path = os.path.join(folder, "metrics.json")
-        if os.path.exists(path):
-            with open(path, encoding="utf8") as handle:
-                metrics = json.load(handle)
-            seed = metrics["config"]["seed"]
-            starts.append(dict(metrics["ae_gmm"], seed=seed))
-            start_commands.append(metrics["command"])
-    if starts:
-        label = "AE + k-means mixture (VaDE's start)"
-        table[label] = _summary(starts)
-        table[label]["command"] = start_commands[0]
+    label = "AE + k-means mixture (VaDE's start)"
+    table[label] = None  # keeps the row order; filled from the exact runs
     for mode in ("exact", "original"):
-        runs, seconds, commands = [], {"gmm": [], "train": []}, []
+        runs, seconds, commands, starts = [], {"gmm": [], "train": []}, [], []
         pattern = os.path.join(runs_dir, f"reproduce-{dataset}-{mode}-seed*")
         for folder in sorted(glob.glob(pattern)):
             path = os.path.join(folder, "metrics.json")
@@ -98,15 +86,20 @@ def collect(dataset, runs_dir, ae_dir, pixels_path):
                 metrics = json.load(handle)
             seed = metrics["config"]["seed"]
             runs.append(dict(metrics["vade"], seed=seed))
+            starts.append(dict(metrics["ae_gmm"], seed=seed))
             seconds["gmm"].append(metrics["timings"]["gmm_seconds"])
             seconds["train"].append(metrics["timings"]["train_seconds"])
             commands.append(metrics["command"])
             epochs = len(metrics["history"]["loss"])
             curves[f"{mode}_seed{seed}_acc"] = metrics["history"]["acc"]
+        if mode == "exact" and starts:
+            table[label] = dict(_summary(starts), command=commands[0])
         if runs:
-            label = f'VaDE (gamma_mode="{mode}")'
-            table[label] = _summary(runs, seconds)
-            table[label].update(epochs=epochs, command=commands[0])
+            row = f'VaDE (gamma_mode="{mode}")'
+            table[row] = _summary(runs, seconds)
+            table[row].update(epochs=epochs, command=commands[0])
+    if table[label] is None:
+        del table[label]
     return table, curves
 
 
