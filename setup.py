@@ -16,7 +16,22 @@ setuptools.setup(
     long_description=(HERE / "README.md").read_text(encoding="utf8"),
     long_description_content_type="text/markdown",
     license="MIT",
-    packages=setuptools.find_packages(include=["vade_tf", "vade_tf.*"]),
+    # The shipped autoencoder weights and trained models are package data,
+    # installed as vade_tf/pretrain_weights/ and vade_tf/models/ (see
+    # vade_tf.shipped).
+    packages=[
+        *setuptools.find_packages(include=["vade_tf", "vade_tf.*"]),
+        "vade_tf.pretrain_weights",
+        "vade_tf.models",
+    ],
+    package_dir={
+        "vade_tf.pretrain_weights": "pretrain_weights",
+        "vade_tf.models": "models",
+    },
+    package_data={
+        "vade_tf.pretrain_weights": ["*.weights.h5", "*.json"],
+        "vade_tf.models": ["*.keras", "README.md"],
+    },
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16",

@@ -7,7 +7,7 @@ optionally on augmented images) and prints ACC/NMI/ARI per epoch; the
 per-epoch scores go to a JSON file.
 
     python benchmarks/ablate_vade_start.py mnist runs/ae_mnist_s0.weights.h5 \\
-        --data-dir ../shared/data/mnist --gmm-method kmeans --latent-std 5 \\
+        --data-dir ../shared/data/mnist --gmm-init kmeans --latent-std 5 \\
         --lr 0.0002 --epochs 5 --out benchmarks/ablation.json
 """
 
@@ -43,7 +43,7 @@ def main():
     parser.add_argument("dataset", choices=["mnist", "fashion_mnist"])
     parser.add_argument("weights", help="a .weights.h5 autoencoder file")
     parser.add_argument("--data-dir")
-    parser.add_argument("--gmm-method", default="gmm")
+    parser.add_argument("--gmm-init", default="gmm")
     parser.add_argument("--latent-std", type=float)
     parser.add_argument("--lr", type=float, default=0.002)
     parser.add_argument("--gmm-lr", type=float, default=0.002)
@@ -60,7 +60,7 @@ def main():
     model.load_pretrained_weights(args.weights)
     model.initialize_gmm(
         x,
-        method=args.gmm_method,
+        gmm_init=args.gmm_init,
         random_state=args.seed,
         n_init=10,
         latent_std=args.latent_std,

@@ -38,21 +38,32 @@ def main():
     x = preprocessing.StandardScaler().fit_transform(x).astype("float32")
 
     keras.utils.set_random_seed(args.seed)
-    model = vade_tf.VaDE(
-        input_dim=x.shape[1],
+    model = vade_tf.workflow.build_model(
+        x,
         n_clusters=args.n_clusters,
+        likelihood="gaussian",
         latent_dim=2,
         hidden_dims=(64, 32),
-        likelihood="gaussian",
         seed=args.seed,
     )
-    model.pretrain(x, epochs=200, batch_size=32, verbose=0)
-    model.initialize_gmm(x, random_state=args.seed, n_init=10)
-    if y is not None:
-        acc, _ = vade_tf.metrics.cluster_acc(y, model.predict_clusters(x))
-        print(f"AE+GMM accuracy {acc:.3f}")
-    model.compile()
-    model.fit(x, epochs=args.epochs, batch_size=32, verbose=0)
+    # The original recipe with epochs and batch sizes for a small table.
+    recipe = vade_tf.recipes.get_recipe(
+        "original",
+        pretrain_epochs=200,
+        pretrain_batch_size=32,
+        epochs=args.epochs,
+        batch_size=32,
+    )
+
+    def report(stage, model):
+        if stage == "initialized" and y is not None:
+            clusters = model.predict_clusters(x)
+            acc, _ = vade_tf.metrics.cluster_acc(y, clusters)
+            print(f"AE+GMM accuracy {acc:.3f}")
+
+    vade_tf.workflow.train(
+        model, x, recipe, random_state=args.seed, on_stage=report
+    )
     clusters = model.predict_clusters(x)
     print("cluster sizes:", np.bincount(clusters, minlength=args.n_clusters))
     if y is not None:

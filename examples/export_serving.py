@@ -16,14 +16,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHIPPED = os.path.join(REPO, "models", "vade_mnist.keras")
+
+def _shipped_mnist_model():
+    """The package's trained MNIST model, or `None` when not shipped."""
+    import vade_tf
+
+    try:
+        return vade_tf.shipped.model_path("mnist")
+    except FileNotFoundError:
+        return None
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a .keras file (default: shipped)")
-    parser.add_argument("--out", default="serving/vade")
+    parser.add_argument(
+        "--out", default="runs/examples/serving", help="the export folder"
+    )
     parser.add_argument("--version", type=int, default=1)
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
@@ -32,7 +41,7 @@ def main():
 
     import vade_tf
 
-    path = args.model or (SHIPPED if os.path.exists(SHIPPED) else None)
+    path = args.model or _shipped_mnist_model()
     if path:
         model = keras.models.load_model(path)
     else:

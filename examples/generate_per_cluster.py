@@ -19,26 +19,33 @@ import keras  # noqa: E402
 
 import vade_tf  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHIPPED = os.path.join(REPO, "models", "vade_mnist.keras")
-
 
 def quick_digits_model(seed=0):
     """A VaDE trained briefly on scikit-learn's digits, and its data."""
     x, y = vade_tf.datasets.load_dataset("digits")
     keras.utils.set_random_seed(seed)
-    model = vade_tf.VaDE(input_dim=64, n_clusters=10, seed=seed)
-    model.pretrain(x, epochs=50, batch_size=64, verbose=0)
-    model.initialize_gmm(x, random_state=seed, n_init=10)
-    model.compile()
-    model.fit(x, epochs=20, batch_size=100, verbose=0)
+    model = vade_tf.workflow.build_model(x, n_clusters=10, seed=seed)
+    recipe = vade_tf.recipes.get_recipe("original", epochs=20)
+    vade_tf.workflow.train(model, x, recipe, random_state=seed)
     return model, x, y
+
+
+def _shipped_mnist_model():
+    """The package's trained MNIST model, or `None` when not shipped."""
+    import vade_tf
+
+    try:
+        return vade_tf.shipped.model_path("mnist")
+    except FileNotFoundError:
+        return None
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a .keras file (default: shipped)")
-    parser.add_argument("--out", default="grid.png")
+    parser.add_argument(
+        "--out", default="runs/examples/grid.png", help="the PNG to write"
+    )
     parser.add_argument("--per-cluster", type=int, default=10)
     parser.add_argument("--min-posterior", type=float)
     parser.add_argument(
@@ -48,7 +55,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    path = args.model or (SHIPPED if os.path.exists(SHIPPED) else None)
+    path = args.model or _shipped_mnist_model()
     x = y = None
     if path:
         model = keras.models.load_model(path)

@@ -10,7 +10,46 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+# The project's shared data folder, searched before the library's own places
+# ($VADE_TF_DATA, ~/.keras/datasets, /usr/share/datasets).
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def _data_folder(name):
+    from vade_tf import datasets
+
+    return datasets.find_idx_folder(name, str(SHARED_DATA))
+
+
+def _skip_without(name):
+    return pytest.skip(
+        f"{name} IDX files not found. Put the four .gz files in a folder "
+        "and set VADE_TF_DATA=/that/folder (or its parent with a "
+        f"'{name}/' subfolder), or place them in {SHARED_DATA / name}"
+        + (
+            "; on Debian: apt-get install dataset-fashion-mnist"
+            if name == "fashion_mnist"
+            else ""
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """The folder of the real MNIST IDX files, found as the library does."""
+    folder = _data_folder("mnist")
+    if folder is None:
+        _skip_without("mnist")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_dir():
+    """The folder of the Fashion-MNIST IDX files."""
+    folder = _data_folder("fashion_mnist")
+    if folder is None:
+        _skip_without("fashion_mnist")
+    return folder
 
 
 @pytest.fixture

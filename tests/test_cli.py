@@ -20,7 +20,7 @@ TINY = [
     "2",
     "--pretrain-epochs",
     "2",
-    "--gmm-init",
+    "--gmm-n-init",
     "1",
     "--verbose",
     "0",
@@ -152,6 +152,7 @@ def test_train_evaluate_generate_export_on_own_data(
     )
 
 
+@pytest.mark.slow
 def test_pretrain_command_writes_weights_and_metadata(blob_file, tmp_path):
     weights = tmp_path / "ae.weights.h5"
     assert (
@@ -166,7 +167,7 @@ def test_pretrain_command_writes_weights_and_metadata(blob_file, tmp_path):
     assert metadata["recipe"] == "adam" and metadata["image_shape"] is None
     augmented = tmp_path / "aug.weights.h5"
     argv = ["pretrain", "--data", str(blob_file), "--out", str(augmented)]
-    argv += ["--recipe", "augment", *TINY]
+    argv += ["--pretrain-recipe", "augment", *TINY]
     assert cli.main(argv + ["--image-shape", "3,4"]) == 0
     metadata = json.loads((tmp_path / "aug.weights.json").read_text())
     assert metadata["recipe"] == "augment"
@@ -195,10 +196,11 @@ def test_pretrain_command_writes_weights_and_metadata(blob_file, tmp_path):
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
-    assert (
-        cli.main(["train", "--dataset", "cifar", "--out", str(tmp_path)]) == 2
-    )
-    assert "Known datasets" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--dataset", "cifar", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert "unknown dataset 'cifar'" in message and "--data PATH" in message
     assert (
         cli.main(
             [
@@ -216,6 +218,7 @@ def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
         cli.main(["train"])  # argparse: --dataset or --data is required
 
 
+@pytest.mark.slow
 def test_main_job_on_digits_reaches_080(tmp_path):
     """`vade-tf train --dataset digits`, the README's main job, as is."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -244,21 +247,54 @@ def test_main_job_on_digits_reaches_080(tmp_path):
     assert report["vade"]["min_cluster_fraction"] >= 0.01
 
 
-def test_default_recipe_is_augment_for_mnist_images_only():
-    args = cli.build_parser().parse_args(["reproduce", "mnist"])
-    cli._resolve_recipe(args, "mnist")
-    assert (args.recipe, args.image_shape) == ("augment", (28, 28))
-    assert args.pretrain_epochs == cli.REPRODUCE_PRETRAIN_EPOCHS
-    assert args.latent_std == cli.REPRODUCE_LATENT_STD
-    assert (args.lr, args.gmm_lr) == (cli.REPRODUCE_NETWORK_LR, 0.002)
-    assert args.gmm_method == "kmeans"
-    args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
-    cli._resolve_recipe(args, "digits")
-    assert (args.recipe, args.image_shape) == ("adam", None)
-    assert args.latent_std == 0.0  # the main job keeps the latent as it is
-    assert (args.lr, args.gmm_lr, args.gmm_method) == (0.002, 0.002, "gmm")
-    args = cli.build_parser().parse_args(
-        ["train", "--dataset", "digits", "--recipe", "dec"]
+def test_reproduce_uses_the_tuned_recipe_and_train_the_original():
+    args = cli.build_parser().parse_args(["reproduce", "MNIST"])
+    assert args.dataset == "mnist"
+    assert cli._recipe(args) == vade_tf.recipes.TUNED
+    image_shape = cli._image_shape(args, "mnist")
+    assert image_shape == (28, 28)
+    assert (
+        vade_tf.workflow.resolve_pretrain_recipe(cli._recipe(args), image_shape)
+        == "augment"
     )
-    cli._resolve_recipe(args, "digits")
-    assert args.recipe == "dec"
+    args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
+    assert cli._recipe(args) == vade_tf.recipes.ORIGINAL
+    assert cli._image_shape(args, "digits") is None
+    args = cli.build_parser().parse_args(
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--pretrain-recipe",
+            "dec",
+            "--lr",
+            "0.001",
+            "--latent-std",
+            "0",
+            "--recipe",
+            "tuned",
+        ]
+    )
+    recipe = cli._recipe(args)
+    assert recipe == vade_tf.recipes.TUNED.replace(
+        pretrain_recipe="dec", learning_rate=0.001, latent_std=None
+    )
+
+
+def test_bad_recipe_flag_is_named_in_the_message(capsys):
+    status = cli.main(["train", "--dataset", "digits", "--epochs", "0"])
+    assert status == 2
+    assert "--epochs=0" in capsys.readouterr().err
+
+
+def test_help_shows_every_option_with_its_default(capsys):
+    for command in ("train", "reproduce", "pretrain"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "default" in text
+        for option in ("--latent-dim", "--alpha", "--seed", "--epochs"):
+            assert option in text
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert capsys.readouterr().out.startswith("vade-tf ")

@@ -2,14 +2,13 @@
 
 import gzip
 import hashlib
+import os
 
 import h5py
 import numpy as np
 import pytest
 
 from vade_tf import datasets
-
-from .conftest import SHARED_MNIST
 
 
 def _write_idx(path, array):
@@ -108,17 +107,17 @@ def test_read_idx_rejects_bad_files(tmp_path):
         datasets.read_idx(str(short))
 
 
-@pytest.mark.skipif(
-    not SHARED_MNIST.is_dir(), reason=f"real MNIST not found at {SHARED_MNIST}"
-)
-def test_real_mnist_matches_its_readme():
-    x, y = datasets.load_dataset("mnist", data_dir=str(SHARED_MNIST))
+@pytest.mark.slow
+def test_real_mnist_matches_its_readme(mnist_dir):
+    x, y = datasets.load_dataset("mnist", data_dir=mnist_dir)
     assert x.shape == (70000, 784)
     counts = np.bincount(y[:60000])
     np.testing.assert_array_equal(
         counts, [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     )
-    with gzip.open(SHARED_MNIST / "train-images-idx3-ubyte.gz") as handle:
+    with gzip.open(
+        os.path.join(mnist_dir, "train-images-idx3-ubyte.gz")
+    ) as handle:
         digest = hashlib.sha256(handle.read()).hexdigest()
     assert digest.startswith("ba891046e6505d7a")
     assert x[:60000].mean() == pytest.approx(0.13066, abs=1e-4)

@@ -9,7 +9,6 @@ from sklearn import base, exceptions, pipeline, preprocessing
 from sklearn.utils import estimator_checks
 
 import vade_tf
-from vade_tf import estimator as estimator_module
 
 
 def _fast_estimator(**overrides):
@@ -23,6 +22,7 @@ def _fast_estimator(**overrides):
         # Adam's steps of 0.002 on c_var (the original's rate) are larger
         # than the variances themselves; 2e-4 keeps the mixture intact.
         "learning_rate": 2e-4,
+        "gmm_learning_rate": 2e-4,
         "n_clusters": 2,
         "latent_dim": 2,
         "hidden_dims": (8,),
@@ -60,6 +60,7 @@ def blobs_fit():
         batch_size=16,
         gmm_n_init=5,
         learning_rate=2e-4,  # see _fast_estimator
+        gmm_learning_rate=2e-4,
         jit_compile=False,
         random_state=0,
     )
@@ -117,12 +118,32 @@ def test_results_do_not_depend_on_the_batch(blobs_fit, monkeypatch):
         [estimator.predict_proba(row) for row in x[:, None]]
     )
     np.testing.assert_allclose(one_by_one, probs, atol=1e-6)
-    monkeypatch.setattr(estimator_module, "INFERENCE_BATCH_SIZE", 50)
-    np.testing.assert_allclose(estimator.predict_proba(x), probs, atol=1e-6)
-    np.testing.assert_allclose(estimator.transform(x), latent, atol=1e-6)
+    model = estimator.model_
+    np.testing.assert_allclose(
+        model.predict_proba(x, batch_size=50), probs, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        model.transform(x, batch_size=50), latent, atol=1e-6
+    )
 
 
-def test_score_is_the_mean_elbo_per_sample(blobs_fit, monkeypatch):
+def test_results_do_not_depend_on_the_sample_order(blobs_fit):
+    # scikit-learn's check_methods_sample_order_invariance asks for equality
+    # to 1e-7 relative, closer than float32 matmuls on another instruction
+    # set keep (a row's sums are formed in another order depending on its
+    # place in the batch): float32 rounding is the tolerance here.
+    estimator, x, _ = blobs_fit
+    order = np.random.default_rng(0).permutation(len(x))
+    for method in ("predict_proba", "transform"):
+        whole = getattr(estimator, method)(x)
+        permuted = getattr(estimator, method)(x[order])
+        np.testing.assert_allclose(permuted, whole[order], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(
+        estimator.predict(x[order]), estimator.predict(x)[order]
+    )
+
+
+def test_score_is_the_mean_elbo_per_sample(blobs_fit):
     estimator, x, _ = blobs_fit
     assert estimator.score(x) == estimator.score(x)
     noise = np.random.default_rng(1).uniform(size=x.shape)
@@ -138,8 +159,9 @@ def test_score_is_the_mean_elbo_per_sample(blobs_fit, monkeypatch):
     expected = -np.mean(
         copy.model_.alpha * np.asarray(reconstruction) + np.asarray(kl)
     )
-    monkeypatch.setattr(estimator_module, "INFERENCE_BATCH_SIZE", 50)
     assert copy.score(x) == pytest.approx(expected, rel=1e-5)
+    uneven = copy.model_.score_samples(x, batch_size=50).mean()
+    assert uneven == pytest.approx(expected, rel=1e-5)
 
 
 def test_auto_likelihood_is_gaussian_outside_the_unit_interval():
@@ -245,7 +267,7 @@ def test_methods_reject_one_dimensional_input(blobs_fit):
         ({"n_clusters": 1}, "n_clusters must be an integer >= 2.*=1"),
         ({"n_clusters": 2.0}, "n_clusters must be an integer"),
         ({"n_clusters": 21}, "n_clusters=21 is more than the 20 samples"),
-        ({"latent_dim": 0}, "latent_dim must be a positive integer"),
+        ({"latent_dim": 0}, "latent_dim must be an integer >= 1"),
         ({"hidden_dims": (8, 0)}, "hidden_dims must be a sequence"),
         ({"hidden_dims": 8}, "hidden_dims must be a sequence"),
         ({"likelihood": "poisson"}, "likelihood must be one of"),
@@ -254,11 +276,11 @@ def test_methods_reject_one_dimensional_input(blobs_fit):
         ({"pretrain_epochs": -1}, "pretrain_epochs must be an integer >= 0"),
         ({"pretrain_recipe": "sgd"}, "pretrain_recipe must be one of"),
         ({"pretrain_batch_size": 0}, "pretrain_batch_size must be"),
-        ({"epochs": 0}, "epochs must be a positive integer"),
-        ({"batch_size": 1.5}, "batch_size must be a positive integer"),
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
+        ({"batch_size": 1.5}, "batch_size must be an integer >= 1"),
         ({"learning_rate": -0.1}, "learning_rate must be a finite number"),
         ({"gmm_init": "random"}, "gmm_init must be one of"),
-        ({"gmm_n_init": 0}, "gmm_n_init must be a positive integer"),
+        ({"gmm_n_init": 0}, "gmm_n_init must be an integer >= 1"),
         ({"random_state": "seed"}, "random_state must be None, an int"),
     ],
 )
@@ -281,6 +303,12 @@ _N_CLUSTERS_1 = (
     "components (the property is tested at n_clusters=2 in this file)"
 )
 EXPECTED_FAILED_CHECKS = {
+    "check_methods_sample_order_invariance": (
+        "asks for float32 results equal to 1e-7 relative after a row "
+        "permutation, which matmuls on some CPUs (AVX2 without AVX-512) do "
+        "not keep; tested to float32 tolerance in "
+        "test_results_do_not_depend_on_the_sample_order"
+    ),
     "check_dont_overwrite_parameters": _N_CLUSTERS_1,
     "check_fit2d_predict1d": _N_CLUSTERS_1,
     "check_methods_subset_invariance": _N_CLUSTERS_1,

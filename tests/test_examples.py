@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO, SHARED_MNIST
+from .conftest import REPO
 
 
 def _run(tmp_path, script, *args):
@@ -23,15 +23,13 @@ def _run(tmp_path, script, *args):
     return result.stdout
 
 
-@pytest.mark.skipif(
-    not SHARED_MNIST.is_dir(), reason=f"real MNIST not found at {SHARED_MNIST}"
-)
-def test_train_mnist(tmp_path):
+@pytest.mark.slow
+def test_train_mnist(tmp_path, mnist_dir):
     out = _run(
         tmp_path,
         "train_mnist.py",
         "--data-dir",
-        str(SHARED_MNIST),
+        mnist_dir,
         "--epochs",
         "1",
         "--out",
@@ -42,6 +40,7 @@ def test_train_mnist(tmp_path):
         assert (tmp_path / "run" / name).exists(), name
 
 
+@pytest.mark.slow
 def test_generate_per_cluster(tmp_path):
     out = _run(
         tmp_path,
@@ -55,12 +54,14 @@ def test_generate_per_cluster(tmp_path):
     assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_export_serving(tmp_path):
     out = _run(tmp_path, "export_serving.py", "--out", "serving")
     assert "matches the Keras model: True" in out
     assert (tmp_path / "serving" / "1" / "saved_model.pb").exists()
 
 
+@pytest.mark.slow
 def test_custom_data(tmp_path):
     out = _run(tmp_path, "custom_data.py", "--epochs", "5")
     assert "cluster sizes" in out and "VaDE" in out

@@ -114,6 +114,7 @@ def test_tensorflow_only_process_reproduces_the_keras_model(exported, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_saved_model_cli_lists_the_signatures(exported):
     _, path, _ = exported
     cli = shutil.which(

@@ -168,3 +168,145 @@ def test_sampling_moments_and_seed():
     np.testing.assert_allclose(first.std(0), [2.0, 2.0], atol=0.05)
     config = layers.Sampling(seed=7).get_config()
     assert layers.Sampling.from_config(config).seed == 7
+
+
+# --- The original release's training gamma, transcribed ----------------------
+
+
+def _original_release_gamma_and_loss(z, z_mean, z_log_var, theta, mean, var):
+    """VaDE.py's `get_gamma` and the prior terms of `vae_loss`, in float64.
+
+    A transcription of the original Theano code (batch, D, K layout): the
+    joint is `exp(sum_d(log theta - 0.5 log(2 pi var) - (z - mu)^2 /
+    (2 var))) + 1e-10`, normalised over the K clusters.
+    """
+    d = z.shape[1]
+    z3 = z[:, :, None]  # [batch, D, K]
+    mu3 = mean.T[None]
+    var3 = var.T[None]
+    theta3 = theta[None, None, :]
+    p_c_z = (
+        np.exp(
+            np.sum(
+                np.log(theta3)
+                - 0.5 * np.log(2 * np.pi * var3)
+                - (z3 - mu3) ** 2 / (2 * var3),
+                axis=1,
+            )
+        )
+        + 1e-10
+    )
+    gamma = p_c_z / p_c_z.sum(-1, keepdims=True)
+    gamma_t = gamma[:, None, :]
+    prior = np.sum(
+        0.5
+        * gamma_t
+        * (
+            d * np.log(2 * np.pi)
+            + np.log(var3)
+            + np.exp(z_log_var)[:, :, None] / var3
+            + (z_mean[:, :, None] - mu3) ** 2 / var3
+        ),
+        axis=(1, 2),
+    )
+    loss = (
+        prior
+        - 0.5 * np.sum(z_log_var + 1, axis=-1)
+        - np.sum(np.log(theta)[None] * gamma, axis=-1)
+        + np.sum(np.log(gamma) * gamma, axis=-1)
+    )
+    return gamma, loss
+
+
+def _original_regime(seed=0, k=10, d=10, batch=64):
+    """The regime of the original's trained MNIST mixture: theta 0.1,
+    variances around 0.4, D = 10, z drawn from the mixture."""
+    rng = np.random.default_rng(seed)
+    theta = np.full(k, 1.0 / k)
+    mean = rng.normal(scale=2.0, size=(k, d))
+    var = rng.uniform(0.2, 0.6, size=(k, d))
+    clusters = rng.integers(k, size=batch)
+    z = mean[clusters] + np.sqrt(var[clusters]) * rng.normal(size=(batch, d))
+    z_mean = z + 0.1 * rng.normal(size=(batch, d))
+    z_log_var = np.log(rng.uniform(0.02, 0.08, size=(batch, d)))
+    return z, z_mean, z_log_var, theta, mean, var
+
+
+def _port_layer(theta, mean, var, dtype="float64"):
+    k, d = mean.shape
+    layer = layers.GMMPosterior(k, d, gamma_mode="original", dtype=dtype)
+    layer.theta_p.assign(theta.astype(dtype))
+    layer.c_mean.assign(mean.astype(dtype))
+    layer.c_var.assign(var.astype(dtype))
+    return layer
+
+
+def test_original_mode_training_gamma_is_the_original_formula():
+    z, z_mean, z_log_var, theta, mean, var = _original_regime()
+    want, _ = _original_release_gamma_and_loss(
+        z, z_mean, z_log_var, theta, mean, var
+    )
+    # The regime the constant matters in: p(c, z) far below 1e-10.
+    log_joint = _numpy_log_joint(z, theta, mean, var, original=True)
+    assert np.median(log_joint.max(axis=1)) < np.log(1e-10)
+    for dtype, tolerance in (("float64", 1e-10), ("float32", 2e-5)):
+        layer = _port_layer(theta, mean, var, dtype)
+        got = np.exp(_np(layer.training_log_p_c_z(z.astype(dtype))))
+        np.testing.assert_allclose(got, want, atol=tolerance)
+    # Without the constant (prediction) gamma is far sharper.
+    sharp = _np(layer.p_c_z(z.astype("float32")))
+    assert np.mean(np.abs(sharp - want).max(axis=1)) > 0.3
+
+
+def test_original_mode_loss_and_gradients_are_the_originals():
+    import tensorflow as tf
+
+    from vade_tf import losses
+
+    z, z_mean, z_log_var, theta, mean, var = _original_regime(seed=1)
+    d = z.shape[1]
+    layer = _port_layer(theta, mean, var)
+
+    def port_loss(z, z_mean, c_mean):
+        layer.c_mean.assign(c_mean)
+        log_gamma = layer.training_log_p_c_z(z)
+        return losses.vade_kl(
+            z_mean,
+            tf.constant(z_log_var),
+            log_gamma,
+            layer.theta_p,
+            layer.c_mean,
+            layer.c_var,
+        )
+
+    _, want = _original_release_gamma_and_loss(
+        z, z_mean, z_log_var, theta, mean, var
+    )
+    got = _np(port_loss(tf.constant(z), tf.constant(z_mean), mean))
+    # The original's loss is this one plus 0.5 D^2 log(2 pi) per unit of
+    # gamma (gamma sums to one): a constant.
+    np.testing.assert_allclose(
+        want - got, 0.5 * d**2 * np.log(2 * np.pi), atol=1e-6
+    )
+
+    # Gradients with respect to z (through gamma), z_mean and c_mean, as
+    # directional derivatives of the transcription (central differences).
+    variables = [tf.Variable(z), tf.Variable(z_mean)]
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(port_loss(*variables, mean))
+    grads = tape.gradient(total, variables + [layer.c_mean])
+    rng = np.random.default_rng(2)
+    step = 1e-6
+    for index, base in enumerate((z, z_mean, mean)):
+        direction = rng.normal(size=base.shape)
+
+        def transcription(shift, index=index, base=base, direction=direction):
+            shifted = [z, z_mean, mean]
+            shifted[index] = base + shift * direction
+            return _original_release_gamma_and_loss(
+                shifted[0], shifted[1], z_log_var, theta, shifted[2], var
+            )[1].sum()
+
+        numeric = (transcription(step) - transcription(-step)) / (2 * step)
+        analytic = float(np.sum(_np(grads[index]) * direction))
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-6)

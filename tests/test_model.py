@@ -165,6 +165,7 @@ def test_float64_dataset_and_streamed_input_errors(small_model, blobs):
             getattr(small_model, method)(dataset)
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_step_equals_single_device_step(tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
@@ -390,12 +391,12 @@ def test_initialize_gmm_scales_the_log_variance_head(small_model, blobs):
 
 def test_initialize_gmm_with_kmeans(small_model, blobs):
     x, y = blobs
-    small_model.initialize_gmm(x, method="kmeans", random_state=0)
+    small_model.initialize_gmm(x, gmm_init="kmeans", random_state=0)
     theta = _np(small_model.theta_p)
     np.testing.assert_allclose(theta.sum(), 1.0, rtol=1e-6)
     assert (_np(small_model.c_var) > 0).all()
-    with pytest.raises(ValueError, match="method must be"):
-        small_model.initialize_gmm(x, method="spectral")
+    with pytest.raises(ValueError, match="gmm_init must be one of"):
+        small_model.initialize_gmm(x, gmm_init="spectral")
 
 
 def test_set_gmm_parameters_checks_shapes(small_model):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import vade_tf
-from vade_tf import pretraining
+from vade_tf import mixture, pretraining
 
 
 def _np(x):
@@ -137,6 +137,7 @@ def test_image_augmentation_bad_arguments():
         pretraining.image_augmentation((28, 28), rotation=200.0)
 
 
+@pytest.mark.slow
 def test_augment_recipe_pretrains_on_images(rng):
     side = 8
     x = np.concatenate(
@@ -272,8 +273,8 @@ def test_fit_latent_mixture_kmeans_variances(rng):
     z = np.concatenate(
         [rng.normal(0, 1, (200, 2)), rng.normal(10, 2, (200, 2))]
     )
-    _, weights, means, variances = pretraining.fit_latent_mixture(
-        z, 2, method="kmeans", random_state=0
+    _, weights, means, variances = mixture.fit_latent_mixture(
+        z, 2, gmm_init="kmeans", random_state=0
     )
     order = np.argsort(means[:, 0])
     np.testing.assert_allclose(weights, [0.5, 0.5])
@@ -303,7 +304,7 @@ def test_scale_latent_leaves_the_model_unchanged(small_model, blobs):
     proba = small_model.predict_proba(x)
     x_hat = _np(small_model.decoder(z))
     kl_before = kl()
-    pretraining.scale_latent(small_model, 7.0)
+    mixture.scale_latent(small_model, 7.0)
     np.testing.assert_allclose(small_model.transform(x), 7.0 * z, rtol=1e-5)
     np.testing.assert_allclose(small_model.predict_proba(x), proba, atol=1e-5)
     np.testing.assert_allclose(
@@ -312,7 +313,7 @@ def test_scale_latent_leaves_the_model_unchanged(small_model, blobs):
     # KL(q(z|x) || p(z|c)) is invariant: the log-density Jacobians cancel.
     np.testing.assert_allclose(kl(), kl_before, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="factor"):
-        pretraining.scale_latent(small_model, 0.0)
+        mixture.scale_latent(small_model, 0.0)
 
 
 def test_initialize_gmm_latent_std(small_model, blobs):

@@ -1,4 +1,8 @@
-"""vade_tf: Variational Deep Embedding (VaDE) for Keras 3 / TensorFlow."""
+"""vade_tf: Variational Deep Embedding (VaDE) for Keras 3 / TensorFlow.
+
+`import vade_tf` registers the package's Keras classes, so
+`keras.models.load_model` can read a saved `VaDE` afterwards.
+"""
 
 from vade_tf import (
     callbacks,
@@ -7,8 +11,13 @@ from vade_tf import (
     layers,
     losses,
     metrics,
+    mixture,
     plotting,
     pretraining,
+    recipes,
+    shipped,
+    validation,
+    workflow,
 )
 from vade_tf.estimator import VaDEClustering
 from vade_tf.export import export_saved_model
@@ -26,6 +35,11 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "mixture",
     "plotting",
     "pretraining",
+    "recipes",
+    "shipped",
+    "validation",
+    "workflow",
 ]

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from vade_tf import metrics
+from vade_tf import metrics, recipes, validation
 
 
 class ClusteringMetrics(keras.callbacks.Callback):
@@ -42,14 +42,15 @@ class ClusteringMetrics(keras.callbacks.Callback):
         self.prefix = prefix
 
     def on_train_begin(self, logs=None):
-        # x is fixed: check it once here, not at every epoch.
-        self.x = self.model._check(self.x, "ClusteringMetrics x")
+        # A wrong x fails before the first epoch, not after it.
+        self.x = validation.check_model_input(
+            self.model, self.x, "ClusteringMetrics x", streamed=False
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or (epoch + 1) % self.every:
             return
-        _, probs = self.model._inference(self.x, self.batch_size)
-        clusters = np.argmax(probs, axis=-1)
+        clusters = self.model.predict_clusters(self.x, self.batch_size)
         scores = metrics.clustering_scores(self.y, clusters)
         scores["min_cluster_fraction"] = metrics.min_cluster_fraction(
             clusters, self.model.n_clusters
@@ -62,27 +63,41 @@ class StepDecay(keras.callbacks.Callback):
     """The original release's schedule, driving both VaDE optimizers.
 
     At the start of epoch e the learning rate of `model.optimizer` and
-    `model.gmm_optimizer` is `max(initial * decay ** (e // every), floor)`,
-    where `initial` is each optimizer's rate when training began (a rate
-    that starts below the floor is left as it is). The defaults (x0.9 every
-    10 epochs, floor 0.0002) are the original's.
+    `model.gmm_optimizer` is `max(initial * decay ** (e // every), floor)`
+    (a rate that starts below the floor is left as it is). The defaults
+    (x0.9 every 10 epochs, floor 0.0002) are the "original" recipe's.
+
+    `initial_rates` are the rates at epoch 0. Give them when training
+    resumes (`fit(initial_epoch=k)` on a model whose optimizers already
+    decayed); by default they are read from the optimizers when training
+    begins for the first time.
 
     Args:
         decay: float in (0, 1].
         every: int, epochs between decays.
         floor: float, the smallest rate.
+        initial_rates: `None` or a pair `(network, mixture)` of floats.
     """
 
-    def __init__(self, decay=0.9, every=10, floor=0.0002):
+    def __init__(
+        self,
+        decay=recipes.ORIGINAL.lr_decay,
+        every=recipes.ORIGINAL.lr_decay_every,
+        floor=recipes.ORIGINAL.lr_floor,
+        initial_rates=None,
+    ):
         super().__init__()
         if not 0 < decay <= 1:
             raise ValueError(f"decay must be in (0, 1]. Received: {decay!r}")
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an int >= 1. Received: {every!r}")
+        self.every = validation.check_int(every, "every", 1)
         self.decay = decay
-        self.every = every
         self.floor = floor
-        self.initial_rates = None
+        if initial_rates is not None:
+            initial_rates = [
+                validation.check_positive_float(rate, "initial_rates")
+                for rate in initial_rates
+            ]
+        self.initial_rates = initial_rates
 
     def _optimizers(self):
         optimizers = [self.model.optimizer]
@@ -93,20 +108,18 @@ class StepDecay(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         for optimizer in self._optimizers():
-            if isinstance(
-                optimizer._learning_rate,
-                keras.optimizers.schedules.LearningRateSchedule,
-            ):
+            rate = optimizer.get_config()["learning_rate"]
+            if not isinstance(rate, (int, float)):
                 raise ValueError(
                     "StepDecay sets the learning rate of both optimizers, "
                     "but one of them follows a LearningRateSchedule "
-                    f"({type(optimizer._learning_rate).__name__}). Use "
-                    "either the schedule or StepDecay, not both."
+                    f"({rate}). Use either the schedule or StepDecay, not "
+                    "both."
                 )
         if self.initial_rates is None:
             self.initial_rates = [
-                float(keras.ops.convert_to_numpy(opt.learning_rate))
-                for opt in self._optimizers()
+                float(optimizer.get_config()["learning_rate"])
+                for optimizer in self._optimizers()
             ]
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -118,5 +131,59 @@ class StepDecay(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(
-                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+                self.model.optimizer.get_config()["learning_rate"]
             )
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves the whole model to a `.keras` file after every epoch, atomically.
+
+    Each save goes to a temporary file beside `path` that is then renamed
+    onto it, so an interrupted save (Ctrl-C, a full disk, a killed process)
+    leaves the previous epoch's checkpoint intact instead of a truncated
+    file. `keras.callbacks.ModelCheckpoint` writes the file in place.
+
+    Args:
+        path: str, a file name ending in `.keras`.
+        every: int, save every this many epochs.
+    """
+
+    def __init__(self, path, every=1):
+        super().__init__()
+        path = str(path)
+        if not path.endswith(".keras"):
+            raise ValueError(
+                f"Checkpoint path must end in '.keras'. Received: {path!r}"
+            )
+        self.path = path
+        self.every = validation.check_int(every, "every", 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        from vade_tf import fileio
+
+        with fileio.atomic_output(
+            self.path, overwrite=True, suffix=".keras"
+        ) as temporary:
+            self.model.save(temporary)
+
+
+class HistoryCSV(keras.callbacks.CSVLogger):
+    """`keras.callbacks.CSVLogger` with only the columns that have values.
+
+    Keras's logger adds a `val_` column for every metric when the first
+    epoch has none, which are all empty without validation data; this one
+    writes the keys of the first epoch's logs, and `val_` columns only when
+    there is validation data.
+
+    Args:
+        filename: str, the CSV file.
+        separator: str.
+        append: bool, append to an existing file.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.keys is None and logs:
+            self.keys = sorted(logs)
+        super().on_epoch_end(epoch, logs)

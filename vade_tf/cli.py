@@ -1,12 +1,13 @@
 """The `vade-tf` command line: pretrain, train, evaluate, generate, export.
 
 `vade-tf train --dataset digits` is the main job: it pretrains the
-autoencoder, fits the GMM on the latent means, trains VaDE with the original
-schedule while printing ACC/NMI/ARI each epoch, and writes a run folder with
-the model, a metrics JSON, the latent space and samples from every cluster.
-`vade-tf reproduce mnist` is the same job with the paper's settings (all
-70,000 images, batch 100, two Adam optimizers at 0.002) after this project's
-"augment" pretraining recipe.
+autoencoder, fits the mixture prior on the latent means, trains VaDE while
+printing ACC/NMI/ARI each epoch, and writes a run folder with the model, a
+metrics JSON, the latent space and samples from every cluster.
+`vade-tf reproduce mnist` is the same job with the "tuned" recipe on all
+70,000 images. Both run `vade_tf.workflow.train` from a recipe of
+`vade_tf.recipes`; the flags that change one field of the recipe default to
+the recipe's value.
 """
 
 import argparse
@@ -18,33 +19,61 @@ import time
 
 import numpy as np
 
-REPRODUCE_PRETRAIN_EPOCHS = 40
-REPRODUCE_EPOCHS = 20
-REPRODUCE_LATENT_STD = 5.0
-REPRODUCE_GMM_METHOD = "kmeans"
-# The original release's floor of the learning rate: at its starting rate
-# (0.002) Adam knocks the pretrained network out of its clustering in the
-# first epoch (docs/results.md). The mixture keeps 0.002.
-REPRODUCE_NETWORK_LR = 0.0002
+from vade_tf import datasets, layers, losses, pretraining, recipes, workflow
+
+# Exit status of a run stopped with Ctrl-C (128 + SIGINT), as shells use.
+EXIT_INTERRUPTED = 130
+EXIT_ERROR = 2
+LIKELIHOOD_CHOICES = (workflow.LIKELIHOOD_AUTO, *losses.LIKELIHOODS)
+PRETRAIN_RECIPE_CHOICES = (recipes.PRETRAIN_RECIPE_AUTO, *pretraining.RECIPES)
+
+
+def _recipe_default(field):
+    """Help text naming each preset's value of a recipe field."""
+    values = ", ".join(
+        f"{name} {getattr(recipe, field)}"
+        for name, recipe in recipes.PRESETS.items()
+    )
+    return f"default: the recipe's ({values})"
+
+
+def _dataset_name(value):
+    name = datasets.normalize_name(value)
+    if name not in datasets.DATASETS:
+        raise argparse.ArgumentTypeError(
+            f"unknown dataset {value!r}: choose one of "
+            f"{', '.join(datasets.DATASETS)}, or pass your own file with "
+            "--data PATH"
+        )
+    return name
 
 
 def _add_data_arguments(parser, required=True):
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument(
         "--dataset",
-        help="a named data set: digits (embedded), mnist, fashion_mnist",
+        type=_dataset_name,
+        metavar="NAME",
+        help="a named data set: "
+        f"{', '.join(datasets.DATASETS)} (digits is embedded; any case)",
     )
     group.add_argument(
-        "--data", help="your own .npz/.npy/.h5/.csv file (x, optional y)"
+        "--data",
+        metavar="PATH",
+        help="your own .npz (x, optional y), .npy, .h5 or .csv file",
     )
     parser.add_argument(
-        "--data-dir", help="folder with the MNIST/Fashion-MNIST IDX files"
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the MNIST/Fashion-MNIST IDX .gz files (also "
+        "looked for in $VADE_TF_DATA, ~/.keras/datasets, /usr/share/datasets)",
     )
     parser.add_argument(
         "--split",
         default="all",
-        choices=["all", "train", "test"],
-        help="which split of mnist/fashion_mnist (default: all 70,000)",
+        choices=datasets.SPLITS,
+        help="which split of mnist/fashion_mnist (default: %(default)s, "
+        "all 70,000 images)",
     )
 
 
@@ -52,174 +81,338 @@ def _add_model_arguments(parser):
     parser.add_argument(
         "--n-clusters",
         type=int,
-        help="K (default: the number of labels, else 10)",
+        metavar="K",
+        help="number of clusters (default: the number of labels, else 10)",
     )
-    parser.add_argument("--latent-dim", type=int, default=10)
+    parser.add_argument(
+        "--latent-dim",
+        type=int,
+        default=10,
+        metavar="D",
+        help="latent dimension (default: %(default)s)",
+    )
     parser.add_argument(
         "--hidden-dims",
         default="500,500,2000",
-        help="comma-separated hidden widths",
+        metavar="W,W,...",
+        help="comma-separated hidden widths of the encoder; the decoder "
+        "mirrors them (default: %(default)s)",
     )
     parser.add_argument(
         "--likelihood",
         default="auto",
-        choices=["auto", "bernoulli", "gaussian"],
-        help="auto: bernoulli for data in [0, 1]",
+        choices=LIKELIHOOD_CHOICES,
+        help="p(x|z); auto: bernoulli for data in [0, 1], else gaussian "
+        "(default: %(default)s)",
     )
     parser.add_argument(
-        "--gamma-mode", default="exact", choices=["exact", "original"]
+        "--gamma-mode",
+        default="exact",
+        choices=layers.GAMMA_MODES,
+        help="exact: the Bayes posterior of the mixture; original: the "
+        "original release's formula (default: %(default)s)",
     )
-    parser.add_argument("--alpha", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=1.0,
+        help="weight of the reconstruction term (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the weights, the mixture's start and z sampling "
+        "(default: %(default)s)",
+    )
 
 
-def _add_pretrain_arguments(
-    parser, epochs=50, latent_std=0.0, gmm_method="gmm"
-):
-    from vade_tf.pretraining import RECIPES
-
-    parser.add_argument("--pretrain-epochs", type=int, default=epochs)
+def _add_recipe_arguments(parser, recipe):
     parser.add_argument(
         "--recipe",
-        choices=RECIPES,
-        help="pretraining recipe (see vade_tf.pretraining.recipe_settings); "
-        "default 'augment' for MNIST and Fashion-MNIST, 'adam' otherwise",
+        default=recipe,
+        choices=tuple(recipes.PRESETS),
+        help="the training recipe (vade_tf.recipes): original = the "
+        "original release's settings, tuned = the measured best on MNIST "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        help="autoencoder epochs; 0 skips pretraining; "
+        + _recipe_default("pretrain_epochs"),
+    )
+    parser.add_argument(
+        "--pretrain-recipe",
+        choices=PRETRAIN_RECIPE_CHOICES,
+        help="how the autoencoder is pretrained "
+        "(vade_tf.pretraining.recipe_settings); auto: augment for images "
+        "of a known shape, adam otherwise; "
+        + _recipe_default("pretrain_recipe"),
     )
     parser.add_argument(
         "--image-shape",
-        help="HEIGHT,WIDTH[,CHANNELS] of image data for --recipe augment "
-        "(default: known for the named data sets, else a square)",
+        metavar="H,W[,C]",
+        help="image shape of the data, for augmented pretraining (default: "
+        "known for mnist and fashion_mnist, else none)",
     )
     parser.add_argument(
         "--pretrain-batch-size",
         type=int,
-        help="default: the recipe's (adam 64, dec 256, augment 256)",
+        help="default: the pretraining recipe's (adam 64, dec 256, "
+        "augment 256)",
     )
     parser.add_argument(
         "--noise",
         type=float,
-        default=0.0,
-        help="input dropout rate while pretraining",
+        help="input dropout rate while pretraining; "
+        + _recipe_default("noise"),
     )
     parser.add_argument(
-        "--gmm-init", type=int, default=10, help="k-means restarts"
+        "--gmm-init",
+        choices=recipes.GMM_INITS,
+        help="how the mixture prior starts: gmm = EM from the best k-means "
+        "partition, kmeans = that partition; " + _recipe_default("gmm_init"),
     )
     parser.add_argument(
-        "--gmm-method",
-        default=gmm_method,
-        choices=["gmm", "kmeans"],
-        help="how the mixture prior starts (VaDE.initialize_gmm)",
+        "--gmm-n-init",
+        type=int,
+        metavar="N",
+        help="k-means runs for the mixture's start; "
+        + _recipe_default("gmm_n_init"),
     )
     parser.add_argument(
         "--latent-std",
         type=float,
-        default=latent_std,
         help="rescale the latent space to this mean per-dimension std "
-        "before fitting the mixture (VaDE.initialize_gmm); 0 keeps it",
+        "before fitting the mixture, 0 to keep it; "
+        + _recipe_default("latent_std"),
     )
-
-
-def _add_train_arguments(parser, epochs, lr=0.002):
-    parser.add_argument(
-        "--pretrained",
-        help="load autoencoder weights instead of pretraining ('shipped': "
-        "pretrain_weights/ae_<dataset>.weights.h5)",
-    )
-    parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument(
         "--lr",
         type=float,
-        default=lr,
-        help="Adam learning rate of the encoder and decoder",
+        help="Adam learning rate of the encoder and decoder; "
+        + _recipe_default("learning_rate"),
     )
     parser.add_argument(
         "--gmm-lr",
         type=float,
-        default=0.002,
-        help="Adam learning rate of the mixture (theta_p, c_mean, c_var)",
+        help="Adam learning rate of the mixture (theta_p, c_mean, c_var); "
+        + _recipe_default("gmm_learning_rate"),
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="VaDE training epochs; " + _recipe_default("epochs"),
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="VaDE training batch size; " + _recipe_default("batch_size"),
+    )
+
+
+def _add_run_arguments(parser):
+    parser.add_argument(
+        "--pretrained",
+        metavar="PATH",
+        help="load autoencoder weights instead of pretraining ('shipped': "
+        "the package's weights for the named data set)",
     )
     parser.add_argument(
         "--out",
-        help="run folder (default runs/train-<data>-<time>, "
+        metavar="DIR",
+        help="run folder (default: runs/train-<data>-<time>, "
         "runs/reproduce-<data>-<gamma mode>-seed<seed>)",
     )
-    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a run folder that is not empty",
+    )
     parser.add_argument(
         "--no-xla", action="store_true", help="train without XLA"
     )
-    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    _add_verbose_argument(parser)
+
+
+def _add_verbose_argument(parser):
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        choices=[0, 1, 2],
+        help="0 silent, 1 progress bar, 2 one line per epoch (default: 1 "
+        "on a terminal, 2 otherwise)",
+    )
+    parser.add_argument(
+        "--tf-logs",
+        action="store_true",
+        help="show TensorFlow's own log lines (hidden by default)",
+    )
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the descriptions' line breaks."""
+
+
+def _version():
+    from importlib import metadata
+
+    try:
+        return metadata.version("vade_tf")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser():
     """The argument parser of `vade-tf`."""
     parser = argparse.ArgumentParser(
         prog="vade-tf",
-        description="VaDE (Variational Deep Embedding) clustering.",
+        description="VaDE (Variational Deep Embedding) clustering for Keras "
+        "3 / TensorFlow.",
+        epilog="`vade-tf <command> --help` lists a command's options.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action="version", version=f"vade-tf {_version()}"
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="command"
+    )
 
-    train = commands.add_parser(
-        "train", help="pretrain, initialise the GMM and train VaDE"
+    def add(name, help_text, description):
+        return commands.add_parser(
+            name,
+            help=help_text,
+            description=description,
+            formatter_class=_HelpFormatter,
+        )
+
+    train = add(
+        "train",
+        "pretrain, start the mixture and train VaDE; write a run folder",
+        "Pretrain the autoencoder, fit the mixture prior on its latent "
+        "means, train VaDE\n(ACC/NMI/ARI each epoch when the data have "
+        "labels) and write a run folder with\nmodel.keras, "
+        "checkpoint.keras, metrics.json, history.csv and pictures.",
     )
     _add_data_arguments(train)
     _add_model_arguments(train)
-    _add_pretrain_arguments(train)
-    _add_train_arguments(train, epochs=50)
+    _add_recipe_arguments(train, recipe=recipes.ORIGINAL.name)
+    _add_run_arguments(train)
 
-    reproduce = commands.add_parser(
+    reproduce = add(
         "reproduce",
-        help="the paper's MNIST / Fashion-MNIST run: batch 100, two Adam "
-        "(0.002, epsilon 1e-4), x0.9 every 10 epochs, 'augment' pretraining",
+        "the MNIST / Fashion-MNIST run of docs/results.md ('tuned' recipe)",
+        "Train on all 70,000 images of MNIST or Fashion-MNIST with the "
+        "'tuned' recipe:\n'augment' pretraining (40 epochs), latent "
+        "rescaled to std 5, the mixture from\nk-means, network Adam "
+        f"{recipes.TUNED.learning_rate:g} and mixture Adam "
+        f"{recipes.TUNED.gmm_learning_rate:g} (epsilon "
+        f"{recipes.TUNED.epsilon:g}), x{recipes.TUNED.lr_decay:g} every "
+        f"{recipes.TUNED.lr_decay_every} epochs,\nbatch "
+        f"{recipes.TUNED.batch_size}, {recipes.TUNED.epochs} epochs. "
+        "See docs/reproduction.md.",
     )
-    reproduce.add_argument("dataset", choices=["mnist", "fashion_mnist"])
-    reproduce.add_argument("--data-dir")
+    reproduce.add_argument(
+        "dataset", type=_dataset_name, help="mnist or fashion_mnist"
+    )
+    reproduce.add_argument(
+        "--data-dir", metavar="DIR", help="folder with the IDX .gz files"
+    )
     reproduce.set_defaults(data=None, split="all")
     _add_model_arguments(reproduce)
-    _add_pretrain_arguments(
-        reproduce,
-        epochs=REPRODUCE_PRETRAIN_EPOCHS,
-        latent_std=REPRODUCE_LATENT_STD,
-        gmm_method=REPRODUCE_GMM_METHOD,
-    )
-    _add_train_arguments(
-        reproduce, epochs=REPRODUCE_EPOCHS, lr=REPRODUCE_NETWORK_LR
-    )
+    _add_recipe_arguments(reproduce, recipe=recipes.TUNED.name)
+    _add_run_arguments(reproduce)
 
-    pretrain = commands.add_parser(
-        "pretrain", help="pretrain the autoencoder only"
+    pretrain = add(
+        "pretrain",
+        "pretrain the autoencoder only",
+        "Pretrain the autoencoder, fit the mixture on its latent means and "
+        "write the\nweights (.weights.h5) with a JSON of their AE+GMM "
+        "scores beside them.",
     )
     _add_data_arguments(pretrain)
     _add_model_arguments(pretrain)
-    _add_pretrain_arguments(pretrain)
+    _add_recipe_arguments(pretrain, recipe=recipes.ORIGINAL.name)
     pretrain.add_argument(
-        "--out", required=True, help="the weights file, *.weights.h5"
+        "--out", required=True, metavar="PATH", help="the *.weights.h5 file"
     )
-    pretrain.add_argument("--overwrite", action="store_true")
-    pretrain.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    pretrain.add_argument(
+        "--overwrite", action="store_true", help="replace existing files"
+    )
+    pretrain.add_argument(
+        "--no-xla", action="store_true", help="pretrain without XLA"
+    )
+    _add_verbose_argument(pretrain)
 
-    evaluate = commands.add_parser(
-        "evaluate", help="score a saved model on data"
+    evaluate = add(
+        "evaluate",
+        "score a saved model on data",
+        "Cluster data with a saved model and print ACC/NMI/ARI (with "
+        "labels) and the\nsmallest cluster's share of the points.",
     )
-    evaluate.add_argument("--model", required=True, help="a .keras file")
+    evaluate.add_argument(
+        "--model", required=True, metavar="PATH", help="a .keras file"
+    )
     _add_data_arguments(evaluate)
 
-    generate = commands.add_parser(
-        "generate", help="a grid of samples per cluster"
+    generate = add(
+        "generate",
+        "a grid of samples per cluster",
+        "Draw samples from every cluster of a saved model and write them "
+        "as a PNG grid,\none row per cluster (ordered by the matched label "
+        "when labelled data are given).",
     )
-    generate.add_argument("--model", required=True, help="a .keras file")
-    generate.add_argument("--per-cluster", type=int, default=10)
-    generate.add_argument("--out", required=True, help="the PNG file")
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--min-posterior", type=float)
-    generate.add_argument("--overwrite", action="store_true")
+    generate.add_argument(
+        "--model", required=True, metavar="PATH", help="a .keras file"
+    )
+    generate.add_argument(
+        "--per-cluster",
+        type=int,
+        default=10,
+        metavar="N",
+        help="samples per cluster (default: %(default)s)",
+    )
+    generate.add_argument(
+        "--out", required=True, metavar="PATH", help="the PNG file"
+    )
+    generate.add_argument(
+        "--seed", type=int, default=0, help="(default: %(default)s)"
+    )
+    generate.add_argument(
+        "--min-posterior",
+        type=float,
+        metavar="P",
+        help="keep only draws with p(cluster|z) >= P (the original used "
+        "0.999; default: keep all)",
+    )
+    generate.add_argument(
+        "--overwrite", action="store_true", help="replace an existing file"
+    )
     _add_data_arguments(generate, required=False)
 
-    export = commands.add_parser("export", help="a SavedModel for TF Serving")
-    export.add_argument("--model", required=True, help="a .keras file")
-    export.add_argument("--out", required=True, help="the export base folder")
-    export.add_argument("--version", type=int, default=1)
-    export.add_argument("--overwrite", action="store_true")
+    export = add(
+        "export",
+        "a SavedModel for TF Serving",
+        "Export a saved model as a TensorFlow SavedModel in OUT/VERSION/ "
+        "for TF Serving\n(docs/serving.md).",
+    )
+    export.add_argument(
+        "--model", required=True, metavar="PATH", help="a .keras file"
+    )
+    export.add_argument(
+        "--out", required=True, metavar="DIR", help="the export base folder"
+    )
+    export.add_argument(
+        "--version",
+        type=int,
+        default=1,
+        metavar="N",
+        help="the version subfolder (default: %(default)s)",
+    )
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace an existing version"
+    )
     return parser
 
 
@@ -229,8 +422,6 @@ def build_parser():
 
 
 def _load_data(args):
-    from vade_tf import datasets
-
     if getattr(args, "data", None):
         x, y = datasets.load_array(args.data)
         name = os.path.splitext(os.path.basename(args.data))[0]
@@ -241,98 +432,89 @@ def _load_data(args):
 
 
 def _build_model(args, x, y):
-    import vade_tf
-
     n_clusters = args.n_clusters or (len(np.unique(y)) if y is not None else 10)
-    likelihood = args.likelihood
-    if likelihood == "auto":
-        inside = float(np.min(x)) >= 0.0 and float(np.max(x)) <= 1.0
-        likelihood = "bernoulli" if inside else "gaussian"
-    hidden = tuple(int(w) for w in args.hidden_dims.split(",") if w)
-    return vade_tf.VaDE(
-        input_dim=x.shape[1],
+    try:
+        hidden = tuple(int(w) for w in args.hidden_dims.split(",") if w)
+    except ValueError:
+        raise ValueError(
+            "--hidden-dims must be comma-separated positive integers, for "
+            f"example 500,500,2000. Received: {args.hidden_dims!r}"
+        ) from None
+    return workflow.build_model(
+        x,
         n_clusters=n_clusters,
+        likelihood=args.likelihood,
         latent_dim=args.latent_dim,
         hidden_dims=hidden,
-        likelihood=likelihood,
         alpha=args.alpha,
         gamma_mode=args.gamma_mode,
         seed=args.seed,
     )
 
 
-def _resolve_recipe(args, name):
-    """Fills in `args.recipe` and `args.image_shape` for the data `name`."""
-    from vade_tf.datasets import IMAGE_SHAPES
+def _image_shape(args, name):
+    """The image shape of the data: --image-shape, else the named set's."""
+    if not args.image_shape:
+        return datasets.IMAGE_SHAPES.get(name)
+    try:
+        shape = tuple(int(v) for v in args.image_shape.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise ValueError(
+            "--image-shape must be HEIGHT,WIDTH[,CHANNELS] of positive "
+            f"ints. Received: {args.image_shape!r}"
+        )
+    return shape
 
-    if args.image_shape:
-        try:
-            shape = tuple(int(v) for v in args.image_shape.split(","))
-        except ValueError:
-            shape = ()
-        if len(shape) not in (2, 3) or min(shape) < 1:
-            raise ValueError(
-                "--image-shape must be HEIGHT,WIDTH[,CHANNELS] of positive "
-                f"ints. Received: {args.image_shape!r}"
+
+# Recipe fields and the flags that set them.
+_RECIPE_FLAGS = {
+    "pretrain_epochs": "pretrain_epochs",
+    "pretrain_recipe": "pretrain_recipe",
+    "pretrain_batch_size": "pretrain_batch_size",
+    "noise": "noise",
+    "gmm_init": "gmm_init",
+    "gmm_n_init": "gmm_n_init",
+    "latent_std": "latent_std",
+    "learning_rate": "lr",
+    "gmm_learning_rate": "gmm_lr",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+}
+
+
+def _recipe(args):
+    """The recipe named by --recipe with the flags the user gave applied."""
+    changes = {}
+    for field, flag in _RECIPE_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            changes[field] = value
+    if changes.get("latent_std") == 0:
+        changes["latent_std"] = None
+    try:
+        return recipes.get_recipe(args.recipe, **changes)
+    except ValueError as error:
+        # Name the flag rather than the recipe field.
+        message = str(error)
+        for field, flag in _RECIPE_FLAGS.items():
+            message = message.replace(
+                f"{field}=", "--" + flag.replace("_", "-") + "="
             )
-        args.image_shape = shape
-    elif name in IMAGE_SHAPES:
-        args.image_shape = IMAGE_SHAPES[name]
-    if args.recipe is None:
-        args.recipe = "augment" if name in IMAGE_SHAPES else "adam"
+        raise ValueError(message) from None
 
 
-def _pretrain(model, x, args):
-    start = time.time()
-    model.pretrain(
-        x,
-        epochs=args.pretrain_epochs,
-        batch_size=args.pretrain_batch_size,
-        recipe=args.recipe,
-        image_shape=args.image_shape,
-        noise=args.noise,
-        jit_compile=not getattr(args, "no_xla", False),
-        verbose=args.verbose,
-    )
-    return time.time() - start
-
-
-def _pretrain_metadata(args, x, seconds, scores):
-    import hashlib
-
-    from vade_tf import pretraining
-
-    return {
-        "command": " ".join(sys.argv),
-        "recipe": args.recipe,
-        "image_shape": args.image_shape,
-        "epochs": args.pretrain_epochs,
-        "batch_size": args.pretrain_batch_size
-        or pretraining.recipe_settings(args.recipe)["batch_size"],
-        "noise": args.noise,
-        "gmm_method": args.gmm_method,
-        "latent_std": args.latent_std,
-        "seed": args.seed,
-        "data_sha256": hashlib.sha256(
-            np.ascontiguousarray(x).tobytes()
-        ).hexdigest(),
-        "n_samples": int(len(x)),
-        "pretrain_seconds": seconds,
-        "ae_gmm": scores,
-    }
-
-
-def _save_autoencoder(model, path, metadata, overwrite):
-    model.save_pretrained_weights(path, overwrite=overwrite)
-    _write_json(os.path.splitext(path)[0] + ".json", metadata, overwrite)
+def _verbosity(args):
+    if args.verbose is not None:
+        return args.verbose
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _shipped_weights(name):
-    return os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        "pretrain_weights",
-        f"ae_{name}.weights.h5",
-    )
+    from vade_tf import shipped
+
+    return shipped.autoencoder_weights(name)
 
 
 def _scores(model, x, y):
@@ -350,11 +532,13 @@ def _scores(model, x, y):
 
 
 def _format(scores):
-    return "  ".join(
+    parts = [
         f"{k.upper()} {v:.4f}"
         for k, v in scores.items()
         if k in ("acc", "nmi", "ari")
-    )
+    ]
+    parts.append(f"smallest cluster {scores['min_cluster_fraction']:.1%}")
+    return "  ".join(parts)
 
 
 def _write_json(path, payload, overwrite):
@@ -365,14 +549,98 @@ def _write_json(path, payload, overwrite):
             json.dump(payload, handle, indent=2, default=float)
 
 
+def _data_sha256(x):
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+
+
+class _StageReporter:
+    """Reports the workflow's stages: prints the start's scores and, when
+    given a path, writes the autoencoder's weights and JSON.
+
+    The weights are written right after pretraining (so an interrupted run
+    keeps them) and again once the mixture is fitted (the latent space may
+    have been rescaled), with the AE+GMM scores.
+
+    Args:
+        x, y: the data and labels (or `None`).
+        recipe: the `Recipe` of the run.
+        path: `None` or the `.weights.h5` file to write.
+        args: the parsed arguments (for the metadata).
+        image_shape: the data's image shape or `None`.
+        overwrite: bool, replace an existing file at the first write.
+        next_step: str printed after the scores, or `None`.
+    """
+
+    def __init__(
+        self,
+        x,
+        y,
+        recipe,
+        path=None,
+        args=None,
+        image_shape=None,
+        overwrite=False,
+        next_step=None,
+    ):
+        self.x, self.y = x, y
+        self.path = path
+        self.overwrite = overwrite
+        self.next_step = next_step
+        self.scores = None
+        self.written = False
+        self.started = time.perf_counter()
+        self.metadata = {
+            "command": " ".join(sys.argv),
+            # The pretraining recipe, its epochs and batch size (the keys of
+            # the shipped weights' JSON), then the whole training recipe.
+            "recipe": workflow.resolve_pretrain_recipe(recipe, image_shape),
+            "image_shape": image_shape,
+            "epochs": recipe.pretrain_epochs,
+            "batch_size": recipe.pretrain_batch_size,
+            "noise": recipe.noise,
+            "gmm_init": recipe.gmm_init,
+            "latent_std": recipe.latent_std,
+            "seed": getattr(args, "seed", None),
+            "training_recipe": recipe.to_dict(),
+            "data_sha256": _data_sha256(x),
+            "n_samples": int(len(x)),
+        }
+
+    def __call__(self, stage, model):
+        if stage == "pretrained":
+            self.metadata["pretrain_seconds"] = (
+                time.perf_counter() - self.started
+            )
+            self._write(model)
+        elif stage == "initialized":
+            self.scores = _scores(model, self.x, self.y)
+            self.metadata["ae_gmm"] = self.scores
+            self._write(model)
+            print(f"AE+GMM  {_format(self.scores)}", flush=True)
+            if self.next_step:
+                print(self.next_step, flush=True)
+
+    def _write(self, model):
+        if self.path is None:
+            return
+        # The first write honours --overwrite; later ones replace this
+        # run's own files.
+        overwrite = self.overwrite or self.written
+        model.save_pretrained_weights(self.path, overwrite=overwrite)
+        _write_json(
+            os.path.splitext(self.path)[0] + ".json", self.metadata, overwrite
+        )
+        self.written = True
+
+
 # =============================================================================
 # Commands
 # =============================================================================
 
 
 def run_pretrain(args):
-    import keras
-
     if not args.out.endswith(".weights.h5"):
         raise ValueError(
             "--out must name a '.weights.h5' file. Received: " + args.out
@@ -383,34 +651,31 @@ def run_pretrain(args):
             raise FileExistsError(
                 f"{path} exists. Pass --overwrite or another --out."
             )
+    import keras
+
     keras.utils.set_random_seed(args.seed)
     x, y, name = _load_data(args)
-    _resolve_recipe(args, name)
+    image_shape = _image_shape(args, name)
+    recipe = _recipe(args)
     model = _build_model(args, x, y)
-    seconds = _pretrain(model, x, args)
-    model.initialize_gmm(
-        x,
-        method=args.gmm_method,
-        random_state=args.seed,
-        n_init=args.gmm_init,
-        latent_std=args.latent_std or None,
+    writer = _StageReporter(
+        x, y, recipe, args.out, args, image_shape, args.overwrite
     )
-    scores = _scores(model, x, y)
-    metadata = _pretrain_metadata(args, x, seconds, scores)
-    _save_autoencoder(model, args.out, metadata, args.overwrite)
-    print(f"AE+GMM  {_format(scores)}")
+    workflow.prepare(
+        model,
+        x,
+        recipe,
+        image_shape=image_shape,
+        random_state=args.seed,
+        jit_compile=not args.no_xla,
+        verbose=_verbosity(args),
+        on_stage=writer,
+    )
     print(f"wrote {args.out}")
     return 0
 
 
-def run_train(args):
-    import keras
-
-    from vade_tf import callbacks, plotting
-
-    keras.utils.set_random_seed(args.seed)
-    x, y, name = _load_data(args)
-    _resolve_recipe(args, name)
+def _run_folder(args, name):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     if args.command == "reproduce":
         stamp = f"{args.gamma_mode}-seed{args.seed}"
@@ -419,59 +684,62 @@ def run_train(args):
         raise FileExistsError(
             f"{out} exists and is not empty. Pass --overwrite or another --out."
         )
-    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def run_train(args):
+    import keras
+
+    from vade_tf import callbacks, fileio, plotting
+
+    keras.utils.set_random_seed(args.seed)
+    x, y, name = _load_data(args)
+    image_shape = _image_shape(args, name)
+    recipe = _recipe(args)
+    out = _run_folder(args, name)
     model = _build_model(args, x, y)
-    timings = {}
     pretrained = args.pretrained
     if pretrained == "shipped":
         pretrained = _shipped_weights(name)
+    os.makedirs(out, exist_ok=True)
+    args.run_folder = out
+    next_step = f"Training VaDE ({recipe.name} recipe, {recipe.epochs} epochs)"
     if pretrained:
-        model.load_pretrained_weights(pretrained)
-        timings["pretrain_seconds"] = 0.0
+        print(f"Loading the autoencoder from {pretrained}", flush=True)
+        on_stage = _StageReporter(x, y, recipe, next_step=next_step)
     else:
-        print(f"Pretraining the autoencoder on {name} {x.shape}")
-        timings["pretrain_seconds"] = _pretrain(model, x, args)
-    start = time.time()
-    model.initialize_gmm(
-        x,
-        method=args.gmm_method,
-        random_state=args.seed,
-        n_init=args.gmm_init,
-        latent_std=args.latent_std or None,
-    )
-    timings["gmm_seconds"] = time.time() - start
-    initial = _scores(model, x, y)
-    print(f"AE+GMM  {_format(initial)}")
-    if not pretrained:
-        metadata = _pretrain_metadata(
-            args, x, timings["pretrain_seconds"], initial
+        print(
+            f"Pretraining the autoencoder on {name} {x.shape} "
+            f"({recipe.pretrain_epochs} epochs)",
+            flush=True,
         )
-        _save_autoencoder(
-            model, os.path.join(out, "ae.weights.h5"), metadata, True
+        on_stage = _StageReporter(
+            x,
+            y,
+            recipe,
+            os.path.join(out, "ae.weights.h5"),
+            args,
+            image_shape,
+            overwrite=True,
+            next_step=next_step,
         )
-
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.lr, epsilon=1e-4),
-        gmm_optimizer=keras.optimizers.Adam(args.gmm_lr, epsilon=1e-4),
-        jit_compile=not args.no_xla,
-    )
-    epoch_callbacks = [callbacks.StepDecay()]
-    if y is not None:
-        epoch_callbacks.insert(0, callbacks.ClusteringMetrics(x, y))
-    epoch_callbacks += [
-        keras.callbacks.CSVLogger(os.path.join(out, "history.csv")),
-        keras.callbacks.ModelCheckpoint(os.path.join(out, "checkpoint.keras")),
+    epoch_callbacks = [
+        callbacks.HistoryCSV(os.path.join(out, "history.csv")),
+        callbacks.Checkpoint(os.path.join(out, "checkpoint.keras")),
     ]
-    print(f"Training VaDE for {args.epochs} epochs")
-    start = time.time()
-    history = model.fit(
+    result = workflow.train(
+        model,
         x,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
+        recipe,
+        y=y,
+        pretrained=pretrained,
+        image_shape=image_shape,
+        random_state=args.seed,
         callbacks=epoch_callbacks,
-        verbose=args.verbose,
+        jit_compile=not args.no_xla,
+        verbose=_verbosity(args),
+        on_stage=on_stage,
     )
-    timings["train_seconds"] = time.time() - start
     final = _scores(model, x, y)
     print(f"VaDE    {_format(final)}")
     if final["min_cluster_fraction"] < 0.01:
@@ -480,23 +748,24 @@ def run_train(args):
             f"{final['min_cluster_fraction']:.2%} of the points (< 1%)."
         )
 
-    from vade_tf import fileio
-
     with fileio.atomic_output(
         os.path.join(out, "model.keras"), overwrite=True, suffix=".keras"
     ) as tmp:
         model.save(tmp)
+    timings = {f"{k}_seconds": v for k, v in result.timings.items()}
     _write_json(
         os.path.join(out, "metrics.json"),
         {
             "command": " ".join(sys.argv),
             "data": name,
             "n_samples": int(len(x)),
+            "recipe": result.recipe.to_dict(),
+            "pretrain_recipe": result.pretrain_recipe,
             "config": model.get_config(),
-            "ae_gmm": initial,
+            "ae_gmm": on_stage.scores,
             "vade": final,
             "timings": timings,
-            "history": history.history,
+            "history": result.history,
         },
         overwrite=True,
     )
@@ -509,15 +778,17 @@ def run_train(args):
         os.path.join(out, "samples.png"),
         x=x,
         y=y,
+        image_shape=image_shape,
         seed=args.seed,
         overwrite=True,
     )
     plotting.plot_history(
-        history, os.path.join(out, "history.png"), overwrite=True
+        result.history, os.path.join(out, "history.png"), overwrite=True
     )
     print(
         f"wrote {out}/: model.keras checkpoint.keras metrics.json "
         "history.csv latent.png samples.png history.png"
+        + ("" if pretrained else " ae.weights.h5")
     )
     return 0
 
@@ -536,10 +807,7 @@ def run_evaluate(args):
     model = _load_model(args.model)
     x, y, name = _load_data(args)
     scores = _scores(model, x, y)
-    print(
-        f"{name}: {_format(scores)}  smallest cluster "
-        f"{scores['min_cluster_fraction']:.3%}"
-    )
+    print(f"{name}: {_format(scores)}")
     print(json.dumps(scores))
     return 0
 
@@ -586,14 +854,34 @@ COMMANDS = {
 }
 
 
+def _interrupted(args):
+    """The one-line report of a run stopped with Ctrl-C."""
+    out = getattr(args, "run_folder", None)
+    if out and os.path.isdir(out):
+        kept = sorted(
+            name for name in os.listdir(out) if not name.startswith(".tmp-")
+        )
+        if not kept:
+            os.rmdir(out)
+            return "nothing was written"
+        return f"kept in {out}/: {' '.join(kept)}"
+    return "nothing was written"
+
+
 def main(argv=None):
     """Entry point of `vade-tf`; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except KeyboardInterrupt:
+        print(
+            f"\nvade-tf {args.command}: interrupted; {_interrupted(args)}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    except (ValueError, FileNotFoundError, FileExistsError, OSError) as error:
         print(f"vade-tf {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -38,6 +38,12 @@ _HOW_TO_GET = {
 }
 
 
+def normalize_name(name):
+    """A data set's name in the spelling of `DATASETS` ("MNIST" -> "mnist",
+    "fashion-mnist" -> "fashion_mnist")."""
+    return str(name).strip().lower().replace("-", "_")
+
+
 def infer_image_shape(n_features):
     """`(side, side)` when `n_features` is a square (images), else `None`."""
     side = int(round(math.sqrt(n_features)))
@@ -68,6 +74,7 @@ def load_dataset(name, data_dir=None, split="all"):
         Tuple `(x, y)`: float32 array `(n_samples, n_features)` in [0, 1]
         and int64 array `(n_samples,)`.
     """
+    name = normalize_name(name)
     if name not in DATASETS:
         raise ValueError(
             f"Unknown dataset {name!r}. Known datasets: {list(DATASETS)}; "

@@ -7,30 +7,33 @@ prior on its latent means, train on the ELBO), so VaDE works with
 saving, export).
 """
 
-import numbers
-
 import keras
 import numpy as np
-from keras import ops
 from sklearn import base
 from sklearn.utils import validation as sklearn_validation
 
-from vade_tf import callbacks, layers, pretraining
-from vade_tf import model as vade_model
+from vade_tf import layers, recipes, validation, workflow
 
 # `validate_data` is public from scikit-learn 1.6; older versions have the
 # `BaseEstimator._validate_data` method instead.
 _validate_data = getattr(sklearn_validation, "validate_data", None)
 
-LIKELIHOODS = ("auto", "bernoulli", "gaussian")
-GMM_INITS = ("gmm", "kmeans")
-# Rows per forward pass in `predict_proba`, `transform` and `score`.
-INFERENCE_BATCH_SIZE = 1000
+LIKELIHOODS = (workflow.LIKELIHOOD_AUTO, "bernoulli", "gaussian")
 # Seeds the draws of z in `score`, which makes it a function of the data.
 SCORE_SEED = 0
-# Values this close to [0, 1] count as inside it: the rounding errors of
-# a scaler (`MinMaxScaler` on float32 data gives maxima of 1.0000002).
-UNIT_INTERVAL_TOLERANCE = 1e-6
+# The constructor arguments that replace a field of the recipe when given.
+RECIPE_FIELDS = (
+    "pretrain_epochs",
+    "pretrain_recipe",
+    "pretrain_batch_size",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "gmm_learning_rate",
+    "gmm_init",
+    "gmm_n_init",
+    "latent_std",
+)
 
 
 class VaDEClustering(
@@ -41,16 +44,18 @@ class VaDEClustering(
 ):
     """Variational Deep Embedding clustering with a scikit-learn interface.
 
-    `fit(X)` builds a `vade_tf.VaDE`, pretrains its autoencoder for
-    `pretrain_epochs`, fits a Gaussian mixture (or k-means) on the latent
-    means, then trains VaDE for `epochs` with two
-    `Adam(learning_rate, epsilon=1e-4)` optimizers, as in the original
-    release. `predict` gives the most probable cluster under q(c|x),
-    `predict_proba` q(c|x) itself, `transform` (and `fit_transform`) the
-    latent means, so VaDE can also be the embedding step of a pipeline, and
-    `score` the mean ELBO per sample.
+    `fit(X)` builds a `vade_tf.VaDE` and runs VaDE's workflow on it
+    (`vade_tf.workflow.train`) from a named recipe: pretrain the
+    autoencoder, fit the mixture prior on the latent means, train on the
+    ELBO with two Adam optimizers and the recipe's schedule. The default
+    recipe, `"original"`, has the original release's settings; `"tuned"`
+    the ones measured best on MNIST (see `vade_tf.recipes`). `predict` gives
+    the most probable cluster under q(c|x), `predict_proba` q(c|x) itself,
+    `transform` (and `fit_transform`) the latent means, so VaDE can also be
+    the embedding step of a pipeline, and `score` the mean ELBO per sample.
 
     The constructor only stores its arguments; they are checked in `fit`.
+    The training arguments default to `None`: the recipe's value.
 
     Args:
         n_clusters: int >= 2, the number of mixture components K; at most
@@ -66,19 +71,25 @@ class VaDEClustering(
         alpha: float > 0, the weight of the reconstruction term.
         gamma_mode: `"exact"` or `"original"`; see
             `vade_tf.layers.GMMPosterior`.
-        pretrain_epochs: int >= 0, autoencoder epochs; 0 skips pretraining
-            (rarely useful: VaDE then tends to collapse into few clusters).
-        pretrain_recipe: `"adam"`, `"dec"` or `"augment"` (images); see
-            `vade_tf.pretraining.recipe_settings`.
-        pretrain_batch_size: int or `None` for the recipe's batch size.
-        epochs: int >= 1, VaDE training epochs.
-        batch_size: int >= 1, VaDE training batch size.
-        learning_rate: float > 0, the initial rate of both optimizers.
-        lr_decay: bool, add `vade_tf.callbacks.StepDecay` (x0.9 every 10
-            epochs, floor 0.0002).
-        gmm_init: `"gmm"` or `"kmeans"`, how the mixture prior starts; see
-            `VaDE.initialize_gmm`.
-        gmm_n_init: int >= 1, initialisations tried by that fit.
+        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`.
+        pretrain_epochs: int >= 0 or `None`, autoencoder epochs; 0 skips
+            pretraining (rarely useful: VaDE then tends to collapse into few
+            clusters).
+        pretrain_recipe: `"auto"`, `"adam"`, `"dec"` or `"augment"`
+            (images), or `None`; see `vade_tf.pretraining.recipe_settings`.
+        pretrain_batch_size: int or `None` for the pretraining recipe's.
+        epochs: int >= 1 or `None`, VaDE training epochs.
+        batch_size: int >= 1 or `None`, VaDE training batch size.
+        learning_rate: float > 0 or `None`, the network's initial rate.
+        gmm_learning_rate: float > 0 or `None`, the mixture's initial rate.
+        gmm_init: `"gmm"`, `"kmeans"` or `None`, how the mixture prior
+            starts; see `VaDE.initialize_gmm`.
+        gmm_n_init: int >= 1 or `None`, k-means runs for that start.
+        latent_std: float > 0 or `None` (the recipe's): rescale the latent
+            space to this std before fitting the mixture.
+        image_shape: `(height, width[, channels])` when `X` holds
+            flattened images, for the "augment" pretraining recipe (which
+            `"auto"` then picks); `None` otherwise.
         random_state: int, `numpy.random.RandomState` or `None`. When given,
             `fit` calls `keras.utils.set_random_seed` (which seeds Python's,
             NumPy's and TensorFlow's global generators) and seeds the model,
@@ -93,8 +104,9 @@ class VaDEClustering(
         labels_: int array of shape `(n_samples,)`, the clusters of the
             training data.
         history_: dict mapping each training metric (`loss`,
-            `reconstruction`, `kl`, `learning_rate` with `lr_decay`) to a
-            list with one float per epoch.
+            `reconstruction`, `kl`, `learning_rate`) to a list with one
+            float per epoch.
+        recipe_: the `vade_tf.recipes.Recipe` used (overrides applied).
         pretrain_history_: the same for pretraining (empty when skipped).
         n_iter_: int, the number of training epochs run.
         likelihood_: str, the likelihood used (`"auto"` resolved).
@@ -144,15 +156,18 @@ class VaDEClustering(
         likelihood="auto",
         alpha=1.0,
         gamma_mode="exact",
-        pretrain_epochs=50,
-        pretrain_recipe="adam",
+        recipe="original",
+        pretrain_epochs=None,
+        pretrain_recipe=None,
         pretrain_batch_size=None,
-        epochs=50,
-        batch_size=100,
-        learning_rate=0.002,
-        lr_decay=True,
-        gmm_init="gmm",
-        gmm_n_init=10,
+        epochs=None,
+        batch_size=None,
+        learning_rate=None,
+        gmm_learning_rate=None,
+        gmm_init=None,
+        gmm_n_init=None,
+        latent_std=None,
+        image_shape=None,
         random_state=None,
         jit_compile=True,
         verbose=0,
@@ -163,15 +178,18 @@ class VaDEClustering(
         self.likelihood = likelihood
         self.alpha = alpha
         self.gamma_mode = gamma_mode
+        self.recipe = recipe
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_recipe = pretrain_recipe
         self.pretrain_batch_size = pretrain_batch_size
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
-        self.lr_decay = lr_decay
+        self.gmm_learning_rate = gmm_learning_rate
         self.gmm_init = gmm_init
         self.gmm_n_init = gmm_n_init
+        self.latent_std = latent_std
+        self.image_shape = image_shape
         self.random_state = random_state
         self.jit_compile = jit_compile
         self.verbose = verbose
@@ -190,71 +208,41 @@ class VaDEClustering(
             The fitted estimator, `self`.
         """
         X = self._validate(X, reset=True)
-        self._check_params(n_samples=X.shape[0])
-        likelihood = self.likelihood
-        if likelihood == "auto":
-            in_unit_interval = (
-                X.min() >= -UNIT_INTERVAL_TOLERANCE
-                and X.max() <= 1.0 + UNIT_INTERVAL_TOLERANCE
-            )
-            likelihood = "bernoulli" if in_unit_interval else "gaussian"
+        recipe = self._check_params(n_samples=X.shape[0])
+        likelihood = workflow.resolve_likelihood(X, self.likelihood)
         x_train = _snap_to_unit_interval(X) if likelihood == "bernoulli" else X
         seed = _seed_from_random_state(self.random_state)
         if seed is not None:
             keras.utils.set_random_seed(seed)
 
-        model = vade_model.VaDE(
-            input_dim=X.shape[1],
+        model = workflow.build_model(
+            x_train,
             n_clusters=int(self.n_clusters),
+            likelihood=likelihood,
             latent_dim=int(self.latent_dim),
             hidden_dims=tuple(int(width) for width in self.hidden_dims),
-            likelihood=likelihood,
             alpha=float(self.alpha),
             gamma_mode=self.gamma_mode,
             seed=seed,
         )
-        pretrain_history = {}
-        if self.pretrain_epochs:
-            pretrain_history = model.pretrain(
-                x_train,
-                epochs=int(self.pretrain_epochs),
-                batch_size=self.pretrain_batch_size,
-                recipe=self.pretrain_recipe,
-                jit_compile=self.jit_compile,
-                verbose=self.verbose,
-            ).history
-        model.initialize_gmm(
+        result = workflow.train(
+            model,
             x_train,
-            method=self.gmm_init,
+            recipe,
+            image_shape=self.image_shape,
             random_state=seed,
-            n_init=int(self.gmm_n_init),
-        )
-        model.compile(
-            optimizer=self._make_optimizer(),
-            gmm_optimizer=self._make_optimizer(),
             jit_compile=self.jit_compile,
-        )
-        history = model.fit(
-            x_train,
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            callbacks=[callbacks.StepDecay()] if self.lr_decay else [],
             verbose=self.verbose,
         )
 
         self.model_ = model
+        self.recipe_ = result.recipe
         self.likelihood_ = likelihood
-        self.history_ = _history_to_dict(history.history)
-        self.pretrain_history_ = _history_to_dict(pretrain_history)
+        self.history_ = result.history
+        self.pretrain_history_ = result.pretrain_history
         self.n_iter_ = len(self.history_.get("loss", []))
         self.labels_ = np.argmax(self._posterior(x_train), axis=-1)
         return self
-
-    def _make_optimizer(self):
-        return keras.optimizers.Adam(
-            learning_rate=float(self.learning_rate),
-            epsilon=vade_model.DEFAULT_EPSILON,
-        )
 
     # --- Inference ---------------------------------------------------------
 
@@ -291,8 +279,7 @@ class VaDEClustering(
             float32 array of shape `(n_samples, latent_dim)`.
         """
         sklearn_validation.check_is_fitted(self)
-        X = self._prepare(X)
-        return self.model_.transform(X, batch_size=INFERENCE_BATCH_SIZE)
+        return self.model_.transform(self._prepare(X))
 
     def score(self, X, y=None):
         """The mean evidence lower bound per sample (higher is better).
@@ -312,24 +299,8 @@ class VaDEClustering(
             float.
         """
         sklearn_validation.check_is_fitted(self)
-        X = self._prepare(X)
-        generator = self.model_.sampling.seed_generator
-        training_state = ops.convert_to_numpy(generator.state)
-        generator.state.assign(
-            np.array([SCORE_SEED, 0], dtype=training_state.dtype)
-        )
-        try:
-            # VaDE's trackers weight each batch by its size: this is the
-            # per-sample mean.
-            logs = self.model_.evaluate(
-                X,
-                batch_size=INFERENCE_BATCH_SIZE,
-                verbose=0,
-                return_dict=True,
-            )
-        finally:
-            generator.state.assign(training_state)
-        return -logs["loss"]
+        scores = self.model_.score_samples(self._prepare(X), seed=SCORE_SEED)
+        return float(np.mean(scores))
 
     def _prepare(self, X):
         # Checked like the training data, and scaler round-off snapped back
@@ -340,7 +311,7 @@ class VaDEClustering(
         return X
 
     def _posterior(self, X):
-        return self.model_.predict_proba(X, batch_size=INFERENCE_BATCH_SIZE)
+        return self.model_.predict_proba(X)
 
     # --- Checks ------------------------------------------------------------
 
@@ -355,75 +326,32 @@ class VaDEClustering(
         return self._validate_data(X, **options)
 
     def _check_params(self, n_samples):
-        if not _is_int(self.n_clusters) or self.n_clusters < 2:
-            raise ValueError(
-                "n_clusters must be an integer >= 2. "
-                f"Received: n_clusters={self.n_clusters!r}"
-            )
-        if self.n_clusters > n_samples:
-            raise ValueError(
-                f"n_clusters={self.n_clusters} is more than the "
-                f"{n_samples} samples of X (n_samples={n_samples}). Ask for "
-                "fewer clusters or pass more data."
-            )
-        for name in ("latent_dim", "epochs", "batch_size", "gmm_n_init"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(
-                    f"{name} must be a positive integer. "
-                    f"Received: {name}={value!r}"
-                )
-        if not _is_int(self.pretrain_epochs) or self.pretrain_epochs < 0:
-            raise ValueError(
-                "pretrain_epochs must be an integer >= 0. "
-                f"Received: pretrain_epochs={self.pretrain_epochs!r}"
-            )
-        if self.pretrain_batch_size is not None and (
-            not _is_int(self.pretrain_batch_size)
-            or self.pretrain_batch_size < 1
-        ):
-            raise ValueError(
-                "pretrain_batch_size must be a positive integer or None. "
-                f"Received: pretrain_batch_size={self.pretrain_batch_size!r}"
-            )
+        """Checks the arguments; returns the recipe with overrides applied."""
+        validation.check_n_clusters(self.n_clusters, n_samples=n_samples)
+        validation.check_int(self.latent_dim, "latent_dim", 1)
         try:
             widths = tuple(self.hidden_dims)
         except TypeError:
             widths = None
         if widths is None or not all(
-            _is_int(width) and width >= 1 for width in widths
+            validation.is_int(width) and width >= 1 for width in widths
         ):
             raise ValueError(
                 "hidden_dims must be a sequence of positive integers, for "
                 f"example (500, 500, 2000). Received: "
                 f"hidden_dims={self.hidden_dims!r}"
             )
-        for name, value in (
-            ("alpha", self.alpha),
-            ("learning_rate", self.learning_rate),
-        ):
-            if (
-                not isinstance(value, numbers.Real)
-                or isinstance(value, bool)
-                or not np.isfinite(value)
-                or value <= 0
-            ):
-                raise ValueError(
-                    f"{name} must be a finite number > 0. "
-                    f"Received: {name}={value!r}"
-                )
-        for name, allowed in (
-            ("likelihood", LIKELIHOODS),
-            ("gamma_mode", layers.GAMMA_MODES),
-            ("pretrain_recipe", pretraining.RECIPES),
-            ("gmm_init", GMM_INITS),
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, str) or value not in allowed:
-                raise ValueError(
-                    f"{name} must be one of {allowed}. "
-                    f"Received: {name}={value!r}"
-                )
+        validation.check_positive_float(self.alpha, "alpha")
+        validation.check_choice(self.likelihood, "likelihood", LIKELIHOODS)
+        validation.check_choice(
+            self.gamma_mode, "gamma_mode", layers.GAMMA_MODES
+        )
+        overrides = {
+            name: getattr(self, name)
+            for name in RECIPE_FIELDS
+            if getattr(self, name) is not None
+        }
+        return recipes.get_recipe(self.recipe, **overrides)
 
     # --- scikit-learn plumbing ---------------------------------------------
 
@@ -448,10 +376,6 @@ class VaDEClustering(
 # =============================================================================
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _seed_from_random_state(random_state):
     """An int seed for Keras from `random_state`, or `None`.
 
@@ -463,7 +387,7 @@ def _seed_from_random_state(random_state):
     """
     if random_state is None:
         return None
-    if _is_int(random_state):
+    if validation.is_int(random_state):
         return int(random_state)
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(np.iinfo(np.int32).max))
@@ -474,7 +398,7 @@ def _seed_from_random_state(random_state):
 
 
 def _snap_to_unit_interval(x):
-    """Moves values within `UNIT_INTERVAL_TOLERANCE` of [0, 1] onto it.
+    """Moves values within `workflow.UNIT_INTERVAL_TOLERANCE` of [0, 1] onto it.
 
     Values further out are kept, for the likelihood's check to report.
 
@@ -484,14 +408,6 @@ def _snap_to_unit_interval(x):
     Returns:
         float32 array of shape `(n_samples, n_features)`.
     """
-    near = (x >= -UNIT_INTERVAL_TOLERANCE) & (
-        x <= 1.0 + UNIT_INTERVAL_TOLERANCE
-    )
+    tolerance = workflow.UNIT_INTERVAL_TOLERANCE
+    near = (x >= -tolerance) & (x <= 1.0 + tolerance)
     return np.where(near, np.clip(x, 0.0, 1.0), x).astype(x.dtype)
-
-
-def _history_to_dict(history):
-    return {
-        name: [float(value) for value in values]
-        for name, values in history.items()
-    }

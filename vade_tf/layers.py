@@ -12,9 +12,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from vade_tf import losses
+from vade_tf import losses, validation
 
 GAMMA_MODES = ("exact", "original")
+# The original release adds this to every p(c, z) before normalising in
+# training ("original" mode only; see `GMMPosterior.training_log_p_c_z`).
+ORIGINAL_P_C_Z_OFFSET = 1e-10
 
 
 # =============================================================================
@@ -87,6 +90,23 @@ class MinValue(keras.constraints.Constraint):
 # =============================================================================
 
 
+def reparameterize(z_mean, z_log_var, seed=None):
+    """One draw z = z_mean + exp(z_log_var / 2) * epsilon, epsilon ~ N(0, I).
+
+    Args:
+        z_mean: tensor of shape `(batch, D)`.
+        z_log_var: tensor of shape `(batch, D)`.
+        seed: int, `keras.random.SeedGenerator` or `None`.
+
+    Returns:
+        Tensor of shape `(batch, D)`.
+    """
+    epsilon = keras.random.normal(
+        ops.shape(z_mean), dtype=z_mean.dtype, seed=seed
+    )
+    return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
 @keras.saving.register_keras_serializable(package="vade_tf")
 class Sampling(keras.layers.Layer):
     """Draws z ~ N(z_mean, exp(z_log_var)) by reparameterisation.
@@ -109,10 +129,7 @@ class Sampling(keras.layers.Layer):
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        epsilon = keras.random.normal(
-            ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
-        )
-        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+        return reparameterize(z_mean, z_log_var, self.seed_generator)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -142,7 +159,11 @@ class GMMPosterior(keras.layers.Layer):
       reproduce the published code exactly.
 
     The posterior `p(c|z) = softmax_c(log p(c, z))` is taken with a
-    log-softmax, never as a ratio of exponentials.
+    log-softmax, never as a ratio of exponentials. In training,
+    `"original"` mode also reproduces the original's `p(c, z) + 1e-10`
+    before normalising (`training_log_p_c_z`); with `theta_c ** D` the joint
+    is often far below 1e-10, and the offset then pulls gamma towards
+    uniform. Prediction has no offset, as in the original's test code.
 
     Args:
         n_clusters: int >= 2, K.
@@ -177,29 +198,9 @@ class GMMPosterior(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if (
-            isinstance(n_clusters, bool)
-            or not isinstance(n_clusters, (int, np.integer))
-            or n_clusters < 2
-        ):
-            raise ValueError(
-                "n_clusters must be an integer >= 2. "
-                f"Received: n_clusters={n_clusters!r}"
-            )
-        if (
-            isinstance(latent_dim, bool)
-            or not isinstance(latent_dim, (int, np.integer))
-            or latent_dim < 1
-        ):
-            raise ValueError(
-                "latent_dim must be an integer >= 1. "
-                f"Received: latent_dim={latent_dim!r}"
-            )
-        if gamma_mode not in GAMMA_MODES:
-            raise ValueError(
-                f"gamma_mode must be one of {GAMMA_MODES}. "
-                f"Received: gamma_mode={gamma_mode!r}"
-            )
+        n_clusters = validation.check_n_clusters(n_clusters)
+        latent_dim = validation.check_int(latent_dim, "latent_dim", 1)
+        validation.check_choice(gamma_mode, "gamma_mode", GAMMA_MODES)
         self.n_clusters = int(n_clusters)
         self.latent_dim = int(latent_dim)
         self.gamma_mode = gamma_mode
@@ -249,6 +250,26 @@ class GMMPosterior(keras.layers.Layer):
         """p(c|z), tensor of shape `(batch, K)`."""
         return ops.exp(self.log_p_c_z(z))
 
+    def training_log_p_c_z(self, z):
+        """log gamma as the ELBO of training uses it, shape `(batch, K)`.
+
+        In `"exact"` mode this is `log_p_c_z`. In `"original"` mode it is
+        the original release's `log((p(c, z) + 1e-10) / sum_c (p(c, z) +
+        1e-10))`, formed stably as `logaddexp(log p(c, z), log 1e-10)`
+        before the log-softmax.
+
+        Args:
+            z: tensor of shape `(batch, D)`.
+
+        Returns:
+            Tensor of shape `(batch, K)`.
+        """
+        log_joint = self.log_joint(z)
+        if self.gamma_mode == "original":
+            offset = ops.cast(math.log(ORIGINAL_P_C_Z_OFFSET), log_joint.dtype)
+            log_joint = ops.logaddexp(log_joint, offset)
+        return ops.log_softmax(log_joint, axis=-1)
+
     def log_q_c_x(self, z_mean, z_log_var=None, n_samples=0, seed=None):
         """log q(c|x) = log E_q(z|x)[p(c|z)].
 
@@ -286,6 +307,96 @@ class GMMPosterior(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n_clusters)
+
+    # --- The parameters as numpy arrays ------------------------------------
+
+    def set_parameters(self, theta_p, c_mean, c_var):
+        """Assigns the mixture parameters, checked and projected to be valid.
+
+        Args:
+            theta_p: array of shape `(K,)`, positive.
+            c_mean: array of shape `(K, D)`.
+            c_var: array of shape `(K, D)`, positive.
+        """
+        expected = {
+            "theta_p": (self.n_clusters,),
+            "c_mean": (self.n_clusters, self.latent_dim),
+            "c_var": (self.n_clusters, self.latent_dim),
+        }
+        values = {"theta_p": theta_p, "c_mean": c_mean, "c_var": c_var}
+        checked = {}
+        for name, value in values.items():
+            value = np.asarray(value, dtype="float32")
+            if value.shape != expected[name]:
+                raise ValueError(
+                    f"{name} must have shape {expected[name]}. "
+                    f"Received shape {value.shape}."
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(f"{name} contains NaN or inf.")
+            checked[name] = value
+        for name, value in checked.items():
+            variable = getattr(self, name)
+            if variable.constraint is not None:
+                value = variable.constraint(value)
+            variable.assign(value)
+
+    def sample_z(
+        self, cluster, n_samples, seed=None, min_posterior=None, max_draws=None
+    ):
+        """Draws z ~ N(c_mean[cluster], diag c_var[cluster]).
+
+        With `min_posterior` (the original used 0.999) only draws whose
+        p(cluster|z) reaches it are kept, drawing in rounds until
+        `n_samples` are kept or `max_draws` draws were made.
+
+        Args:
+            cluster: int in `[0, K)`.
+            n_samples: int >= 1.
+            seed: int or `None`, seeds a numpy generator.
+            min_posterior: float in (0, 1] or `None`.
+            max_draws: int, the bound on draws; default
+                `max(1000 * n_samples, 100000)`.
+
+        Returns:
+            float32 numpy array of shape `(n_samples, D)`.
+        """
+        if not validation.is_int(cluster) or not (
+            0 <= cluster < self.n_clusters
+        ):
+            raise ValueError(
+                f"cluster must be an integer in [0, {self.n_clusters}). "
+                f"Received: cluster={cluster!r}"
+            )
+        n_samples = validation.check_int(n_samples, "n_samples", 1)
+        if min_posterior is not None and not 0 < min_posterior <= 1:
+            raise ValueError(
+                "min_posterior must be in (0, 1] or None. "
+                f"Received: min_posterior={min_posterior!r}"
+            )
+        if max_draws is None:
+            max_draws = max(1000 * n_samples, 100000)
+        rng = np.random.default_rng(seed)
+        mean = ops.convert_to_numpy(self.c_mean)[cluster]
+        std = np.sqrt(ops.convert_to_numpy(self.c_var)[cluster])
+        kept, n_kept, drawn = [], 0, 0
+        while n_kept < n_samples:
+            if drawn >= max_draws:
+                raise ValueError(
+                    f"Only {n_kept} of {drawn} draws from cluster {cluster} "
+                    f"reached p(c|z) >= {min_posterior}; {n_samples} were "
+                    "asked for. Lower min_posterior or raise max_draws."
+                )
+            size = n_samples if min_posterior is None else 4 * n_samples
+            z = mean + std * rng.standard_normal((size, self.latent_dim))
+            z = z.astype("float32")
+            drawn += size
+            if min_posterior is not None:
+                posterior = ops.convert_to_numpy(self.p_c_z(z))
+                z = z[posterior[:, cluster] >= min_posterior]
+            kept.append(z)
+            n_kept += len(z)
+        return np.concatenate(kept, axis=0)[:n_samples]
 
     def get_config(self):
         config = {

@@ -137,6 +137,8 @@ _LIKELIHOODS = {
     "bernoulli": BernoulliLikelihood,
     "gaussian": GaussianLikelihood,
 }
+# The names `get_likelihood` knows.
+LIKELIHOODS = tuple(_LIKELIHOODS)
 
 
 def get_likelihood(identifier):

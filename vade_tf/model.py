@@ -1,8 +1,11 @@
 """VaDE: Variational Deep Embedding (Jiang et al., IJCAI 2017).
 
 The model reads top to bottom: the encoder and decoder builders, then the
-`VaDE` model with its mixture prior, the ELBO training step, pretraining and
-GMM initialisation, and the inference helpers.
+`VaDE` model: its configuration, the forward pass and the ELBO terms, the
+two-optimizer `compile` and the training step, and the public inference and
+generation methods. The rest lives beside what it works on: pretraining in
+`vade_tf.pretraining`, the mixture's start in `vade_tf.mixture`, input
+checks in `vade_tf.validation`, the workflow in `vade_tf.workflow`.
 """
 
 import keras
@@ -11,14 +14,12 @@ import tensorflow as tf
 from keras import ops
 
 from vade_tf import layers as vade_layers
-from vade_tf import losses, pretraining, validation
+from vade_tf import losses, mixture, pretraining, recipes, validation
 
-DEFAULT_LEARNING_RATE = 0.002
-DEFAULT_EPSILON = 1e-4
-# Inference (`predict_proba`, `transform`) runs without XLA: on CPU the large
-# inference batches are faster through oneDNN's matmuls than through XLA
-# (benchmarks/bench_train.py, docs/performance.md).
-INFERENCE_JIT_COMPILE = False
+# Rows per forward pass of the inference methods.
+INFERENCE_BATCH_SIZE = 1000
+# Entries of the (rows, K, D) tensor per step of the mixture's posterior.
+_MIXTURE_CHUNK_ENTRIES = 2**22
 # `compile` arguments that `model.save` keeps (plain values).
 _SAVED_COMPILE_ARGS = ("steps_per_execution", "run_eagerly", "auto_scale_loss")
 
@@ -170,9 +171,10 @@ class VaDE(keras.Model):
     the mixture, as in the original release.
 
     The usual workflow is `pretrain` (a deterministic autoencoder),
-    `initialize_gmm` (a GaussianMixture on the latent means), `compile`,
-    then `fit`. Calling the model (and `predict`) returns q(c|x) at
-    z = z_mean, shape `(batch, n_clusters)`.
+    `initialize_gmm` (a mixture on the latent means), `compile`, then `fit`;
+    `vade_tf.workflow.train` runs it from a named recipe. Calling the model
+    (and `predict`) returns q(c|x) at z = z_mean, shape
+    `(batch, n_clusters)`.
 
     Args:
         input_dim: int, the number of features of a (flattened) sample.
@@ -180,12 +182,13 @@ class VaDE(keras.Model):
         latent_dim: int, the latent dimension D.
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder mirrors them.
-        likelihood: `"bernoulli"` (data in [0, 1], sigmoid output) or
-            `"gaussian"` (real data, linear output).
+        likelihood: `"bernoulli"` (data in [0, 1], sigmoid output),
+            `"gaussian"` (real data, linear output) or a
+            `vade_tf.losses.Likelihood`.
         alpha: float > 0, the weight of the reconstruction term.
         gamma_mode: `"exact"` or `"original"`; see
             `vade_tf.layers.GMMPosterior`.
-        seed: int or `None`, seeds z sampling and the initial `c_mean`.
+        seed: int or `None`, seeds z sampling and the initial weights.
         kernel_initializer: initializer of every Dense kernel.
         **kwargs: passed to `keras.Model` (for example `name`).
 
@@ -194,10 +197,10 @@ class VaDE(keras.Model):
     ```python
     x, y = vade_tf.datasets.load_dataset("digits")
     model = vade_tf.VaDE(input_dim=64, n_clusters=10, seed=0)
-    model.pretrain(x, epochs=50, batch_size=64)
+    model.pretrain(x, epochs=50)
     model.initialize_gmm(x, random_state=0)
     model.compile()
-    model.fit(x, epochs=50, batch_size=64)
+    model.fit(x, epochs=50, batch_size=100)
     clusters = model.predict_clusters(x)
     samples = model.generate(cluster=3, n_samples=8)
     ```
@@ -222,23 +225,15 @@ class VaDE(keras.Model):
     ):
         kwargs.setdefault("name", "vade")
         super().__init__(**kwargs)
-        _check_positive_int(input_dim, "input_dim")
-        _check_positive_int(latent_dim, "latent_dim")
-        if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 2:
-            raise ValueError(
-                "n_clusters must be an integer >= 2. "
-                f"Received: n_clusters={n_clusters!r}"
-            )
         hidden_dims = tuple(hidden_dims)
         for width in hidden_dims:
-            _check_positive_int(width, "each of hidden_dims")
-        if not alpha > 0:
-            raise ValueError(f"alpha must be > 0. Received: alpha={alpha!r}")
+            validation.check_int(width, "each of hidden_dims", 1)
+        validation.check_positive_float(alpha, "alpha")
 
         # === Config ===
-        self.input_dim = int(input_dim)
-        self.n_clusters = int(n_clusters)
-        self.latent_dim = int(latent_dim)
+        self.input_dim = validation.check_int(input_dim, "input_dim", 1)
+        self.n_clusters = validation.check_n_clusters(n_clusters)
+        self.latent_dim = validation.check_int(latent_dim, "latent_dim", 1)
         self.hidden_dims = hidden_dims
         self.likelihood = losses.get_likelihood(likelihood)
         self.alpha = float(alpha)
@@ -278,7 +273,6 @@ class VaDE(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.gmm_optimizer = None
-        self._inference_cache = _FunctionCache()
 
     # --- The mixture parameters, as trainable variables on the model -------
 
@@ -316,7 +310,7 @@ class VaDE(keras.Model):
             self.kl_tracker,
         ]
 
-    # --- Forward passes ----------------------------------------------------
+    # --- Forward passes and the ELBO ---------------------------------------
 
     def call(self, inputs, training=False):
         z_mean, _ = self.encoder(inputs, training=training)
@@ -325,6 +319,9 @@ class VaDE(keras.Model):
     def decoder_outputs(self, z, training=False):
         """The decoder's raw outputs (logits for bernoulli), before `x_hat`.
 
+        The decoder's Dense layers are applied by name (`decoder1` to
+        `decoder{n+1}`), leaving out the final `x_hat` activation.
+
         Args:
             z: tensor of shape `(batch, latent_dim)`.
 
@@ -332,11 +329,12 @@ class VaDE(keras.Model):
             Tensor of shape `(batch, input_dim)`.
         """
         hidden = z
-        for layer in self.decoder.layers[1:-1]:
+        for index in range(1, len(self.hidden_dims) + 2):
+            layer = self.decoder.get_layer(f"decoder{index}")
             hidden = layer(hidden, training=training)
         return hidden
 
-    def elbo_terms(self, x, training=False):
+    def elbo_terms(self, x, training=False, seed=None):
         """Per-sample reconstruction and KL terms of the negative ELBO.
 
         z is drawn once from q(z|x) (the reparameterisation trick) and gamma
@@ -345,16 +343,22 @@ class VaDE(keras.Model):
         Args:
             x: tensor of shape `(batch, input_dim)`.
             training: bool, passed to the sub-models.
+            seed: `None` to draw z with the model's own `Sampling` layer
+                (training), or a `keras.random.SeedGenerator` (or int) for
+                draws that leave the layer's state alone (evaluation).
 
         Returns:
             Tuple `(reconstruction, kl)`, each of shape `(batch,)`.
         """
         x = ops.cast(x, self.compute_dtype)
         z_mean, z_log_var = self.encoder(x, training=training)
-        z = self.sampling([z_mean, z_log_var])
+        if seed is None:
+            z = self.sampling([z_mean, z_log_var])
+        else:
+            z = vade_layers.reparameterize(z_mean, z_log_var, seed)
         outputs = self.decoder_outputs(z, training=training)
         reconstruction = self.likelihood.negative_log_likelihood(x, outputs)
-        log_gamma = self.gmm.log_p_c_z(z)
+        log_gamma = self.gmm.training_log_p_c_z(z)
         kl = losses.vade_kl(
             z_mean,
             z_log_var,
@@ -378,7 +382,8 @@ class VaDE(keras.Model):
 
         Args:
             optimizer: optimizer of the encoder and decoder weights; default
-                `Adam(learning_rate=0.002, epsilon=1e-4)` as in the original.
+                the "original" recipe's `Adam(learning_rate=0.002,
+                epsilon=1e-4)`.
             gmm_optimizer: optimizer of `theta_p`, `c_mean`, `c_var`; the
                 same default. Must be a different object from `optimizer`.
             jit_compile: bool, compile the training step with XLA. On by
@@ -401,8 +406,11 @@ class VaDE(keras.Model):
                 f"loss={kwargs['loss']!r}. Use `alpha` or `likelihood` in "
                 "the constructor to change the reconstruction term."
             )
-        optimizer = _get_optimizer(optimizer)
-        gmm_optimizer = _get_optimizer(gmm_optimizer)
+        default_optimizer, default_gmm_optimizer = recipes.ORIGINAL.optimizers()
+        optimizer = keras.optimizers.get(optimizer or default_optimizer)
+        gmm_optimizer = keras.optimizers.get(
+            gmm_optimizer or default_gmm_optimizer
+        )
         if optimizer is gmm_optimizer:
             raise ValueError(
                 "`optimizer` and `gmm_optimizer` must be two different "
@@ -479,62 +487,46 @@ class VaDE(keras.Model):
         )
         return self._update_trackers(x, loss, reconstruction, kl)
 
-    def _check(self, x, name="x", clusters=False, streamed=True):
-        if x is None:
-            return x
-        if validation.is_streamed(x):
-            if streamed:
-                return x
-            raise ValueError(
-                f"`{name}` must be an array of shape (n_samples, "
-                f"{self.input_dim}) here. Received a {type(x).__name__}; "
-                "tf.data datasets and generators are accepted by fit, "
-                "evaluate and predict only."
-            )
-        return validation.check_data(
-            x,
-            input_dim=self.input_dim,
-            likelihood=self.likelihood,
-            n_clusters=self.n_clusters if clusters else None,
-            name=name,
-        )
-
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
         """`keras.Model.fit` on the ELBO; `y` is optional and ignored.
 
-        Array inputs are checked first (rank, feature count, finite values,
-        the likelihood's support, at least `n_clusters` samples).
-        `sample_weight` scales each sample's loss.
+        Array inputs are checked first (`vade_tf.validation`: rank, feature
+        count, finite values, the likelihood's support, at least
+        `n_clusters` samples). `sample_weight` scales each sample's loss.
         """
-        x = self._check(x, clusters=True)
+        x = validation.check_model_input(self, x, clusters=True)
         y = _placeholder_targets(x, y, kwargs.get("sample_weight"))
         if isinstance(validation_data, (tuple, list)):
             validation_data = (
-                self._check(validation_data[0], "validation_data"),
+                validation.check_model_input(
+                    self, validation_data[0], "validation_data"
+                ),
                 *validation_data[1:],
             )
-        elif validation_data is not None:
-            validation_data = self._check(validation_data, "validation_data")
+        else:
+            validation_data = validation.check_model_input(
+                self, validation_data, "validation_data"
+            )
         return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         """`keras.Model.evaluate` of the ELBO terms on checked inputs."""
-        x = self._check(x)
+        x = validation.check_model_input(self, x)
         y = _placeholder_targets(x, y, kwargs.get("sample_weight"))
         return super().evaluate(x, y, **kwargs)
 
     def predict(self, x, **kwargs):
         """`keras.Model.predict`: q(c|x) at z_mean, shape `(N, n_clusters)`."""
-        return super().predict(self._check(x), **kwargs)
+        return super().predict(validation.check_model_input(self, x), **kwargs)
 
-    # --- Pretraining and mixture initialisation ----------------------------
+    # --- Pretraining and the mixture's start (delegated) -------------------
 
     def pretrain(self, x, **kwargs):
         """Trains the deterministic autoencoder encoder -> z_mean -> decoder.
 
         See `vade_tf.pretraining.pretrain_autoencoder` for the options
-        (`epochs`, `batch_size`, `optimizer`, `noise`, `verbose` and any
-        other `fit` keyword).
+        (`epochs`, `batch_size`, `recipe`, `noise`, `verbose` and any other
+        `fit` keyword).
 
         Args:
             x: array of shape `(n_samples, input_dim)`.
@@ -543,7 +535,7 @@ class VaDE(keras.Model):
         Returns:
             The Keras `History` of the autoencoder's training.
         """
-        x = self._check(x, clusters=True, streamed=False)
+        x = validation.check_model_input(self, x, clusters=True, streamed=False)
         return pretraining.pretrain_autoencoder(self, x, **kwargs)
 
     def save_pretrained_weights(self, path, overwrite=False):
@@ -557,20 +549,20 @@ class VaDE(keras.Model):
     def initialize_gmm(
         self,
         x,
-        method="gmm",
+        gmm_init="gmm",
         random_state=None,
         n_init=1,
-        posterior_var_ratio=0.1,
+        posterior_var_ratio=mixture.POSTERIOR_VAR_RATIO,
         latent_std=None,
     ):
         """Fits the mixture prior on the latent means of `x`.
 
-        `method="gmm"` fits `GaussianMixture(covariance_type="diag")`,
+        `gmm_init="gmm"` fits `GaussianMixture(covariance_type="diag")`,
         started from the best of `n_init` k-means runs, and writes its
-        weights, means and variances. `method="kmeans"` stops at k-means:
+        weights, means and variances. `gmm_init="kmeans"` stops at k-means:
         each cluster's share of the points is its weight and the
         per-dimension variance of its members its variance. See
-        `vade_tf.pretraining.fit_latent_mixture`.
+        `vade_tf.mixture.fit_latent_mixture`.
 
         The encoder's log-variance head is not pretrained. It is reset to a
         constant: per latent dimension, `posterior_var_ratio` times the
@@ -580,13 +572,13 @@ class VaDE(keras.Model):
 
         Args:
             x: array of shape `(n_samples, input_dim)`.
-            method: `"gmm"` or `"kmeans"`.
+            gmm_init: one of `vade_tf.recipes.GMM_INITS`.
             random_state: int or `None`, passed to scikit-learn.
             n_init: int, k-means runs tried by scikit-learn.
             posterior_var_ratio: float > 0, or `None` to leave the
                 log-variance head as it is.
             latent_std: float > 0 or `None`. If given, the latent space is
-                first rescaled (`vade_tf.pretraining.scale_latent`, which
+                first rescaled (`vade_tf.mixture.scale_latent`, which
                 leaves the model's function unchanged) so the latent means'
                 per-dimension standard deviation averages `latent_std`.
                 The autoencoder's latent scale is arbitrary, while Adam moves
@@ -597,100 +589,57 @@ class VaDE(keras.Model):
         Returns:
             The fitted scikit-learn estimator.
         """
-        if posterior_var_ratio is not None and not posterior_var_ratio > 0:
-            raise ValueError(
-                "posterior_var_ratio must be > 0 or None. Received: "
-                f"posterior_var_ratio={posterior_var_ratio!r}"
-            )
-        if latent_std is not None and not latent_std > 0:
-            raise ValueError(
-                "latent_std must be > 0 or None. Received: "
-                f"latent_std={latent_std!r}"
-            )
-        x = self._check(x, clusters=True, streamed=False)
-        z = self.transform(x).astype("float64")
-        if latent_std is not None:
-            factor = latent_std / float(np.mean(z.std(axis=0)))
-            pretraining.scale_latent(self, factor)
-            z = z * factor
-        estimator, weights, means, variances = pretraining.fit_latent_mixture(
-            z, self.n_clusters, method, random_state, n_init
+        return mixture.initialize_mixture(
+            self,
+            x,
+            gmm_init=gmm_init,
+            random_state=random_state,
+            n_init=n_init,
+            posterior_var_ratio=posterior_var_ratio,
+            latent_std=latent_std,
         )
-        self.set_gmm_parameters(weights, means, variances)
-        if posterior_var_ratio is not None:
-            head = self.encoder.get_layer("z_log_var")
-            head.kernel.assign(ops.zeros(head.kernel.shape))
-            head.bias.assign(
-                np.log(posterior_var_ratio * np.mean(variances, axis=0)).astype(
-                    "float32"
-                )
-            )
-        return estimator
 
     def set_gmm_parameters(self, theta_p, c_mean, c_var):
-        """Assigns the mixture parameters (projected to be valid).
+        """Assigns the mixture parameters; see `GMMPosterior.set_parameters`.
 
         Args:
             theta_p: array of shape `(n_clusters,)`, positive.
             c_mean: array of shape `(n_clusters, latent_dim)`.
             c_var: array of shape `(n_clusters, latent_dim)`, positive.
         """
-        expected = {
-            "theta_p": (self.n_clusters,),
-            "c_mean": (self.n_clusters, self.latent_dim),
-            "c_var": (self.n_clusters, self.latent_dim),
-        }
-        values = {"theta_p": theta_p, "c_mean": c_mean, "c_var": c_var}
-        for name, value in values.items():
-            value = np.asarray(value, dtype="float32")
-            if value.shape != expected[name]:
-                raise ValueError(
-                    f"{name} must have shape {expected[name]}. "
-                    f"Received shape {value.shape}."
-                )
-            if not np.isfinite(value).all():
-                raise ValueError(f"{name} contains NaN or inf.")
-            variable = getattr(self.gmm, name)
-            if variable.constraint is not None:
-                value = variable.constraint(value)
-            variable.assign(value)
+        self.gmm.set_parameters(theta_p, c_mean, c_var)
 
-    # --- Inference ---------------------------------------------------------
+    # --- Inference and generation ------------------------------------------
 
-    def _inference(self, x, batch_size):
-        """Runs the compiled x -> (z_mean, p(c|z_mean)) over numpy batches.
+    def encode(self, x, batch_size=INFERENCE_BATCH_SIZE):
+        """The parameters of q(z|x), in batches.
 
-        One `tf.function` with a fixed input signature serves every call
-        (no retracing, no tf.data pipeline rebuilt per call); batches are
-        slices of `x`, so nothing is copied whole.
+        Args:
+            x: array of shape `(n_samples, input_dim)`.
+            batch_size: int, rows per forward pass.
+
+        Returns:
+            Tuple of numpy arrays `(z_mean, z_log_var)`, each of shape
+            `(n_samples, latent_dim)`.
         """
-        if self._inference_cache.function is None:
-            # Straight-line code: nothing for AutoGraph to convert.
-            @tf.autograph.experimental.do_not_convert
-            def infer(x):
-                z_mean, _ = self.encoder(x, training=False)
-                return z_mean, self.gmm.p_c_z(z_mean)
-
-            self._inference_cache.function = tf.function(
-                infer,
-                input_signature=[
-                    tf.TensorSpec([None, self.input_dim], tf.float32)
-                ],
-                jit_compile=INFERENCE_JIT_COMPILE,
-            )
-        function = self._inference_cache.function
-        z_parts, p_parts = [], []
+        x = validation.check_model_input(self, x, streamed=False)
+        batch_size = validation.check_int(batch_size, "batch_size", 1)
+        means, log_vars = [], []
         for start in range(0, len(x), batch_size):
-            z_mean, probs = function(x[start : start + batch_size])
-            z_parts.append(z_mean.numpy())
-            p_parts.append(probs.numpy())
-        return np.concatenate(z_parts), np.concatenate(p_parts)
+            z_mean, z_log_var = self.encoder.predict_on_batch(
+                x[start : start + batch_size]
+            )
+            means.append(z_mean)
+            log_vars.append(z_log_var)
+        return np.concatenate(means), np.concatenate(log_vars)
 
-    def transform(self, x, batch_size=1000):
+    def transform(self, x, batch_size=INFERENCE_BATCH_SIZE):
         """The latent means z_mean, array of shape `(n_samples, latent_dim)`."""
-        return self._inference(self._check(x, streamed=False), batch_size)[0]
+        return self.encode(x, batch_size)[0]
 
-    def predict_proba(self, x, batch_size=1000, n_samples=0, seed=None):
+    def predict_proba(
+        self, x, batch_size=INFERENCE_BATCH_SIZE, n_samples=0, seed=None
+    ):
         """The cluster posterior q(c|x), array of shape `(N, n_clusters)`.
 
         Args:
@@ -703,25 +652,65 @@ class VaDE(keras.Model):
         Returns:
             numpy array of shape `(N, n_clusters)`; rows sum to 1.
         """
-        x = self._check(x, streamed=False)
-        if not n_samples:
-            return self._inference(x, batch_size)[1]
-        generator = keras.random.SeedGenerator(seed)
+        n_samples = validation.check_int(n_samples, "n_samples", 0)
+        z_mean, z_log_var = self.encode(x, batch_size)
+        generator = keras.random.SeedGenerator(seed) if n_samples else None
+        # The mixture's part is cheap: it runs on chunks of about 4 million
+        # (row, component, dimension) entries, whatever `batch_size` is.
+        chunk = max(
+            batch_size,
+            _MIXTURE_CHUNK_ENTRIES
+            // (self.n_clusters * self.latent_dim * max(n_samples, 1)),
+        )
         probs = []
-        for start in range(0, len(x), batch_size):
-            z_mean, z_log_var = self.encoder(x[start : start + batch_size])
+        for start in range(0, len(z_mean), chunk):
+            rows = slice(start, start + chunk)
             probs.append(
                 ops.convert_to_numpy(
-                    self.gmm.q_c_x(z_mean, z_log_var, n_samples, generator)
+                    self.gmm.q_c_x(
+                        z_mean[rows], z_log_var[rows], n_samples, generator
+                    )
                 )
             )
         return np.concatenate(probs, axis=0)
 
-    def predict_clusters(self, x, batch_size=1000, n_samples=0, seed=None):
+    def predict_clusters(
+        self, x, batch_size=INFERENCE_BATCH_SIZE, n_samples=0, seed=None
+    ):
         """The most probable cluster of each sample, int array `(N,)`."""
         return np.argmax(
             self.predict_proba(x, batch_size, n_samples, seed), axis=-1
         )
+
+    def score_samples(self, x, batch_size=INFERENCE_BATCH_SIZE, seed=0):
+        """The ELBO of each sample (higher is better), `-(alpha * rec + kl)`.
+
+        The reconstruction term is taken at one draw of z per sample, as in
+        training, from a generator seeded with `seed`: the same model, data
+        and seed give the same scores, and the model's own sampling state is
+        left alone. For the gaussian likelihood the constant of log p(x|z) is
+        left out, as in training.
+
+        Args:
+            x: array of shape `(N, input_dim)`.
+            batch_size: int.
+            seed: int, seeds the draws of z.
+
+        Returns:
+            float numpy array of shape `(N,)`.
+        """
+        x = validation.check_model_input(self, x, streamed=False)
+        batch_size = validation.check_int(batch_size, "batch_size", 1)
+        generator = keras.random.SeedGenerator(seed)
+        scores = []
+        for start in range(0, len(x), batch_size):
+            reconstruction, kl = self.elbo_terms(
+                x[start : start + batch_size], seed=generator
+            )
+            scores.append(
+                -ops.convert_to_numpy(self.alpha * reconstruction + kl)
+            )
+        return np.concatenate(scores)
 
     def generate(
         self,
@@ -733,10 +722,9 @@ class VaDE(keras.Model):
     ):
         """Samples x from one mixture component.
 
-        Draws z ~ N(c_mean[cluster], diag c_var[cluster]) and decodes it to
-        the mean of p(x|z). With `min_posterior` (the original used 0.999)
-        only draws whose p(cluster|z) reaches it are kept, drawing in rounds
-        until `n_samples` are kept or `max_draws` draws were made.
+        Draws z from the component (`GMMPosterior.sample_z`, optionally
+        keeping only draws with p(cluster|z) >= `min_posterior`, as the
+        original did with 0.999) and decodes it to the mean of p(x|z).
 
         Args:
             cluster: int in `[0, n_clusters)`.
@@ -749,43 +737,12 @@ class VaDE(keras.Model):
         Returns:
             numpy array of shape `(n_samples, input_dim)`.
         """
-        if not isinstance(cluster, (int, np.integer)) or not (
-            0 <= cluster < self.n_clusters
-        ):
-            raise ValueError(
-                f"cluster must be an integer in [0, {self.n_clusters}). "
-                f"Received: cluster={cluster!r}"
-            )
-        _check_positive_int(n_samples, "n_samples")
-        if min_posterior is not None and not 0 < min_posterior <= 1:
-            raise ValueError(
-                "min_posterior must be in (0, 1] or None. "
-                f"Received: min_posterior={min_posterior!r}"
-            )
-        if max_draws is None:
-            max_draws = max(1000 * n_samples, 100000)
-        rng = np.random.default_rng(seed)
-        mean = ops.convert_to_numpy(self.c_mean)[cluster]
-        std = np.sqrt(ops.convert_to_numpy(self.c_var)[cluster])
-        kept, drawn = [], 0
-        while sum(len(z) for z in kept) < n_samples:
-            if drawn >= max_draws:
-                got = sum(len(z) for z in kept)
-                raise ValueError(
-                    f"Only {got} of {drawn} draws from cluster {cluster} "
-                    f"reached p(c|z) >= {min_posterior}; {n_samples} were "
-                    "asked for. Lower min_posterior or raise max_draws."
-                )
-            size = n_samples if min_posterior is None else 4 * n_samples
-            z = mean + std * rng.standard_normal((size, self.latent_dim))
-            z = z.astype("float32")
-            drawn += size
-            if min_posterior is not None:
-                posterior = ops.convert_to_numpy(self.gmm.p_c_z(z))
-                z = z[posterior[:, cluster] >= min_posterior]
-            kept.append(z)
-        z = np.concatenate(kept, axis=0)[:n_samples]
-        return self.decoder.predict(z, batch_size=1000, verbose=0)
+        z = self.gmm.sample_z(
+            cluster, n_samples, seed, min_posterior, max_draws
+        )
+        return self.decoder.predict(
+            z, batch_size=INFERENCE_BATCH_SIZE, verbose=0
+        )
 
     # --- Serialisation -----------------------------------------------------
 
@@ -815,11 +772,6 @@ class VaDE(keras.Model):
         return cls(**config)
 
 
-# =============================================================================
-# Helpers
-# =============================================================================
-
-
 def _placeholder_targets(x, y, sample_weight):
     """Zeros standing in for `y` when only sample weights are given.
 
@@ -829,32 +781,3 @@ def _placeholder_targets(x, y, sample_weight):
     if y is None and sample_weight is not None and isinstance(x, np.ndarray):
         return np.zeros((len(x),), dtype="float32")
     return y
-
-
-class _FunctionCache:
-    """Holds a compiled function out of Keras's and TensorFlow's tracking.
-
-    A `tf.function` stored directly on a layer would be tracked as part of
-    the model and written into every SavedModel export.
-    """
-
-    function = None
-
-
-def _check_positive_int(value, name):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < 1
-    ):
-        raise ValueError(
-            f"{name} must be a positive integer. Received: {value!r}"
-        )
-
-
-def _get_optimizer(identifier):
-    if identifier is None:
-        return keras.optimizers.Adam(
-            learning_rate=DEFAULT_LEARNING_RATE, epsilon=DEFAULT_EPSILON
-        )
-    return keras.optimizers.get(identifier)

@@ -1,8 +1,8 @@
-"""Autoencoder pretraining, its weight files, and the latent mixture fit.
+"""Autoencoder pretraining and its weight files.
 
 VaDE starts from a deterministic autoencoder (encoder -> z_mean -> decoder)
-and a Gaussian mixture fitted on its latent means; without them training
-collapses into one cluster.
+and a Gaussian mixture fitted on its latent means (`vade_tf.mixture`);
+without them training collapses into one cluster.
 
 Weight files are HDF5 in the layout of the original release (Keras 1/2
 `save_weights`): a root attribute `layer_names`, one group per Dense layer
@@ -321,106 +321,6 @@ def pretrain_autoencoder(
         return autoencoder.fit(data, epochs=epochs, **fit_kwargs)
     return autoencoder.fit(
         x, x, epochs=epochs, batch_size=batch_size, **fit_kwargs
-    )
-
-
-# =============================================================================
-# The latent mixture
-# =============================================================================
-
-
-def scale_latent(model, factor):
-    """Multiplies the latent space by `factor`; the model stays the same.
-
-    z becomes `factor * z`: the `z_mean` head's kernel and bias and the
-    mixture's means are multiplied by `factor`, its variances by
-    `factor**2`, the `z_log_var` head's bias is raised by
-    `2 * log(factor)`, and the decoder's first kernel is divided by
-    `factor`. Reconstructions, cluster posteriors and the ELBO are
-    unchanged; what changes is how far one optimizer step moves the mixture
-    relative to the clusters' size, since Adam's steps are about the same
-    size (the learning rate) whatever the scale of the variable.
-
-    Args:
-        model: a `vade_tf.VaDE`.
-        factor: float > 0.
-    """
-    if not (np.isfinite(factor) and factor > 0):
-        raise ValueError(
-            f"factor must be a finite float > 0. Received: {factor}"
-        )
-    head = model.encoder.get_layer("z_mean")
-    head.kernel.assign(head.kernel * factor)
-    head.bias.assign(head.bias * factor)
-    log_var = model.encoder.get_layer("z_log_var")
-    log_var.bias.assign(log_var.bias + 2.0 * float(np.log(factor)))
-    first = model.decoder.get_layer("decoder1")
-    first.kernel.assign(first.kernel / factor)
-    gmm = model.gmm
-    gmm.c_mean.assign(gmm.c_mean * factor)
-    gmm.c_var.assign(gmm.c_var * factor**2)
-
-
-def fit_latent_mixture(
-    z, n_clusters, method="gmm", random_state=None, n_init=1
-):
-    """Fits a mixture on latent means for VaDE's prior.
-
-    Both methods start from the best of `n_init` k-means runs (lowest
-    inertia). `"kmeans"` stops there: each cluster's share of the points is
-    its weight, its centre the mean and its members' per-dimension variance
-    the variance. `"gmm"` then runs EM for a diagonal `GaussianMixture`
-    started from exactly that partition. Starting EM from the best k-means
-    partition, rather than from scikit-learn's default (one k-means run per
-    EM start, best final likelihood kept), stays closer to k-means: on a
-    strong MNIST autoencoder k-means gave ACC 0.93, EM from it 0.89 and
-    scikit-learn's default 0.80, whose broad components absorb the edges
-    of tight neighbouring clusters (docs/results.md). VaDE started from
-    `"kmeans"` did best there.
-
-    Args:
-        z: array of shape `(n_samples, latent_dim)`.
-        n_clusters: int.
-        method: `"gmm"` (diagonal GaussianMixture) or `"kmeans"`.
-        random_state: int or `None`.
-        n_init: int, k-means runs.
-
-    Returns:
-        Tuple `(estimator, weights (K,), means (K, D), variances (K, D))`;
-        the estimator is the fitted `GaussianMixture` or `KMeans`.
-    """
-    from sklearn import cluster, mixture
-
-    if method not in ("gmm", "kmeans"):
-        raise ValueError(
-            f"method must be 'gmm' or 'kmeans'. Received: method={method!r}"
-        )
-    kmeans = cluster.KMeans(
-        n_clusters=n_clusters, random_state=random_state, n_init=n_init
-    ).fit(z)
-    labels = kmeans.labels_
-    weights = np.bincount(labels, minlength=n_clusters) / len(labels)
-    variances = np.ones((n_clusters, z.shape[1]))
-    for k in range(n_clusters):
-        members = z[labels == k]
-        if len(members) > 1:
-            variances[k] = members.var(axis=0) + 1e-6
-    if method == "kmeans":
-        return kmeans, weights, kmeans.cluster_centers_, variances
-    estimator = mixture.GaussianMixture(
-        n_components=n_clusters,
-        covariance_type="diag",
-        weights_init=np.maximum(weights, 1e-6)
-        / np.maximum(weights, 1e-6).sum(),
-        means_init=kmeans.cluster_centers_,
-        precisions_init=1.0 / variances,
-        random_state=random_state,
-    ).fit(z)
-    return (
-        estimator,
-        estimator.weights_,
-        estimator.means_,
-        estimator.covariances_,
     )
 
 

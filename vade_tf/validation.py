@@ -1,6 +1,93 @@
-"""Checks of user input that turn bad data into a clear `ValueError`."""
+"""Checks of user input that turn bad data into a clear `ValueError`.
+
+Every check names the argument, says what was expected and what was
+received. The model, the estimator, the recipes and the command line share
+these, so one kind of mistake gets one message everywhere.
+"""
+
+import numbers
 
 import numpy as np
+
+# =============================================================================
+# Parameters
+# =============================================================================
+
+
+def is_int(value):
+    """True for Python and numpy integers, False for bools."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(value, name, minimum=1):
+    """Returns `value` as an int, or raises if it is not an int >= minimum.
+
+    Args:
+        value: the value to check.
+        name: str, the argument's name in the message.
+        minimum: int, the smallest value allowed.
+
+    Returns:
+        int.
+    """
+    if not is_int(value) or value < minimum:
+        raise ValueError(
+            f"{name} must be an integer >= {minimum}. "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_n_clusters(n_clusters, n_samples=None):
+    """Checks the number of mixture components K.
+
+    A one-component mixture prior makes VaDE a plain VAE, which clusters
+    nothing, so K >= 2; with `n_samples`, K may not exceed it.
+
+    Args:
+        n_clusters: the value to check.
+        n_samples: int or `None`, the number of samples to cluster.
+
+    Returns:
+        int.
+    """
+    n_clusters = check_int(n_clusters, "n_clusters", 2)
+    if n_samples is not None and n_clusters > n_samples:
+        raise ValueError(
+            f"n_clusters={n_clusters} is more than the {n_samples} samples "
+            "of the data. Expected at least one sample per cluster: pass "
+            "more data or ask for fewer clusters."
+        )
+    return n_clusters
+
+
+def check_positive_float(value, name):
+    """Returns `value` as a float, or raises if it is not finite and > 0."""
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not np.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(
+            f"{name} must be a finite number > 0. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def check_choice(value, name, choices):
+    """Returns `value`, or raises if it is not one of `choices`."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(
+            f"{name} must be one of {tuple(choices)}. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+# =============================================================================
+# Data
+# =============================================================================
 
 
 def is_streamed(x):
@@ -76,3 +163,40 @@ def check_data(x, input_dim=None, likelihood=None, n_clusters=None, name="x"):
             "cluster: pass more data or ask for fewer clusters."
         )
     return array
+
+
+def check_model_input(model, x, name="x", clusters=False, streamed=True):
+    """Checks `x` against a `vade_tf.VaDE` before any work is done on it.
+
+    Arrays are checked with `check_data` (rank, the model's feature count,
+    finite values, the likelihood's support); datasets and generators are
+    read batch by batch, so they pass through unchecked where allowed.
+
+    Args:
+        model: a `vade_tf.VaDE`.
+        x: the input, or `None` (returned as it is).
+        name: str, the argument's name in messages.
+        clusters: bool, require at least `model.n_clusters` samples.
+        streamed: bool, accept datasets and generators.
+
+    Returns:
+        A float32 numpy array, or `x` itself when streamed or `None`.
+    """
+    if x is None:
+        return x
+    if is_streamed(x):
+        if streamed:
+            return x
+        raise ValueError(
+            f"`{name}` must be an array of shape (n_samples, "
+            f"{model.input_dim}) here. Received a {type(x).__name__}; "
+            "tf.data datasets and generators are accepted by fit, "
+            "evaluate and predict only."
+        )
+    return check_data(
+        x,
+        input_dim=model.input_dim,
+        likelihood=model.likelihood,
+        n_clusters=model.n_clusters if clusters else None,
+        name=name,
+    )

@@ -1,0 +1,360 @@
+"""VaDE's workflow in one function: pretrain, start the mixture, train.
+
+`train(model, x, recipe)` runs the whole workflow from a
+`vade_tf.recipes.Recipe`: pretrain the autoencoder (or load its weights),
+fit the mixture prior on the latent means, compile the two optimizers at the
+recipe's rates, and fit with the recipe's schedule. The command line
+(`vade-tf train`, `vade-tf reproduce`), `VaDEClustering` and the examples
+all call it, so every entry point trains the same way. `build_model` builds
+the `VaDE` for a data set, choosing the likelihood from the data.
+
+Example:
+
+```python
+x, y = vade_tf.datasets.load_dataset("digits")
+model = vade_tf.workflow.build_model(x, n_clusters=10, seed=0)
+result = vade_tf.workflow.train(model, x, "original", y=y, random_state=0)
+result.history["acc"][-1]
+```
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+
+from vade_tf import callbacks as vade_callbacks
+from vade_tf import model as vade_model
+from vade_tf import recipes, validation
+
+LIKELIHOOD_AUTO = "auto"
+# Values this close to [0, 1] count as inside it for the "auto" likelihood:
+# the rounding of a scaler (`MinMaxScaler` on float32 data gives maxima of
+# 1.0000002).
+UNIT_INTERVAL_TOLERANCE = 1e-6
+# The stages `train` reports to its `on_stage` listener, in order.
+STAGES = ("pretrained", "initialized", "trained")
+
+
+def resolve_likelihood(x, likelihood=LIKELIHOOD_AUTO):
+    """The likelihood for data `x`: bernoulli inside [0, 1], else gaussian.
+
+    Args:
+        x: array of shape `(n_samples, n_features)`.
+        likelihood: `"auto"`, or a likelihood name or object (returned as
+            it is).
+
+    Returns:
+        A likelihood name or object for `vade_tf.VaDE`.
+    """
+    if not (isinstance(likelihood, str) and likelihood == LIKELIHOOD_AUTO):
+        return likelihood
+    inside = (
+        float(np.min(x)) >= -UNIT_INTERVAL_TOLERANCE
+        and float(np.max(x)) <= 1.0 + UNIT_INTERVAL_TOLERANCE
+    )
+    return "bernoulli" if inside else "gaussian"
+
+
+def resolve_pretrain_recipe(recipe, image_shape=None):
+    """The pretraining recipe: "auto" is "augment" for images, else "adam".
+
+    Args:
+        recipe: a `vade_tf.recipes.Recipe`.
+        image_shape: `(height, width[, channels])` or `None` when the data
+            are not known to be images.
+
+    Returns:
+        One of `vade_tf.pretraining.RECIPES`.
+    """
+    if recipe.pretrain_recipe != recipes.PRETRAIN_RECIPE_AUTO:
+        return recipe.pretrain_recipe
+    return "augment" if image_shape is not None else "adam"
+
+
+def build_model(x, n_clusters, likelihood=LIKELIHOOD_AUTO, **kwargs):
+    """A `vade_tf.VaDE` for data `x`.
+
+    Args:
+        x: array of shape `(n_samples, n_features)`.
+        n_clusters: int >= 2, at most `n_samples`.
+        likelihood: `"auto"` (see `resolve_likelihood`) or a likelihood.
+        **kwargs: the other `VaDE` arguments (`latent_dim`, `hidden_dims`,
+            `alpha`, `gamma_mode`, `seed`, ...).
+
+    Returns:
+        A new `vade_tf.VaDE` with `input_dim = n_features`.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(
+            "x must have shape (n_samples, n_features). "
+            f"Received shape {x.shape}."
+        )
+    validation.check_n_clusters(n_clusters, n_samples=len(x))
+    return vade_model.VaDE(
+        input_dim=x.shape[1],
+        n_clusters=n_clusters,
+        likelihood=resolve_likelihood(x, likelihood),
+        **kwargs,
+    )
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns.
+
+    Attributes:
+        model: the trained `vade_tf.VaDE` (the one passed in).
+        recipe: the `Recipe` used.
+        pretrain_recipe: str, the pretraining recipe used (`"auto"`
+            resolved), or `None` when the weights were loaded or
+            pretraining was skipped.
+        history: dict, each training metric to its list of per-epoch values.
+        pretrain_history: dict, the same for pretraining (empty if none).
+        mixture: the fitted scikit-learn estimator of the mixture's start.
+        timings: dict of seconds: `pretrain`, `gmm`, `train`.
+    """
+
+    model: object
+    recipe: recipes.Recipe
+    pretrain_recipe: str | None
+    history: dict
+    pretrain_history: dict
+    mixture: object
+    timings: dict
+
+
+@dataclasses.dataclass
+class PrepareResult:
+    """What `prepare` returns: the model's start before VaDE's training.
+
+    Attributes:
+        pretrain_recipe: str, the pretraining recipe used (`"auto"`
+            resolved), or `None` when weights were loaded or pretraining was
+            skipped.
+        pretrain_history: dict, each pretraining metric to its per-epoch
+            values (empty if none).
+        mixture: the fitted scikit-learn estimator of the mixture's start.
+        timings: dict of seconds: `pretrain`, `gmm`.
+    """
+
+    pretrain_recipe: str | None
+    pretrain_history: dict
+    mixture: object
+    timings: dict
+
+
+def prepare(
+    model,
+    x,
+    recipe="original",
+    *,
+    pretrained=None,
+    image_shape=None,
+    random_state=None,
+    pretrain_callbacks=(),
+    jit_compile=True,
+    verbose=0,
+    on_stage=None,
+):
+    """Steps 1 and 2 of the workflow: the autoencoder and the mixture.
+
+    Pretrains the autoencoder for `recipe.pretrain_epochs` with the
+    pretraining recipe (`resolve_pretrain_recipe`), or loads `pretrained`
+    weights instead, then fits the mixture prior on the latent means
+    (`VaDE.initialize_gmm` with the recipe's `gmm_init`, `gmm_n_init` and
+    `latent_std`). `train` calls it; `vade-tf pretrain` stops after it.
+
+    Args:
+        model, x, recipe, pretrained, image_shape, random_state,
+        pretrain_callbacks, jit_compile, verbose, on_stage: see `train`.
+
+    Returns:
+        A `PrepareResult`.
+    """
+    recipe = recipes.get_recipe(recipe)
+    _check_model(model)
+    x = validation.check_model_input(model, x, clusters=True, streamed=False)
+    timings = {"pretrain": 0.0}
+    pretrain_recipe = None
+    pretrain_history = {}
+    start = time.perf_counter()
+    if pretrained is not None:
+        model.load_pretrained_weights(pretrained)
+    elif recipe.pretrain_epochs:
+        pretrain_recipe = resolve_pretrain_recipe(recipe, image_shape)
+        pretrain_history = model.pretrain(
+            x,
+            epochs=recipe.pretrain_epochs,
+            batch_size=recipe.pretrain_batch_size,
+            recipe=pretrain_recipe,
+            image_shape=image_shape,
+            noise=recipe.noise,
+            jit_compile=jit_compile,
+            verbose=verbose,
+            callbacks=list(pretrain_callbacks),
+        ).history
+        timings["pretrain"] = time.perf_counter() - start
+    _report(on_stage, "pretrained", model)
+
+    start = time.perf_counter()
+    mixture = model.initialize_gmm(
+        x,
+        gmm_init=recipe.gmm_init,
+        random_state=random_state,
+        n_init=recipe.gmm_n_init,
+        latent_std=recipe.latent_std,
+    )
+    timings["gmm"] = time.perf_counter() - start
+    _report(on_stage, "initialized", model)
+    return PrepareResult(
+        pretrain_recipe=pretrain_recipe,
+        pretrain_history=_plain(pretrain_history),
+        mixture=mixture,
+        timings=timings,
+    )
+
+
+def train(
+    model,
+    x,
+    recipe="original",
+    *,
+    y=None,
+    pretrained=None,
+    image_shape=None,
+    random_state=None,
+    callbacks=(),
+    pretrain_callbacks=(),
+    validation_data=None,
+    jit_compile=True,
+    verbose=0,
+    on_stage=None,
+):
+    """Runs VaDE's workflow on `model` and `x` from a recipe.
+
+    1. Pretrain the autoencoder for `recipe.pretrain_epochs` with the
+       pretraining recipe (`resolve_pretrain_recipe`), or load `pretrained`
+       weights instead.
+    2. Fit the mixture prior on the latent means (`VaDE.initialize_gmm`
+       with the recipe's `gmm_init`, `gmm_n_init` and `latent_std`).
+    3. Compile with the recipe's two Adam optimizers.
+    4. Fit for `recipe.epochs` at `recipe.batch_size` with the recipe's
+       schedule (`vade_tf.callbacks.StepDecay`), and with
+       `vade_tf.callbacks.ClusteringMetrics` when labels `y` are given
+       (labels are only reported, never used for training or selection).
+
+    Args:
+        model: a `vade_tf.VaDE` (see `build_model`).
+        x: array of shape `(n_samples, input_dim)`.
+        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`.
+        y: `None` or int array of shape `(n_samples,)`, for the per-epoch
+            ACC/NMI/ARI in the logs.
+        pretrained: `None` or the path of autoencoder weights to load
+            instead of pretraining.
+        image_shape: `(height, width[, channels])` of image data, for the
+            "augment" pretraining recipe; `None` when not images.
+        random_state: int or `None`, seeds the mixture's fit.
+        callbacks: Keras callbacks for VaDE's `fit`, after the recipe's.
+        pretrain_callbacks: Keras callbacks for pretraining.
+        validation_data: passed to `fit`.
+        jit_compile: bool, XLA for pretraining and training.
+        verbose: int, Keras's verbosity (0 silent, 1 progress bar, 2 one
+            line per epoch).
+        on_stage: `None` or a function `(stage, model)` called after each
+            of `STAGES` (for example to save the autoencoder as soon as it
+            is pretrained).
+
+    Returns:
+        A `TrainResult`.
+    """
+    recipe = recipes.get_recipe(recipe)
+    _check_model(model)
+    x = validation.check_model_input(model, x, clusters=True, streamed=False)
+    if y is not None and len(y) != len(x):
+        raise ValueError(
+            f"y must have one label per sample of x ({len(x)}). Received "
+            f"{len(y)} labels."
+        )
+    start = prepare(
+        model,
+        x,
+        recipe,
+        pretrained=pretrained,
+        image_shape=image_shape,
+        random_state=random_state,
+        pretrain_callbacks=pretrain_callbacks,
+        jit_compile=jit_compile,
+        verbose=verbose,
+        on_stage=on_stage,
+    )
+    optimizer, gmm_optimizer = recipe.optimizers()
+    model.compile(
+        optimizer=optimizer,
+        gmm_optimizer=gmm_optimizer,
+        jit_compile=jit_compile,
+    )
+    epoch_callbacks = [
+        vade_callbacks.StepDecay(
+            decay=recipe.lr_decay,
+            every=recipe.lr_decay_every,
+            floor=recipe.lr_floor,
+            initial_rates=(recipe.learning_rate, recipe.gmm_learning_rate),
+        )
+    ]
+    if y is not None:
+        # First, so that later callbacks (CSV logs, checkpoints) see it.
+        epoch_callbacks.insert(0, vade_callbacks.ClusteringMetrics(x, y))
+    started = time.perf_counter()
+    history = model.fit(
+        x,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        callbacks=epoch_callbacks + list(callbacks),
+        validation_data=validation_data,
+        verbose=verbose,
+    )
+    timings = {**start.timings, "train": time.perf_counter() - started}
+    _report(on_stage, "trained", model)
+    return TrainResult(
+        model=model,
+        recipe=recipe,
+        pretrain_recipe=start.pretrain_recipe,
+        history=_plain(history.history),
+        pretrain_history=start.pretrain_history,
+        mixture=start.mixture,
+        timings=timings,
+    )
+
+
+def _check_model(model):
+    if not isinstance(model, vade_model.VaDE):
+        raise ValueError(
+            "model must be a vade_tf.VaDE (see vade_tf.workflow."
+            f"build_model). Received: {type(model).__name__}"
+        )
+
+
+def _report(on_stage, stage, model):
+    if on_stage is not None:
+        on_stage(stage, model)
+
+
+def _plain(history):
+    return {
+        name: [float(value) for value in values]
+        for name, values in history.items()
+    }
+
+
+__all__ = [
+    "STAGES",
+    "PrepareResult",
+    "TrainResult",
+    "build_model",
+    "prepare",
+    "resolve_likelihood",
+    "resolve_pretrain_recipe",
+    "train",
+]
