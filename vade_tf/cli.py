@@ -244,11 +244,6 @@ def _add_verbose_argument(parser):
         help="0 silent, 1 progress bar, 2 one line per epoch (default: 1 "
         "on a terminal, 2 otherwise)",
     )
-    parser.add_argument(
-        "--tf-logs",
-        action="store_true",
-        help="show TensorFlow's own log lines (hidden by default)",
-    )
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
