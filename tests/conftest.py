@@ -34,22 +34,23 @@ def _skip_without(name):
     )
 
 
-@pytest.fixture(scope="session")
-def mnist_dir():
-    """The folder of the real MNIST IDX files, found as the library does."""
-    folder = _data_folder("mnist")
-    if folder is None:
-        _skip_without("mnist")
-    return folder
+def _data_dir_fixture(name):
+    """A session fixture: the folder of `name`'s IDX files, or a skip."""
+
+    def fixture():
+        folder = _data_folder(name)
+        if folder is None:
+            _skip_without(name)
+        return folder
+
+    fixture.__doc__ = (
+        f"The folder of the {name} IDX files, as the library finds it."
+    )
+    return pytest.fixture(scope="session", name=f"{name}_dir")(fixture)
 
 
-@pytest.fixture(scope="session")
-def fashion_mnist_dir():
-    """The folder of the Fashion-MNIST IDX files."""
-    folder = _data_folder("fashion_mnist")
-    if folder is None:
-        _skip_without("fashion_mnist")
-    return folder
+mnist_dir = _data_dir_fixture("mnist")
+fashion_mnist_dir = _data_dir_fixture("fashion_mnist")
 
 
 @pytest.fixture

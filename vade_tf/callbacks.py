@@ -50,7 +50,10 @@ class ClusteringMetrics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or (epoch + 1) % self.every:
             return
-        clusters = self.model.predict_clusters(self.x, self.batch_size)
+        # Checked once in on_train_begin, not again every epoch.
+        clusters = self.model.predict_clusters(
+            self.x, self.batch_size, check_input=False
+        )
         scores = metrics.clustering_scores(self.y, clusters)
         scores["min_cluster_fraction"] = metrics.min_cluster_fraction(
             clusters, self.model.n_clusters

@@ -246,6 +246,12 @@ def _add_verbose_argument(parser):
     )
 
 
+def _add_model_file_argument(parser):
+    parser.add_argument(
+        "--model", required=True, metavar="PATH", help="a .keras file"
+    )
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the descriptions' line breaks."""
 
@@ -346,9 +352,7 @@ def build_parser():
         "Cluster data with a saved model and print ACC/NMI/ARI (with "
         "labels) and the\nsmallest cluster's share of the points.",
     )
-    evaluate.add_argument(
-        "--model", required=True, metavar="PATH", help="a .keras file"
-    )
+    _add_model_file_argument(evaluate)
     _add_data_arguments(evaluate)
 
     generate = add(
@@ -358,9 +362,7 @@ def build_parser():
         "as a PNG grid,\none row per cluster (ordered by the matched label "
         "when labelled data are given).",
     )
-    generate.add_argument(
-        "--model", required=True, metavar="PATH", help="a .keras file"
-    )
+    _add_model_file_argument(generate)
     generate.add_argument(
         "--per-cluster",
         type=int,
@@ -392,9 +394,7 @@ def build_parser():
         "Export a saved model as a TensorFlow SavedModel in OUT/VERSION/ "
         "for TF Serving\n(docs/serving.md).",
     )
-    export.add_argument(
-        "--model", required=True, metavar="PATH", help="a .keras file"
-    )
+    _add_model_file_argument(export)
     export.add_argument(
         "--out", required=True, metavar="DIR", help="the export base folder"
     )

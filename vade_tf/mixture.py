@@ -145,7 +145,7 @@ def initialize_mixture(
         validation.check_positive_float(latent_std, "latent_std")
     validation.check_choice(gmm_init, "gmm_init", recipes.GMM_INITS)
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
-    z = model.transform(x).astype("float64")
+    z = model.transform(x, check_input=False).astype("float64")
     if latent_std is not None:
         factor = latent_std / float(np.mean(z.std(axis=0)))
         scale_latent(model, factor)

@@ -611,18 +611,23 @@ class VaDE(keras.Model):
 
     # --- Inference and generation ------------------------------------------
 
-    def encode(self, x, batch_size=INFERENCE_BATCH_SIZE):
+    def encode(self, x, batch_size=INFERENCE_BATCH_SIZE, *, check_input=True):
         """The parameters of q(z|x), in batches.
 
         Args:
             x: array of shape `(n_samples, input_dim)`.
             batch_size: int, rows per forward pass.
+            check_input: bool; False skips the checks of `x` (shape, finite
+                values, the likelihood's support) for a float32 array that
+                was checked before, as callbacks do for data they score
+                every epoch.
 
         Returns:
             Tuple of numpy arrays `(z_mean, z_log_var)`, each of shape
             `(n_samples, latent_dim)`.
         """
-        x = validation.check_model_input(self, x, streamed=False)
+        if check_input:
+            x = validation.check_model_input(self, x, streamed=False)
         batch_size = validation.check_int(batch_size, "batch_size", 1)
         means, log_vars = [], []
         for start in range(0, len(x), batch_size):
@@ -633,12 +638,20 @@ class VaDE(keras.Model):
             log_vars.append(z_log_var)
         return np.concatenate(means), np.concatenate(log_vars)
 
-    def transform(self, x, batch_size=INFERENCE_BATCH_SIZE):
+    def transform(
+        self, x, batch_size=INFERENCE_BATCH_SIZE, *, check_input=True
+    ):
         """The latent means z_mean, array of shape `(n_samples, latent_dim)`."""
-        return self.encode(x, batch_size)[0]
+        return self.encode(x, batch_size, check_input=check_input)[0]
 
     def predict_proba(
-        self, x, batch_size=INFERENCE_BATCH_SIZE, n_samples=0, seed=None
+        self,
+        x,
+        batch_size=INFERENCE_BATCH_SIZE,
+        n_samples=0,
+        seed=None,
+        *,
+        check_input=True,
     ):
         """The cluster posterior q(c|x), array of shape `(N, n_clusters)`.
 
@@ -648,12 +661,13 @@ class VaDE(keras.Model):
             n_samples: int; 0 evaluates p(c|z) at z = z_mean (VaDE's usual
                 choice); L > 0 averages p(c|z) over L draws of z ~ q(z|x).
             seed: int or `None`, for the draws.
+            check_input: bool; see `encode`.
 
         Returns:
             numpy array of shape `(N, n_clusters)`; rows sum to 1.
         """
         n_samples = validation.check_int(n_samples, "n_samples", 0)
-        z_mean, z_log_var = self.encode(x, batch_size)
+        z_mean, z_log_var = self.encode(x, batch_size, check_input=check_input)
         generator = keras.random.SeedGenerator(seed) if n_samples else None
         # The mixture's part is cheap: it runs on chunks of about 4 million
         # (row, component, dimension) entries, whatever `batch_size` is.
@@ -675,12 +689,19 @@ class VaDE(keras.Model):
         return np.concatenate(probs, axis=0)
 
     def predict_clusters(
-        self, x, batch_size=INFERENCE_BATCH_SIZE, n_samples=0, seed=None
+        self,
+        x,
+        batch_size=INFERENCE_BATCH_SIZE,
+        n_samples=0,
+        seed=None,
+        *,
+        check_input=True,
     ):
         """The most probable cluster of each sample, int array `(N,)`."""
-        return np.argmax(
-            self.predict_proba(x, batch_size, n_samples, seed), axis=-1
+        probs = self.predict_proba(
+            x, batch_size, n_samples, seed, check_input=check_input
         )
+        return np.argmax(probs, axis=-1)
 
     def score_samples(self, x, batch_size=INFERENCE_BATCH_SIZE, seed=0):
         """The ELBO of each sample (higher is better), `-(alpha * rec + kl)`.
