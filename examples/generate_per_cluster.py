@@ -1,13 +1,16 @@
 """Generate images from every cluster of a trained VaDE model.
 
-Samples z from each mixture component and decodes it, one row per cluster,
-rows ordered by the label each cluster matches. By default it uses the
-shipped MNIST model (`models/vade_mnist.keras`); with `--model` any `.keras`
-file; when neither exists it trains a quick model on the embedded 8x8 digits.
+Samples z from each mixture component and decodes it, one row per cluster.
+With labelled data (`--data-dir` with the MNIST files for an MNIST model, or
+the quick digits model below) the rows are ordered by the label each cluster
+matches; without, in cluster order. By default it uses the shipped MNIST
+model (`models/vade_mnist.keras`); with `--model` any `.keras` file; when
+neither exists it trains a quick model on the embedded 8x8 digits.
 `--min-posterior 0.999` keeps only samples the model itself assigns to the
 cluster with that confidence, as the original paper's figures did.
 
-    python examples/generate_per_cluster.py --out grid.png
+    python examples/generate_per_cluster.py            # runs/examples/grid.png
+    python examples/generate_per_cluster.py --data-dir ../shared/data/mnist
 """
 
 import argparse
@@ -53,6 +56,9 @@ def main():
         help="MNIST IDX files: with them the rows follow the digit labels",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out"
+    )
     args = parser.parse_args()
 
     path = args.model or _shipped_mnist_model()
@@ -77,7 +83,7 @@ def main():
         y=y,
         seed=args.seed,
         min_posterior=args.min_posterior,
-        overwrite=True,
+        overwrite=args.overwrite,
     )
     print(f"wrote {args.out}")
 

@@ -51,6 +51,20 @@ def test_latent_and_history_plots(small_model, blobs, tmp_path):
         )
 
 
+def test_latent_colours_match_clusters_to_their_labels():
+    # Cluster 2 holds label 5, cluster 0 label 7, clusters 1 and 3 are
+    # unmatched; the point of label 9 in cluster 2 keeps cluster 2's colour.
+    y = np.array([5, 5, 7, 7, 9])
+    clusters = np.array([2, 2, 0, 0, 2])
+    cluster_colours, label_colours, names = plotting.matched_colours(
+        clusters, y, n_clusters=4
+    )
+    np.testing.assert_array_equal(label_colours, [0, 0, 1, 1, 2])
+    np.testing.assert_array_equal(cluster_colours, [0, 0, 1, 1, 0])
+    assert names[:3] == ["label 5", "label 7", "label 9"]
+    assert names[3:] == ["cluster 1 (unmatched)", "cluster 3 (unmatched)"]
+
+
 def test_embed_2d(rng):
     z = rng.normal(size=(30, 5))
     assert plotting.embed_2d(z, "pca").shape == (30, 2)

@@ -87,11 +87,14 @@ def plot_cluster_samples(
         for c in order
     ]
     aspect = shape[1] / shape[0]
+    # Constrained layout places the title right above the first row (the
+    # default margins leave a band of blank space under it).
     figure = Figure(
         figsize=(
             min(1.0 * n_per_cluster * aspect, 24) + 1.5,
-            max(0.35, min(1.0, 6 / aspect)) * len(order) + 0.3,
-        )
+            max(0.35, min(1.0, 6 / aspect)) * len(order) + 0.4,
+        ),
+        layout="constrained",
     )
     axes = figure.subplots(len(order), 1, squeeze=False)[:, 0]
     for axis, samples, name in zip(axes, rows, names):
@@ -144,6 +147,12 @@ def plot_latent(
 ):
     """The latent means in 2-D, coloured by cluster (and by label if given).
 
+    With labels, the figure has two panels that share one colour per label:
+    each cluster is drawn in the colour of the label it is matched to (the
+    Hungarian mapping of `vade_tf.metrics.cluster_acc`), so equal colours mean
+    matched groups; clusters matched to no label get colours of their own.
+    Without labels, colours are cluster ids.
+
     Args:
         model: a `vade_tf.VaDE`.
         x: array `(N, input_dim)`.
@@ -168,20 +177,32 @@ def plot_latent(
     means = keras.ops.convert_to_numpy(model.c_mean)
     points = embed_2d(np.concatenate([z, means]), method, seed)
     z2, means2 = points[: len(z)], points[len(z) :]
-    panels = [("cluster", clusters)]
-    if y is not None:
-        panels.append(("label", np.asarray(y)[index]))
-    figure = Figure(figsize=(5.5 * len(panels), 5))
-    axes = figure.subplots(1, len(panels), squeeze=False)[0]
-    for axis, (title, colours) in zip(axes, panels):
-        scatter = axis.scatter(
-            z2[:, 0],
-            z2[:, 1],
-            c=colours,
-            s=4,
-            cmap="tab10" if colours.max() < 10 else "tab20",
+    if y is None:
+        names = [f"cluster {c}" for c in range(model.n_clusters)]
+        panels = [("cluster id", clusters, names)]
+    else:
+        y = np.asarray(y)[index]
+        cluster_colours, label_colours, names = matched_colours(
+            clusters, y, model.n_clusters
         )
-        if title == "cluster" and method == "pca":
+        panels = [
+            ("cluster, in its matched label's colour", cluster_colours, names),
+            ("label", label_colours, names),
+        ]
+    palette = _palette(max(len(names) for _, _, names in panels))
+    figure = Figure(figsize=(5.5 * len(panels), 5.3), layout="constrained")
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for axis, (title, colours, names) in zip(axes, panels):
+        for value in np.unique(colours):
+            chosen = colours == value
+            axis.scatter(
+                z2[chosen, 0],
+                z2[chosen, 1],
+                color=palette[value],
+                s=4,
+                label=names[value],
+            )
+        if title.startswith("cluster") and method == "pca":
             axis.scatter(
                 means2[:, 0],
                 means2[:, 1],
@@ -190,10 +211,58 @@ def plot_latent(
                 s=60,
                 label="component means",
             )
-            axis.legend(loc="best", fontsize=8)
-        axis.set_title(f"latent means ({method.upper()}), coloured by {title}")
-        figure.colorbar(scatter, ax=axis, fraction=0.046)
+        axis.legend(loc="best", fontsize=6, markerscale=2, ncols=2)
+        axis.set_title(
+            f"latent means ({method.upper()}), coloured by {title}",
+            fontsize=9,
+        )
     return _save(figure, path, overwrite)
+
+
+def matched_colours(clusters, y, n_clusters):
+    """Colour indices under which matched clusters and labels agree.
+
+    Each label gets an index; each cluster takes the index of the label the
+    Hungarian mapping (`vade_tf.metrics.cluster_acc`) matches it to, and
+    clusters matched to no label get indices after the labels'.
+
+    Args:
+        clusters: int array `(N,)`, cluster of each point.
+        y: array `(N,)`, label of each point.
+        n_clusters: int, K.
+
+    Returns:
+        Tuple `(cluster_colours (N,), label_colours (N,), names)`: the
+        colour index of each point in the cluster panel and in the label
+        panel, and the legend name of each colour index.
+    """
+    from vade_tf import metrics
+
+    labels = np.unique(y)
+    label_index = {label: i for i, label in enumerate(labels)}
+    _, mapping = metrics.cluster_acc(y, clusters)
+    unmatched = [c for c in range(n_clusters) if c not in mapping]
+    cluster_index = {c: label_index[mapping[c]] for c in mapping}
+    cluster_index.update({c: len(labels) + i for i, c in enumerate(unmatched)})
+    names = [f"label {label}" for label in labels] + [
+        f"cluster {c} (unmatched)" for c in unmatched
+    ]
+    return (
+        np.array([cluster_index[c] for c in clusters]),
+        np.array([label_index[label] for label in y]),
+        names,
+    )
+
+
+def _palette(n_colours):
+    """`n_colours` distinct colours: tab10, then tab20, then a hue circle."""
+    from matplotlib import colormaps
+
+    if n_colours <= 10:
+        return [colormaps["tab10"](i) for i in range(n_colours)]
+    if n_colours <= 20:
+        return [colormaps["tab20"](i) for i in range(n_colours)]
+    return [colormaps["hsv"](i / n_colours) for i in range(n_colours)]
 
 
 def plot_history(history, path, keys=None, overwrite=False):
