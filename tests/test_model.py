@@ -391,10 +391,20 @@ def test_initialize_gmm_scales_the_log_variance_head(small_model, blobs):
 
 def test_initialize_gmm_with_kmeans(small_model, blobs):
     x, y = blobs
-    small_model.initialize_gmm(x, gmm_init="kmeans", random_state=0)
-    theta = _np(small_model.theta_p)
-    np.testing.assert_allclose(theta.sum(), 1.0, rtol=1e-6)
-    assert (_np(small_model.c_var) > 0).all()
+    small_model.initialize_gmm(x, gmm_init="kmeans", random_state=0, n_init=3)
+    z = small_model.transform(x).astype("float64")
+    # The best of 3 k-means runs, built independently: its centres are the
+    # means, its shares the weights, its members' variances the variances.
+    kmeans = cluster.KMeans(3, n_init=3, random_state=0).fit(z)
+    labels = kmeans.labels_
+    np.testing.assert_allclose(
+        _np(small_model.c_mean), kmeans.cluster_centers_, rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        _np(small_model.theta_p), np.bincount(labels) / len(z), rtol=1e-5
+    )
+    variances = np.stack([z[labels == k].var(0) + 1e-6 for k in range(3)])
+    np.testing.assert_allclose(_np(small_model.c_var), variances, rtol=1e-4)
     with pytest.raises(ValueError, match="gmm_init must be one of"):
         small_model.initialize_gmm(x, gmm_init="spectral")
 

@@ -63,15 +63,33 @@ def test_pretrain_lowers_the_reconstruction_error(small_model, blobs):
 
 def test_pretrain_with_denoising_and_custom_optimizer(small_model, blobs):
     x, _ = blobs
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    before = small_model.encoder.get_layer("encoder1").get_weights()[0]
     history = small_model.pretrain(
         x,
         epochs=2,
         batch_size=20,
         verbose=0,
         noise=0.2,
-        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        optimizer=optimizer,
     )
     assert np.isfinite(history.history["loss"]).all()
+    # The given SGD made every step (2 epochs of 6 batches) and moved the
+    # weights.
+    assert int(optimizer.iterations.numpy()) == 12
+    after = small_model.encoder.get_layer("encoder1").get_weights()[0]
+    assert not np.allclose(before, after)
+    # The noise is input dropout at the given rate, in training only.
+    autoencoder = pretraining.build_autoencoder(small_model, noise=0.2)
+    noise = autoencoder.get_layer("noise")
+    ones = np.ones((2000, 12), "float32")
+    dropped = np.mean(
+        keras.ops.convert_to_numpy(noise(ones, training=True)) == 0
+    )
+    assert 0.17 < dropped < 0.23
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(noise(ones, training=False)), ones
+    )
     with pytest.raises(ValueError, match="noise"):
         small_model.pretrain(x, epochs=1, noise=1.5)
 
