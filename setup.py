@@ -47,5 +47,8 @@ setuptools.setup(
         "examples": ["tensorboard"],
         "dev": ["pytest>=7", "tensorboard", "ruff"],
     },
-    entry_points={"console_scripts": ["vade-tf=vade_tf.cli:main"]},
+    # The console script quiets TensorFlow's start-up logs before importing
+    # it (vade_tf_cli.py).
+    py_modules=["vade_tf_cli"],
+    entry_points={"console_scripts": ["vade-tf=vade_tf_cli:main"]},
 )

@@ -42,12 +42,19 @@ def test_console_script_is_installed():
         "vade-tf", path=os.path.dirname(sys.executable)
     ) or shutil.which("vade-tf")
     assert executable is not None, "pip install the package first"
+    # As a user runs it: TensorFlow's start-up lines are hidden by default.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(
-        [executable, "--help"], capture_output=True, text=True, timeout=120
+        [executable, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert result.returncode == 0
     for command in ("pretrain", "train", "evaluate", "generate", "export"):
         assert command in result.stdout
+    assert result.stderr == "", result.stderr[-2000:]
 
 
 def test_train_evaluate_generate_export_on_own_data(

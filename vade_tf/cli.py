@@ -276,6 +276,12 @@ def build_parser():
     parser.add_argument(
         "--version", action="version", version=f"vade-tf {_version()}"
     )
+    parser.add_argument(
+        "--tf-logs",
+        action="store_true",
+        help="show TensorFlow's start-up and C++ log lines, which the "
+        "vade-tf command hides by default",
+    )
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="command"
     )
