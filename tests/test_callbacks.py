@@ -104,3 +104,68 @@ def test_step_decay_defaults_are_the_original_schedule():
     assert (decay.decay, decay.every, decay.floor) == (0.9, 10, 0.0002)
     with pytest.raises(ValueError, match="decay"):
         callbacks.StepDecay(decay=1.5)
+
+
+def test_history_csv_has_no_empty_validation_columns(
+    small_model, blobs, tmp_path
+):
+    x, _ = blobs
+    small_model.initialize_gmm(x, random_state=0)
+    small_model.compile(jit_compile=False)
+    path = tmp_path / "history.csv"
+    small_model.fit(
+        x,
+        epochs=2,
+        batch_size=40,
+        verbose=0,
+        callbacks=[callbacks.HistoryCSV(str(path))],
+    )
+    rows = path.read_text().splitlines()
+    header = rows[0].split(",")
+    assert "loss" in header and not any(k.startswith("val_") for k in header)
+    assert len(rows) == 3 and all("NA" not in row for row in rows)
+    # With validation data, its columns are there and filled.
+    path.unlink()
+    small_model.fit(
+        x,
+        epochs=1,
+        batch_size=40,
+        verbose=0,
+        validation_data=x,
+        callbacks=[callbacks.HistoryCSV(str(path))],
+    )
+    header, values = [r.split(",") for r in path.read_text().splitlines()]
+    assert "val_loss" in header and "NA" not in values
+
+
+def test_checkpoint_saves_each_epoch_through_a_temporary_file(
+    small_model, blobs, tmp_path, monkeypatch
+):
+    x, _ = blobs
+    small_model.initialize_gmm(x, random_state=0)
+    small_model.compile(jit_compile=False)
+    path = tmp_path / "checkpoint.keras"
+    saved = []
+    original_save = small_model.save
+
+    def recording_save(target, *args, **kwargs):
+        saved.append(str(target))
+        return original_save(target, *args, **kwargs)
+
+    monkeypatch.setattr(small_model, "save", recording_save)
+    small_model.fit(
+        x,
+        epochs=2,
+        batch_size=40,
+        verbose=0,
+        callbacks=[callbacks.Checkpoint(str(path))],
+    )
+    # Written twice, never in place, and nothing left beside it.
+    assert len(saved) == 2 and all(s != str(path) for s in saved)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.keras"]
+    restored = keras.models.load_model(path)
+    np.testing.assert_allclose(
+        restored.predict_proba(x), small_model.predict_proba(x), atol=1e-6
+    )
+    with pytest.raises(ValueError, match="must end in '.keras'"):
+        callbacks.Checkpoint(str(tmp_path / "checkpoint.h5"))
