@@ -292,6 +292,9 @@ def test_bad_recipe_flag_is_named_in_the_message(capsys):
     status = cli.main(["train", "--dataset", "digits", "--epochs", "0"])
     assert status == 2
     assert "--epochs=0" in capsys.readouterr().err
+    status = cli.main(["train", "--dataset", "digits", "--gmm-lr", "0"])
+    assert status == 2
+    assert "--gmm-lr=0" in capsys.readouterr().err
 
 
 def test_help_shows_every_option_with_its_default(capsys):

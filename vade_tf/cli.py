@@ -14,6 +14,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import sys
 import time
 
@@ -500,8 +501,8 @@ def _recipe(args):
         # Name the flag rather than the recipe field.
         message = str(error)
         for field, flag in _RECIPE_FLAGS.items():
-            message = message.replace(
-                f"{field}=", "--" + flag.replace("_", "-") + "="
+            message = re.sub(
+                rf"\b{field}=", "--" + flag.replace("_", "-") + "=", message
             )
         raise ValueError(message) from None
 
@@ -510,12 +511,6 @@ def _verbosity(args):
     if args.verbose is not None:
         return args.verbose
     return 1 if sys.stdout.isatty() else 2
-
-
-def _shipped_weights(name):
-    from vade_tf import shipped
-
-    return shipped.autoencoder_weights(name)
 
 
 def _scores(model, x, y):
@@ -701,7 +696,9 @@ def run_train(args):
     model = _build_model(args, x, y)
     pretrained = args.pretrained
     if pretrained == "shipped":
-        pretrained = _shipped_weights(name)
+        from vade_tf import shipped
+
+        pretrained = shipped.autoencoder_weights(name)
     os.makedirs(out, exist_ok=True)
     args.run_folder = out
     next_step = f"Training VaDE ({recipe.name} recipe, {recipe.epochs} epochs)"
