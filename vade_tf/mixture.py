@@ -90,6 +90,11 @@ def scale_latent(model, factor):
     relative to the clusters' size, since Adam's steps are about the same
     size (the learning rate) whatever the scale of the variable.
 
+    One exception: the training gamma of `gamma_mode="original"` adds the
+    original release's absolute constant 1e-10 to p(c, z), and densities
+    scale by `factor ** -D`, so rescaling changes how strongly that
+    constant flattens gamma (a larger latent scale, a flatter gamma).
+
     Args:
         model: a `vade_tf.VaDE`.
         factor: float > 0.
