@@ -136,11 +136,18 @@ class Recipe:
         )
 
     def schedule(self):
-        """The `vade_tf.callbacks.StepDecay` of this recipe."""
+        """The `vade_tf.callbacks.StepDecay` of this recipe.
+
+        Its initial rates are the recipe's, so `fit(initial_epoch=k)` resumes
+        the schedule where it was, whatever the optimizers' current rates.
+        """
         from vade_tf import callbacks
 
         return callbacks.StepDecay(
-            decay=self.lr_decay, every=self.lr_decay_every, floor=self.lr_floor
+            decay=self.lr_decay,
+            every=self.lr_decay_every,
+            floor=self.lr_floor,
+            initial_rates=(self.learning_rate, self.gmm_learning_rate),
         )
 
     def to_dict(self):

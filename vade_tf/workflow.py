@@ -295,14 +295,7 @@ def train(
         gmm_optimizer=gmm_optimizer,
         jit_compile=jit_compile,
     )
-    epoch_callbacks = [
-        vade_callbacks.StepDecay(
-            decay=recipe.lr_decay,
-            every=recipe.lr_decay_every,
-            floor=recipe.lr_floor,
-            initial_rates=(recipe.learning_rate, recipe.gmm_learning_rate),
-        )
-    ]
+    epoch_callbacks = [recipe.schedule()]
     if y is not None:
         # First, so that later callbacks (CSV logs, checkpoints) see it.
         epoch_callbacks.insert(0, vade_callbacks.ClusteringMetrics(x, y))

@@ -1,0 +1,66 @@
+"""Recipes: the presets' values, overrides, checks, optimizers, schedule."""
+
+import keras
+import pytest
+
+from vade_tf import recipes
+
+
+def test_original_preset_is_the_release():
+    recipe = recipes.get_recipe("original")
+    assert recipe is recipes.ORIGINAL
+    assert (recipe.learning_rate, recipe.gmm_learning_rate) == (0.002, 0.002)
+    assert recipe.epsilon == 1e-4
+    assert (recipe.lr_decay, recipe.lr_decay_every, recipe.lr_floor) == (
+        0.9,
+        10,
+        0.0002,
+    )
+    assert (recipe.gmm_init, recipe.latent_std, recipe.batch_size) == (
+        "gmm",
+        None,
+        100,
+    )
+
+
+def test_tuned_preset_differs_in_the_three_measured_choices():
+    tuned, original = recipes.TUNED, recipes.ORIGINAL
+    assert (tuned.gmm_init, tuned.latent_std, tuned.learning_rate) == (
+        "kmeans",
+        5.0,
+        0.0002,
+    )
+    assert tuned.gmm_learning_rate == original.gmm_learning_rate
+    assert recipes.get_recipe("TUNED") is tuned
+
+
+def test_overrides_and_checks():
+    recipe = recipes.get_recipe("tuned", epochs=100, latent_std=None)
+    assert (recipe.epochs, recipe.latent_std, recipe.name) == (
+        100,
+        None,
+        "tuned",
+    )
+    assert recipes.TUNED.epochs == 20  # presets are never changed
+    with pytest.raises(ValueError, match="Unknown recipe"):
+        recipes.get_recipe("fast")
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+        recipes.get_recipe("original", epochs=0)
+    with pytest.raises(ValueError, match="gmm_init must be one of"):
+        recipes.get_recipe("original", gmm_init="em")
+    with pytest.raises(ValueError, match="learning_rate must be a finite"):
+        recipes.get_recipe("original", learning_rate=-1.0)
+    with pytest.raises(TypeError):
+        recipes.get_recipe("original", learning_rates=0.1)
+
+
+def test_optimizers_and_schedule_follow_the_recipe():
+    recipe = recipes.get_recipe("tuned")
+    network, mixture = recipe.optimizers()
+    assert isinstance(network, keras.optimizers.Adam) and network is not mixture
+    assert float(network.learning_rate.numpy()) == pytest.approx(0.0002)
+    assert float(mixture.learning_rate.numpy()) == pytest.approx(0.002)
+    assert network.epsilon == mixture.epsilon == 1e-4
+    schedule = recipe.schedule()
+    assert schedule.initial_rates == [0.0002, 0.002]
+    assert (schedule.decay, schedule.every, schedule.floor) == (0.9, 10, 0.0002)

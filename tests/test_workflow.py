@@ -1,0 +1,62 @@
+"""workflow.train: the stages in order, the recipe applied, the result."""
+
+import numpy as np
+import pytest
+
+from vade_tf import recipes, workflow
+
+
+def test_train_runs_the_recipe_and_reports_each_stage(blobs):
+    x, y = blobs
+    model = workflow.build_model(
+        x, n_clusters=3, latent_dim=2, hidden_dims=(16, 8), seed=0
+    )
+    assert model.likelihood.name == "bernoulli"  # x is in [0, 1]
+    recipe = recipes.get_recipe(
+        "tuned",
+        pretrain_epochs=3,
+        pretrain_batch_size=20,
+        epochs=2,
+        batch_size=40,
+        gmm_n_init=2,
+        learning_rate=1e-3,
+    )
+    stages = []
+    result = workflow.train(
+        model,
+        x,
+        recipe,
+        y=y,
+        random_state=0,
+        jit_compile=False,
+        on_stage=lambda stage, m: stages.append((stage, m is model)),
+    )
+    assert stages == [(stage, True) for stage in workflow.STAGES]
+    assert result.recipe == recipe and result.pretrain_recipe == "adam"
+    assert len(result.pretrain_history["loss"]) == 3
+    assert len(result.history["loss"]) == 2 and "acc" in result.history
+    assert set(result.timings) == {"pretrain", "gmm", "train"}
+    # The recipe's rates and its k-means start were used.
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+    assert float(model.gmm_optimizer.learning_rate.numpy()) == pytest.approx(
+        recipe.gmm_learning_rate
+    )
+    assert type(result.mixture).__name__ == "KMeans"
+    # Latent rescaled to a mean per-dimension std of 5 before the mixture.
+    assert np.mean(np.std(model.transform(x), axis=0)) == pytest.approx(
+        5.0, rel=0.3
+    )
+
+
+def test_build_model_and_train_check_their_input(blobs):
+    x, y = blobs
+    assert (
+        workflow.build_model(x * 5, n_clusters=3).likelihood.name == "gaussian"
+    )
+    with pytest.raises(ValueError, match="n_clusters=200 is more than"):
+        workflow.build_model(x, n_clusters=200)
+    model = workflow.build_model(x, n_clusters=3, hidden_dims=(8,))
+    with pytest.raises(ValueError, match="one label per sample"):
+        workflow.train(model, x, "original", y=y[:10])
+    with pytest.raises(ValueError, match="must be a vade_tf.VaDE"):
+        workflow.train(object(), x)
