@@ -316,6 +316,7 @@ def test_fit_accepts_a_tf_data_dataset(small_model, blobs):
 # --- Saving ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_keras_file_round_trip_gives_identical_predictions(
     small_model, blobs, tmp_path
 ):
