@@ -35,6 +35,7 @@ def blob_file(tmp_path, blobs):
     return path
 
 
+@pytest.mark.slow
 def test_console_script_is_installed():
     # The script sits beside the interpreter of the environment it was
     # installed into, whether or not that environment is on PATH.
@@ -57,6 +58,7 @@ def test_console_script_is_installed():
     assert result.stderr == "", result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_train_evaluate_generate_export_on_own_data(
     blob_file, tmp_path, capsys
 ):
