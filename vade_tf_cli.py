@@ -1,5 +1,11 @@
 """The `vade-tf` console script's entry point.
 
+The arguments are parsed first without importing TensorFlow: `vade_tf.cli`
+and the modules its parser reads (`options`, `recipes`, `datasets`) import
+only numpy, so they are loaded under a bare `vade_tf` package object that
+skips `vade_tf/__init__.py`. `--help`, `--version` and usage errors
+therefore answer at once; a command that runs imports the package as usual.
+
 TensorFlow prints its C++ and CUDA start-up lines (`cudart_stub`, `cuInit`,
 `absl::InitializeLog`) while it is imported, before any code of
 `vade_tf.cli` could run, because `import vade_tf` imports Keras and
@@ -11,6 +17,8 @@ is already set, it sets `TF_CPP_MIN_LOG_LEVEL=3` and sends standard error to
 is raised as usual), then runs `vade_tf.cli.main`.
 """
 
+import importlib
+import importlib.util
 import os
 import sys
 
@@ -29,12 +37,30 @@ def _import_quietly():
         os.close(null)
 
 
+def _parse_without_tensorflow(argv):
+    """Parses `argv` with `vade_tf.cli`'s parser, TensorFlow not imported.
+
+    argparse exits here for `--help`, `--version` and usage errors. The
+    modules loaded under the bare package are dropped again, so the real
+    import that follows starts clean.
+    """
+    spec = importlib.util.find_spec("vade_tf")
+    sys.modules["vade_tf"] = importlib.util.module_from_spec(spec)
+    try:
+        importlib.import_module("vade_tf.cli").build_parser().parse_args(argv)
+    finally:
+        for name in list(sys.modules):
+            if name == "vade_tf" or name.startswith("vade_tf."):
+                del sys.modules[name]
+
+
 def main():
     """Runs `vade-tf`; returns its exit status."""
     argv = sys.argv[1:]
-    if TF_LOGS_FLAG in argv:
-        argv = [arg for arg in argv if arg != TF_LOGS_FLAG]
-    elif "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+    tf_logs = TF_LOGS_FLAG in argv
+    argv = [arg for arg in argv if arg != TF_LOGS_FLAG]
+    _parse_without_tensorflow(argv)
+    if not tf_logs and "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         _import_quietly()
     from vade_tf import cli

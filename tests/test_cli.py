@@ -310,3 +310,71 @@ def test_help_shows_every_option_with_its_default(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--version"])
     assert capsys.readouterr().out.startswith("vade-tf ")
+
+
+def _run_entry_point(*args):
+    """Runs the console script's entry point in a fresh interpreter and
+    reports its exit status, output and whether TensorFlow got imported."""
+    code = (
+        "import sys, vade_tf_cli\n"
+        f"sys.argv = ['vade-tf', *{list(args)!r}]\n"
+        "try:\n"
+        "    status = vade_tf_cli.main()\n"
+        "except SystemExit as error:\n"
+        "    status = error.code\n"
+        "print('TF_IMPORTED', 'tensorflow' in sys.modules)\n"
+        "sys.exit(status)\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("train", "--help"),
+        ("--version",),
+        ("train", "--dataset", "digits", "--bogus"),
+    ],
+)
+def test_help_version_and_usage_errors_answer_without_tensorflow(args):
+    result = _run_entry_point(*args)
+    assert "TF_IMPORTED False" in result.stdout, result.stderr
+    assert result.returncode == (2 if "--bogus" in args else 0)
+    if "--bogus" in args:
+        assert "unrecognized arguments: --bogus" in result.stderr
+    else:
+        assert "vade-tf" in result.stdout
+    # No TensorFlow start-up line reaches the terminal.
+    assert "cuda" not in result.stderr.lower()
+
+
+def test_a_command_that_runs_imports_the_package_for_real(tmp_path):
+    # After the TensorFlow-free parse, the real package (its __init__ and
+    # the registered Keras classes) is what the command gets.
+    result = _run_entry_point(
+        "evaluate",
+        "--model",
+        str(tmp_path / "missing.keras"),
+        "--dataset",
+        "digits",
+    )
+    assert result.returncode == 2
+    assert "TF_IMPORTED True" in result.stdout
+    assert "missing.keras" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_option_names_match_the_modules_that_implement_them():
+    from vade_tf import layers, losses, options, pretraining, workflow
+
+    assert options.LIKELIHOODS == tuple(losses._LIKELIHOODS)
+    for name in options.LIKELIHOODS:
+        assert losses.get_likelihood(name).name == name
+    assert layers.GAMMA_MODES == options.GAMMA_MODES
+    assert pretraining.RECIPES == options.PRETRAIN_RECIPES
+    for name in options.PRETRAIN_RECIPES:
+        pretraining.recipe_settings(name)
+    assert workflow.LIKELIHOOD_AUTO == options.LIKELIHOOD_AUTO

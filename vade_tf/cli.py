@@ -20,13 +20,16 @@ import time
 
 import numpy as np
 
-from vade_tf import datasets, layers, losses, pretraining, recipes, workflow
+from vade_tf import datasets, options, recipes
 
 # Exit status of a run stopped with Ctrl-C (128 + SIGINT), as shells use.
 EXIT_INTERRUPTED = 130
 EXIT_ERROR = 2
-LIKELIHOOD_CHOICES = (workflow.LIKELIHOOD_AUTO, *losses.LIKELIHOODS)
-PRETRAIN_RECIPE_CHOICES = (recipes.PRETRAIN_RECIPE_AUTO, *pretraining.RECIPES)
+LIKELIHOOD_CHOICES = (options.LIKELIHOOD_AUTO, *options.LIKELIHOODS)
+PRETRAIN_RECIPE_CHOICES = (
+    recipes.PRETRAIN_RECIPE_AUTO,
+    *options.PRETRAIN_RECIPES,
+)
 
 
 def _recipe_default(field):
@@ -109,7 +112,7 @@ def _add_model_arguments(parser):
     parser.add_argument(
         "--gamma-mode",
         default="exact",
-        choices=layers.GAMMA_MODES,
+        choices=options.GAMMA_MODES,
         help="exact: the Bayes posterior of the mixture; original: the "
         "original release's formula (default: %(default)s)",
     )
@@ -434,6 +437,8 @@ def _load_data(args):
 
 
 def _build_model(args, x, y):
+    from vade_tf import workflow
+
     n_clusters = args.n_clusters or (len(np.unique(y)) if y is not None else 10)
     try:
         hidden = tuple(int(w) for w in args.hidden_dims.split(",") if w)
@@ -582,6 +587,8 @@ class _StageReporter:
     ):
         self.x, self.y = x, y
         self.path = path
+        from vade_tf import workflow
+
         self.overwrite = overwrite
         self.next_step = next_step
         self.scores = None
@@ -649,6 +656,8 @@ def run_pretrain(args):
             )
     import keras
 
+    from vade_tf import workflow
+
     keras.utils.set_random_seed(args.seed)
     x, y, name = _load_data(args)
     image_shape = _image_shape(args, name)
@@ -686,7 +695,7 @@ def _run_folder(args, name):
 def run_train(args):
     import keras
 
-    from vade_tf import callbacks, fileio, plotting
+    from vade_tf import callbacks, fileio, plotting, workflow
 
     keras.utils.set_random_seed(args.seed)
     x, y, name = _load_data(args)

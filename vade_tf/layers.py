@@ -12,9 +12,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from vade_tf import losses, validation
+from vade_tf import losses, options, validation
 
-GAMMA_MODES = ("exact", "original")
+GAMMA_MODES = options.GAMMA_MODES
 # The original release adds this to every p(c, z) before normalising in
 # training ("original" mode only; see `GMMPosterior.training_log_p_c_z`).
 ORIGINAL_P_C_Z_OFFSET = 1e-10

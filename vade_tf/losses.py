@@ -39,6 +39,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from vade_tf import options
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -134,11 +136,11 @@ class GaussianLikelihood(Likelihood):
 
 
 _LIKELIHOODS = {
-    "bernoulli": BernoulliLikelihood,
-    "gaussian": GaussianLikelihood,
+    likelihood.name: likelihood
+    for likelihood in (BernoulliLikelihood, GaussianLikelihood)
 }
-# The names `get_likelihood` knows.
-LIKELIHOODS = tuple(_LIKELIHOODS)
+# The names `get_likelihood` knows (tests check they match `_LIKELIHOODS`).
+LIKELIHOODS = options.LIKELIHOODS
 
 
 def get_likelihood(identifier):

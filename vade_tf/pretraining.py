@@ -19,7 +19,7 @@ import h5py
 import keras
 import numpy as np
 
-from vade_tf import datasets, fileio
+from vade_tf import datasets, fileio, options
 
 FORMAT_VERSION = 1
 
@@ -62,7 +62,7 @@ def build_autoencoder(model, noise=0.0, raw_outputs=False):
     return keras.Model(inputs, outputs, name="autoencoder")
 
 
-RECIPES = ("adam", "dec", "augment")
+RECIPES = options.PRETRAIN_RECIPES
 
 
 def _dec_initializer():

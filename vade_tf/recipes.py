@@ -30,6 +30,8 @@ optimizer, gmm_optimizer = recipe.optimizers()
 
 import dataclasses
 
+from vade_tf import options, validation
+
 # The pretraining recipe chosen from the data: "augment" when the data are
 # images of a known shape (a named image data set or an `image_shape` the
 # user gives), "adam" otherwise. See `vade_tf.pretraining.recipe_settings`.
@@ -83,8 +85,6 @@ class Recipe:
     epochs: int = 50
 
     def __post_init__(self):
-        from vade_tf import pretraining, validation
-
         validation.check_int(self.pretrain_epochs, "pretrain_epochs", 0)
         validation.check_int(self.gmm_n_init, "gmm_n_init", 1)
         validation.check_int(self.lr_decay_every, "lr_decay_every", 1)
@@ -97,7 +97,7 @@ class Recipe:
         validation.check_choice(
             self.pretrain_recipe,
             "pretrain_recipe",
-            (PRETRAIN_RECIPE_AUTO, *pretraining.RECIPES),
+            (PRETRAIN_RECIPE_AUTO, *options.PRETRAIN_RECIPES),
         )
         validation.check_choice(self.gmm_init, "gmm_init", GMM_INITS)
         for name in ("learning_rate", "gmm_learning_rate", "epsilon"):

@@ -25,9 +25,9 @@ import numpy as np
 
 from vade_tf import callbacks as vade_callbacks
 from vade_tf import model as vade_model
-from vade_tf import recipes, validation
+from vade_tf import options, recipes, validation
 
-LIKELIHOOD_AUTO = "auto"
+LIKELIHOOD_AUTO = options.LIKELIHOOD_AUTO
 # Values this close to [0, 1] count as inside it for the "auto" likelihood:
 # the rounding of a scaler (`MinMaxScaler` on float32 data gives maxima of
 # 1.0000002).
