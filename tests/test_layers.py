@@ -129,17 +129,58 @@ def test_gmm_posterior_rejects_bad_arguments(kwargs, message):
         layers.GMMPosterior(**kwargs)
 
 
+def _projection_reference(w, floor):
+    """The Euclidean projection onto {v: sum v = 1, v >= floor}.
+
+    By the KKT conditions it is v = max(w - tau, floor) for the tau where
+    the sum is 1; tau is found here by root bracketing in float64
+    (`scipy.optimize.brentq`), a different method from the constraint's
+    sort.
+    """
+    from scipy import optimize
+
+    w = np.asarray(w, dtype="float64")
+
+    def excess(tau):
+        return np.maximum(w - tau, floor).sum() - 1.0
+
+    tau = optimize.brentq(excess, w.min() - 1.0, w.max(), xtol=1e-15)
+    return np.maximum(w - tau, floor)
+
+
 def test_simplex_constraint_projects_and_serializes():
     constraint = layers.SimplexConstraint(min_value=0.01)
-    projected = _np(constraint(np.array([-1.0, 0.5, 1.5], "float32")))
-    np.testing.assert_allclose(projected, [0.01, 0.2475, 0.7425], rtol=1e-5)
     valid = np.array([0.2, 0.3, 0.5], "float32")
     np.testing.assert_allclose(_np(constraint(valid)), valid, rtol=1e-6)
-    unnormalised = np.array([2.0, 6.0], "float32")
-    np.testing.assert_allclose(_np(constraint(unnormalised)), [0.25, 0.75])
+    # The case a one-pass projection got wrong: weights left below the floor.
+    floor = layers.SimplexConstraint(min_value=0.2)
     np.testing.assert_allclose(
-        _np(constraint(np.array([-1.0, -2.0], "float32"))), [0.5, 0.5]
+        _np(floor(np.array([0.79, 0.21, 0.0, 0.0], "float32"))),
+        [0.4, 0.2, 0.2, 0.2],
+        atol=1e-6,
     )
+    rng = np.random.default_rng(0)
+    cases = [
+        [-1.0, 0.5, 1.5],
+        [2.0, 6.0],
+        [-1.0, -2.0],
+        [0.0, 0.0, 0.0, 0.0],
+        [-5.0, 3.0, 2.0, 1000.0],
+        *(
+            rng.normal(0.1, s, size=n)
+            for s, n in [(1.0, 5), (1e-3, 10), (50, 7)]
+        ),
+    ]
+    for w in cases:
+        for min_value in (1e-6, 0.01, 0.9 / len(w)):
+            projected = _np(
+                layers.SimplexConstraint(min_value)(np.asarray(w, "float32"))
+            )
+            assert abs(projected.sum() - 1.0) < 1e-5, (w, min_value)
+            assert projected.min() >= min_value * (1 - 1e-6), (w, min_value)
+            np.testing.assert_allclose(
+                projected, _projection_reference(w, min_value), atol=2e-5
+            )
     assert (
         layers.SimplexConstraint.from_config(constraint.get_config()).min_value
         == 0.01

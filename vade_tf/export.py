@@ -69,7 +69,7 @@ def _build_archive(model):
     )
 
     def serve(x):
-        z_mean, _ = model.encoder(x, training=False)
+        z_mean, _ = model.encoder_outputs(x)
         probs = model.gmm.p_c_z(z_mean)
         return {
             "cluster_probs": probs,
@@ -78,16 +78,16 @@ def _build_archive(model):
         }
 
     def embed(x):
-        z_mean, z_log_var = model.encoder(x, training=False)
+        z_mean, z_log_var = model.encoder_outputs(x)
         return {"z_mean": z_mean, "z_log_var": z_log_var}
 
     def decode(z):
-        return {"x_hat": model.decoder(z, training=False)}
+        return {"x_hat": model.decoder_mean(z)}
 
     def generate(cluster, noise):
         mean = tf.gather(model.c_mean, cluster)
         std = tf.sqrt(tf.gather(model.c_var, cluster))
-        return {"x_hat": model.decoder(mean + std * noise, training=False)}
+        return {"x_hat": model.decoder_mean(mean + std * noise)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)

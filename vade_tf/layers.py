@@ -27,16 +27,19 @@ ORIGINAL_P_C_Z_OFFSET = 1e-10
 
 @keras.saving.register_keras_serializable(package="vade_tf")
 class SimplexConstraint(keras.constraints.Constraint):
-    """Projects a weight vector onto the probability simplex.
+    """Projects a weight vector onto the probability simplex with a floor.
 
-    Negative entries become 0 and the vector is renormalised to sum to 1
-    (uniform if nothing positive is left); entries below `min_value` are
-    then raised to it and the others scaled down to keep the sum at 1, so
-    every log weight stays finite. A valid vector is left unchanged.
+    Returns the Euclidean projection of `w` onto `{v : sum(v) = 1, v_k >=
+    min_value}`: `v = max(w - tau, min_value)` with the one shift `tau`
+    that makes the sum 1, found by sorting (Duchi et al., ICML 2008, on
+    the simplex shifted by the floor). Whatever the input (negative,
+    all zero, far from summing to 1), the output sums to 1 and no weight
+    is below the floor, so every log weight stays finite; a vector already
+    in that set is returned unchanged.
 
     Args:
         min_value: float, the smallest weight any component keeps; must be
-            below `1 / n_components`.
+            below `1 / n_components` (`GMMPosterior` checks this).
     """
 
     def __init__(self, min_value=1e-6):
@@ -48,15 +51,24 @@ class SimplexConstraint(keras.constraints.Constraint):
         self.min_value = min_value
 
     def __call__(self, w):
-        w = ops.maximum(w, 0.0)
-        total = ops.sum(w, axis=-1, keepdims=True)
-        uniform = ops.ones_like(w) / ops.cast(ops.shape(w)[-1], w.dtype)
-        w = ops.where(total > 0, w / ops.maximum(total, 1e-30), uniform)
-        low = w < self.min_value
-        n_low = ops.sum(ops.cast(low, w.dtype), axis=-1, keepdims=True)
-        high_mass = ops.sum(ops.where(low, 0.0, w), axis=-1, keepdims=True)
-        scale = (1.0 - self.min_value * n_low) / ops.maximum(high_mass, 1e-30)
-        return ops.where(low, self.min_value, w * scale)
+        w = ops.convert_to_tensor(w)
+        n = ops.shape(w)[-1]
+        # Project u = w - floor onto {u >= 0, sum(u) = budget}. The
+        # projection is unchanged by adding a constant to every entry;
+        # starting from the largest entry at 0 keeps float32 exact for
+        # inputs far from the simplex.
+        budget = 1.0 - self.min_value * ops.cast(n, w.dtype)
+        u = w - ops.max(w, axis=-1, keepdims=True)
+        descending = ops.flip(ops.sort(u, axis=-1), axis=-1)
+        ranks = ops.cast(ops.arange(1, n + 1), w.dtype)
+        shifts = (ops.cumsum(descending, axis=-1) - budget) / ranks
+        # The support is the leading entries above their shift (never
+        # empty: the largest entry is above its own shift, budget > 0).
+        support = ops.sum(
+            ops.cast(descending > shifts, "int32"), axis=-1, keepdims=True
+        )
+        tau = ops.take_along_axis(shifts, support - 1, axis=-1)
+        return ops.maximum(u - tau, 0.0) + self.min_value
 
     def get_config(self):
         return {"min_value": self.min_value}
@@ -104,7 +116,8 @@ def reparameterize(z_mean, z_log_var, seed=None):
     epsilon = keras.random.normal(
         ops.shape(z_mean), dtype=z_mean.dtype, seed=seed
     )
-    return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+    std = ops.exp(0.5 * losses.clip_log_var(z_log_var))
+    return z_mean + std * epsilon
 
 
 @keras.saving.register_keras_serializable(package="vade_tf")
@@ -201,6 +214,14 @@ class GMMPosterior(keras.layers.Layer):
         n_clusters = validation.check_n_clusters(n_clusters)
         latent_dim = validation.check_int(latent_dim, "latent_dim", 1)
         validation.check_choice(gamma_mode, "gamma_mode", GAMMA_MODES)
+        if not 0.0 < min_weight < 1.0 / n_clusters:
+            raise ValueError(
+                f"min_weight must be in (0, 1 / n_clusters) = (0, "
+                f"{1.0 / n_clusters:.4g}) for {n_clusters} clusters. "
+                f"Received: min_weight={min_weight!r}"
+            )
+        if not min_var > 0.0:
+            raise ValueError(f"min_var must be > 0. Received: {min_var!r}")
         self.n_clusters = int(n_clusters)
         self.latent_dim = int(latent_dim)
         self.gamma_mode = gamma_mode
@@ -237,7 +258,7 @@ class GMMPosterior(keras.layers.Layer):
             Tensor of shape `(batch, K)`.
         """
         log_pdf = losses.log_normal_diag(z, self.c_mean, self.c_var)
-        log_theta = ops.log(self.theta_p)  # [K]
+        log_theta = losses.safe_log(self.theta_p)  # [K]
         if self.gamma_mode == "original":
             return ops.sum(log_pdf + log_theta[None, :, None], axis=-1)
         return ops.sum(log_pdf, axis=-1) + log_theta[None, :]
@@ -293,7 +314,8 @@ class GMMPosterior(keras.layers.Layer):
         epsilon = keras.random.normal(
             (n_samples, batch, self.latent_dim), dtype=z_mean.dtype, seed=seed
         )
-        z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * epsilon
+        std = ops.exp(0.5 * losses.clip_log_var(z_log_var))
+        z = z_mean[None] + std[None] * epsilon
         log_p = self.log_p_c_z(ops.reshape(z, (-1, self.latent_dim)))
         stacked = ops.reshape(log_p, (n_samples, batch, self.n_clusters))
         return ops.logsumexp(stacked, axis=0) - math.log(n_samples)

@@ -42,6 +42,14 @@ from keras import ops
 from vade_tf import options
 
 LOG_2PI = math.log(2.0 * math.pi)
+# Encoder log-variances are clipped to [-LOG_VAR_LIMIT, LOG_VAR_LIMIT]
+# wherever they are used, so exp() stays finite in float32 (variances from
+# 1e-13 to 1e13; exp overflows above 88). Every term sees the same clipped
+# value, so outside the range the loss is flat in z_log_var rather than
+# pulled one way by one term alone.
+LOG_VAR_LIMIT = 30.0
+# The smallest value `safe_log` and the divisions by a variance let through.
+TINY = 1e-30
 
 
 # =============================================================================
@@ -178,6 +186,16 @@ def serialize_likelihood(likelihood):
 # =============================================================================
 
 
+def clip_log_var(z_log_var):
+    """`z_log_var` clipped to `[-LOG_VAR_LIMIT, LOG_VAR_LIMIT]`."""
+    return ops.clip(z_log_var, -LOG_VAR_LIMIT, LOG_VAR_LIMIT)
+
+
+def safe_log(x):
+    """`log(max(x, TINY))`: finite for a weight or variance that reached 0."""
+    return ops.log(ops.maximum(x, TINY))
+
+
 def log_normal_diag(z, mean, var):
     """Log density of diagonal Gaussians, one per component.
 
@@ -190,6 +208,7 @@ def log_normal_diag(z, mean, var):
         Tensor of shape `(batch, K, D)`: `log N(z_d | mean_kd, var_kd)`.
     """
     diff = z[:, None, :] - mean[None, :, :]  # [batch, K, D]
+    var = ops.maximum(var, TINY)
     return -0.5 * (LOG_2PI + ops.log(var) + ops.square(diff) / var)
 
 
@@ -209,8 +228,9 @@ def expected_neg_log_prior_z(z_mean, z_log_var, gamma, c_mean, c_var):
     Returns:
         Tensor of shape `(batch,)`.
     """
-    z_var = ops.exp(z_log_var)[:, None, :]  # [batch, 1, D]
+    z_var = ops.exp(clip_log_var(z_log_var))[:, None, :]  # [batch, 1, D]
     diff = z_mean[:, None, :] - c_mean[None, :, :]  # [batch, K, D]
+    c_var = ops.maximum(c_var, TINY)
     per_component = 0.5 * ops.sum(
         LOG_2PI + ops.log(c_var) + (z_var + ops.square(diff)) / c_var,
         axis=-1,
@@ -227,7 +247,7 @@ def neg_entropy_q_z(z_log_var):
     Returns:
         Tensor of shape `(batch,)`.
     """
-    return -0.5 * ops.sum(LOG_2PI + 1.0 + z_log_var, axis=-1)
+    return -0.5 * ops.sum(LOG_2PI + 1.0 + clip_log_var(z_log_var), axis=-1)
 
 
 def categorical_kl(log_gamma, theta_p):
@@ -243,7 +263,8 @@ def categorical_kl(log_gamma, theta_p):
         Tensor of shape `(batch,)`.
     """
     gamma = ops.exp(log_gamma)
-    return ops.sum(gamma * (log_gamma - ops.log(theta_p)[None, :]), axis=-1)
+    log_theta = safe_log(theta_p)[None, :]
+    return ops.sum(gamma * (log_gamma - log_theta), axis=-1)
 
 
 def vade_kl(z_mean, z_log_var, log_gamma, theta_p, c_mean, c_var):

@@ -257,14 +257,19 @@ class VaDE(keras.Model):
             self.kernel_initializer,
             self.seed,
         )
+        # The mixture, the draws of z and the ELBO stay in float32 under a
+        # mixed-precision policy; only the two networks follow the policy.
         self.gmm = vade_layers.GMMPosterior(
             self.n_clusters,
             self.latent_dim,
             gamma_mode=gamma_mode,
             seed=self.seed,
             name="gmm",
+            dtype="float32",
         )
-        self.sampling = vade_layers.Sampling(seed=self.seed, name="sampling")
+        self.sampling = vade_layers.Sampling(
+            seed=self.seed, name="sampling", dtype="float32"
+        )
         # All weights exist now: the model never needs a data-driven build.
         self.built = True
 
@@ -313,26 +318,48 @@ class VaDE(keras.Model):
     # --- Forward passes and the ELBO ---------------------------------------
 
     def call(self, inputs, training=False):
-        z_mean, _ = self.encoder(inputs, training=training)
+        z_mean, _ = self.encoder_outputs(inputs, training=training)
         return self.gmm.p_c_z(z_mean)
+
+    def encoder_outputs(self, x, training=False):
+        """The parameters of q(z|x) as float32 tensors.
+
+        The encoder computes in the dtype policy's compute dtype (float16
+        or bfloat16 under mixed precision); its outputs are cast to float32
+        for the mixture and the ELBO.
+
+        Args:
+            x: tensor of shape `(batch, input_dim)`.
+            training: bool.
+
+        Returns:
+            Tuple `(z_mean, z_log_var)`, each float32 `(batch, latent_dim)`.
+        """
+        z_mean, z_log_var = self.encoder(x, training=training)
+        return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
 
     def decoder_outputs(self, z, training=False):
         """The decoder's raw outputs (logits for bernoulli), before `x_hat`.
 
         The decoder's Dense layers are applied by name (`decoder1` to
-        `decoder{n+1}`), leaving out the final `x_hat` activation.
+        `decoder{n+1}`), leaving out the final `x_hat` activation; the
+        result is cast to float32 for the likelihood.
 
         Args:
             z: tensor of shape `(batch, latent_dim)`.
 
         Returns:
-            Tensor of shape `(batch, input_dim)`.
+            float32 tensor of shape `(batch, input_dim)`.
         """
         hidden = z
         for index in range(1, len(self.hidden_dims) + 2):
             layer = self.decoder.get_layer(f"decoder{index}")
             hidden = layer(hidden, training=training)
-        return hidden
+        return ops.cast(hidden, "float32")
+
+    def decoder_mean(self, z, training=False):
+        """The mean of p(x|z) (`x_hat`), float32 `(batch, input_dim)`."""
+        return ops.cast(self.decoder(z, training=training), "float32")
 
     def elbo_terms(self, x, training=False, seed=None):
         """Per-sample reconstruction and KL terms of the negative ELBO.
@@ -350,8 +377,8 @@ class VaDE(keras.Model):
         Returns:
             Tuple `(reconstruction, kl)`, each of shape `(batch,)`.
         """
-        x = ops.cast(x, self.compute_dtype)
-        z_mean, z_log_var = self.encoder(x, training=training)
+        x = ops.cast(x, "float32")
+        z_mean, z_log_var = self.encoder_outputs(x, training=training)
         if seed is None:
             z = self.sampling([z_mean, z_log_var])
         else:
@@ -472,12 +499,25 @@ class VaDE(keras.Model):
             # gradients: each replica contributes its share of the mean.
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled_loss = loss / replicas if replicas > 1 else loss
+            # Under "mixed_float16" Keras wraps `optimizer` in a
+            # LossScaleOptimizer: the loss is multiplied by its scale here
+            # and its `apply` divides the network's gradients back (and
+            # skips a step whose float16 gradients overflowed). Otherwise
+            # `scale_loss` returns the loss unchanged.
+            scaled_loss = self.optimizer.scale_loss(scaled_loss)
         gradients = tape.gradient(
             scaled_loss, network_variables + gmm_variables
         )
         split = len(network_variables)
+        # The float32 mixture has its own optimizer, which knows nothing of
+        # the loss scale: its gradients are unscaled here, by the scale the
+        # loss was multiplied with (the network's `apply` may change it).
+        gmm_gradients = gradients[split:]
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            scale = ops.cast(self.optimizer.dynamic_scale, "float32")
+            gmm_gradients = [gradient / scale for gradient in gmm_gradients]
         self.optimizer.apply(gradients[:split], network_variables)
-        self.gmm_optimizer.apply(gradients[split:], gmm_variables)
+        self.gmm_optimizer.apply(gmm_gradients, gmm_variables)
         return self._update_trackers(x, loss, reconstruction, kl)
 
     def test_step(self, data):
@@ -636,7 +676,10 @@ class VaDE(keras.Model):
             )
             means.append(z_mean)
             log_vars.append(z_log_var)
-        return np.concatenate(means), np.concatenate(log_vars)
+        return (
+            np.concatenate(means).astype("float32", copy=False),
+            np.concatenate(log_vars).astype("float32", copy=False),
+        )
 
     def transform(
         self, x, batch_size=INFERENCE_BATCH_SIZE, *, check_input=True
@@ -761,9 +804,10 @@ class VaDE(keras.Model):
         z = self.gmm.sample_z(
             cluster, n_samples, seed, min_posterior, max_draws
         )
-        return self.decoder.predict(
+        x_hat = self.decoder.predict(
             z, batch_size=INFERENCE_BATCH_SIZE, verbose=0
         )
+        return x_hat.astype("float32", copy=False)
 
     # --- Serialisation -----------------------------------------------------
 
