@@ -43,9 +43,9 @@ setuptools.setup(
         "matplotlib>=3.6",
     ],
     extras_require={
-        "test": ["pytest>=7", "tensorboard"],
+        "test": ["pytest>=7", "hypothesis>=6", "tensorboard"],
         "examples": ["tensorboard"],
-        "dev": ["pytest>=7", "tensorboard", "ruff"],
+        "dev": ["pytest>=7", "hypothesis>=6", "tensorboard", "ruff"],
     },
     # The console script quiets TensorFlow's start-up logs before importing
     # it (vade_tf_cli.py).

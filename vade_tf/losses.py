@@ -263,6 +263,9 @@ def categorical_kl(log_gamma, theta_p):
         Tensor of shape `(batch,)`.
     """
     gamma = ops.exp(log_gamma)
+    # gamma log gamma -> 0 as gamma -> 0; bounding log gamma below keeps a
+    # hard assignment (log gamma = -inf) at 0 instead of 0 * inf = NaN.
+    log_gamma = ops.maximum(log_gamma, math.log(TINY))
     log_theta = safe_log(theta_p)[None, :]
     return ops.sum(gamma * (log_gamma - log_theta), axis=-1)
 
