@@ -205,6 +205,13 @@ def _add_recipe_arguments(parser, recipe):
         + _recipe_default("gmm_learning_rate"),
     )
     parser.add_argument(
+        "--gmm-updates",
+        choices=recipes.GMM_UPDATES,
+        help="the mixture's Adam steps: absolute (plain Adam, as the "
+        "original) or relative to the mixture's scale "
+        "(vade_tf.optimizers.MixtureAdam); " + _recipe_default("gmm_updates"),
+    )
+    parser.add_argument(
         "--epochs",
         type=int,
         help="VaDE training epochs; " + _recipe_default("epochs"),
@@ -486,6 +493,7 @@ _RECIPE_FLAGS = {
     "latent_std": "latent_std",
     "learning_rate": "lr",
     "gmm_learning_rate": "gmm_lr",
+    "gmm_updates": "gmm_updates",
     "epochs": "epochs",
     "batch_size": "batch_size",
 }

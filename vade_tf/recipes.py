@@ -40,6 +40,11 @@ PRETRAIN_RECIPE_AUTO = "auto"
 # EM for a diagonal Gaussian mixture from the best k-means partition, or
 # that k-means partition itself.
 GMM_INITS = ("gmm", "kmeans")
+# How the mixture optimizer steps: "absolute" is plain Adam, as in the
+# original release; "relative" is `vade_tf.optimizers.MixtureAdam`, whose
+# steps scale with the mixture (variances and weights multiplicatively,
+# means in units of their component's standard deviation).
+GMM_UPDATES = ("absolute", "relative")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Recipe:
             mean per-dimension std before fitting the mixture.
         learning_rate: float > 0, Adam's rate for the encoder and decoder.
         gmm_learning_rate: float > 0, Adam's rate for theta_p, c_mean, c_var.
+        gmm_updates: one of `GMM_UPDATES`.
         epsilon: float > 0, Adam's epsilon for both.
         lr_decay: float in (0, 1], the schedule's factor (1 turns it off).
         lr_decay_every: int >= 1, epochs between decays.
@@ -77,6 +83,7 @@ class Recipe:
     latent_std: float | None = None
     learning_rate: float = 0.002
     gmm_learning_rate: float = 0.002
+    gmm_updates: str = "absolute"
     epsilon: float = 1e-4
     lr_decay: float = 0.9
     lr_decay_every: int = 10
@@ -100,6 +107,7 @@ class Recipe:
             (PRETRAIN_RECIPE_AUTO, *options.PRETRAIN_RECIPES),
         )
         validation.check_choice(self.gmm_init, "gmm_init", GMM_INITS)
+        validation.check_choice(self.gmm_updates, "gmm_updates", GMM_UPDATES)
         for name in ("learning_rate", "gmm_learning_rate", "epsilon"):
             validation.check_positive_float(getattr(self, name), name)
         if self.latent_std is not None:
@@ -126,13 +134,22 @@ class Recipe:
         """New `(network, mixture)` Adam optimizers at this recipe's rates.
 
         Returns:
-            Tuple of two `keras.optimizers.Adam`.
+            Tuple of a `keras.optimizers.Adam` and, for the mixture, a
+            `keras.optimizers.Adam` (`gmm_updates="absolute"`) or a
+            `vade_tf.optimizers.MixtureAdam` (`"relative"`).
         """
         import keras
 
+        from vade_tf import optimizers
+
+        gmm_class = (
+            optimizers.MixtureAdam
+            if self.gmm_updates == "relative"
+            else keras.optimizers.Adam
+        )
         return (
             keras.optimizers.Adam(self.learning_rate, epsilon=self.epsilon),
-            keras.optimizers.Adam(self.gmm_learning_rate, epsilon=self.epsilon),
+            gmm_class(self.gmm_learning_rate, epsilon=self.epsilon),
         )
 
     def schedule(self):
