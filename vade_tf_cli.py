@@ -47,7 +47,7 @@ def _parse_without_tensorflow(argv):
     spec = importlib.util.find_spec("vade_tf")
     sys.modules["vade_tf"] = importlib.util.module_from_spec(spec)
     try:
-        importlib.import_module("vade_tf.cli").build_parser().parse_args(argv)
+        importlib.import_module("vade_tf.cli").parse_args(argv)
     finally:
         for name in list(sys.modules):
             if name == "vade_tf" or name.startswith("vade_tf."):

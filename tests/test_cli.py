@@ -378,3 +378,56 @@ def test_option_names_match_the_modules_that_implement_them():
     for name in options.PRETRAIN_RECIPES:
         pretraining.recipe_settings(name)
     assert workflow.LIKELIHOOD_AUTO == options.LIKELIHOOD_AUTO
+
+
+@pytest.mark.slow  # three training runs, about 80 s
+def test_resume_continues_a_run_to_the_weights_of_a_straight_run(
+    tmp_path, blob_file, capsys
+):
+    def train(out, *extra):
+        return cli.main(
+            [
+                "train",
+                "--data",
+                str(blob_file),
+                "--out",
+                str(out),
+                *TINY,
+                *extra,
+            ]
+        )
+
+    assert train(tmp_path / "straight", "--epochs", "4") == 0
+    assert train(tmp_path / "stopped", "--epochs", "2") == 0
+    saved = json.loads((tmp_path / "stopped" / "command.json").read_text())
+    assert saved["argv"][0] == "train" and "--epochs" in saved["argv"]
+    # The saved command is replayed; --epochs 4 replaces its --epochs 2.
+    status = cli.main(
+        ["train", "--resume", str(tmp_path / "stopped"), "--epochs", "4"]
+    )
+    assert status == 0
+    assert "Resuming" in capsys.readouterr().out
+    straight = keras.models.load_model(tmp_path / "straight" / "model.keras")
+    resumed = keras.models.load_model(tmp_path / "stopped" / "model.keras")
+    for ours, theirs in zip(resumed.get_weights(), straight.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    rows = (tmp_path / "stopped" / "history.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4  # header, then epochs 1-2 and 3-4
+    # Nothing left to resume.
+    status = cli.main(["train", "--resume", str(tmp_path / "stopped")])
+    assert status == 2
+    assert "finished 4 epochs" in capsys.readouterr().err
+
+
+def test_resume_and_evaluate_name_a_bad_folder_or_file(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--resume", str(tmp_path)])
+    assert "command.json" in str(exit_info.value)
+    truncated = tmp_path / "checkpoint.keras"
+    truncated.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    status = cli.main(
+        ["evaluate", "--model", str(truncated), "--dataset", "digits"]
+    )
+    assert status == 2
+    err = capsys.readouterr().err
+    assert str(truncated) in err and "truncated or corrupted" in err

@@ -244,6 +244,13 @@ def _add_run_arguments(parser):
     parser.add_argument(
         "--no-xla", action="store_true", help="train without XLA"
     )
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a stopped run from its checkpoint.keras, with the "
+        "run's own command (saved in RUN_DIR/command.json); flags given "
+        "with --resume replace the saved ones (e.g. --epochs 100 trains on)",
+    )
     _add_verbose_argument(parser)
 
 
@@ -710,51 +717,79 @@ def run_train(args):
     image_shape = _image_shape(args, name)
     recipe = _recipe(args)
     out = _run_folder(args, name)
-    model = _build_model(args, x, y)
-    pretrained = args.pretrained
+    if args.resume:
+        checkpoint = os.path.join(out, "checkpoint.keras")
+        model = _load_model(checkpoint)
+        pretrained = None
+    else:
+        model = _build_model(args, x, y)
+        pretrained = args.pretrained
     if pretrained == "shipped":
         from vade_tf import shipped
 
         pretrained = shipped.autoencoder_weights(name)
     os.makedirs(out, exist_ok=True)
     args.run_folder = out
+    _write_json(
+        os.path.join(out, COMMAND_FILE),
+        {"argv": args.argv, "seed": args.seed},
+        overwrite=True,
+    )
     next_step = f"Training VaDE ({recipe.name} recipe, {recipe.epochs} epochs)"
-    if pretrained:
-        print(f"Loading the autoencoder from {pretrained}", flush=True)
-        on_stage = _StageReporter(x, y, recipe, next_step=next_step)
-    else:
-        print(
-            f"Pretraining the autoencoder on {name} {x.shape} "
-            f"({recipe.pretrain_epochs} epochs)",
-            flush=True,
-        )
-        on_stage = _StageReporter(
-            x,
-            y,
-            recipe,
-            os.path.join(out, "ae.weights.h5"),
-            args,
-            image_shape,
-            overwrite=True,
-            next_step=next_step,
-        )
+    history_csv = os.path.join(out, "history.csv")
     epoch_callbacks = [
-        callbacks.HistoryCSV(os.path.join(out, "history.csv")),
+        callbacks.HistoryCSV(history_csv, append=bool(args.resume)),
         callbacks.Checkpoint(os.path.join(out, "checkpoint.keras")),
     ]
-    result = workflow.train(
-        model,
-        x,
-        recipe,
-        y=y,
-        pretrained=pretrained,
-        image_shape=image_shape,
-        random_state=args.seed,
-        callbacks=epoch_callbacks,
-        jit_compile=not args.no_xla,
-        verbose=_verbosity(args),
-        on_stage=on_stage,
-    )
+    if args.resume:
+        on_stage = _StageReporter(x, y, recipe, next_step=next_step)
+        print(
+            f"Resuming {out} from checkpoint.keras (after "
+            f"{int(model.optimizer.iterations.numpy())} steps)",
+            flush=True,
+        )
+        result = workflow.resume(
+            model,
+            x,
+            recipe,
+            y=y,
+            random_state=args.seed,
+            callbacks=epoch_callbacks,
+            verbose=_verbosity(args),
+        )
+    else:
+        if pretrained:
+            print(f"Loading the autoencoder from {pretrained}", flush=True)
+            on_stage = _StageReporter(x, y, recipe, next_step=next_step)
+        else:
+            print(
+                f"Pretraining the autoencoder on {name} {x.shape} "
+                f"({recipe.pretrain_epochs} epochs)",
+                flush=True,
+            )
+            on_stage = _StageReporter(
+                x,
+                y,
+                recipe,
+                os.path.join(out, "ae.weights.h5"),
+                args,
+                image_shape,
+                overwrite=True,
+                next_step=next_step,
+            )
+        result = workflow.train(
+            model,
+            x,
+            recipe,
+            y=y,
+            pretrained=pretrained,
+            image_shape=image_shape,
+            random_state=args.seed,
+            callbacks=epoch_callbacks,
+            jit_compile=not args.no_xla,
+            verbose=_verbosity(args),
+            on_stage=on_stage,
+        )
     final = _scores(model, x, y)
     print(f"VaDE    {_format(final)}")
     if final["min_cluster_fraction"] < 0.01:
@@ -802,8 +837,8 @@ def run_train(args):
     )
     print(
         f"wrote {out}/: model.keras checkpoint.keras metrics.json "
-        "history.csv latent.png samples.png history.png"
-        + ("" if pretrained else " ae.weights.h5")
+        "history.csv latent.png samples.png history.png command.json"
+        + ("" if pretrained or args.resume else " ae.weights.h5")
     )
     return 0
 
@@ -815,7 +850,80 @@ def _load_model(path):
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"No model file at {os.path.abspath(path)}.")
-    return keras.models.load_model(path)
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # Keras raises many types for a bad file
+        raise ValueError(
+            f"{path} is not a readable Keras model file (truncated or "
+            f"corrupted?): {type(error).__name__}: {error}"
+        ) from None
+
+
+# The file in a run folder that `--resume` reads the run's command from.
+COMMAND_FILE = "command.json"
+
+
+def expand_resume(argv):
+    """`train|reproduce --resume RUN_DIR [flags]` as the run's own command.
+
+    The saved command comes first, then `--resume RUN_DIR --overwrite
+    --out RUN_DIR` and the flags given with `--resume`, which replace the
+    saved ones (argparse keeps the last value).
+    """
+    argv = list(argv)
+    if not argv or argv[0] not in ("train", "reproduce"):
+        return argv
+    if "--resume" not in argv:
+        return argv
+    index = argv.index("--resume")
+    if index + 1 >= len(argv):
+        return argv  # argparse reports the missing value
+    run_dir = argv[index + 1]
+    extra = argv[1:index] + argv[index + 2 :]
+    path = os.path.join(run_dir, COMMAND_FILE)
+    try:
+        with open(path) as handle:
+            saved = json.load(handle)["argv"]
+    except FileNotFoundError:
+        raise SystemExit(
+            f"vade-tf {argv[0]}: error: --resume {run_dir}: no {COMMAND_FILE} "
+            "there (is it a run folder written by vade-tf train or "
+            "reproduce?)"
+        ) from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise SystemExit(
+            f"vade-tf {argv[0]}: error: --resume {run_dir}: {path} is not a "
+            f"saved command ({error})"
+        ) from None
+    if saved[:1] != argv[:1]:
+        raise SystemExit(
+            f"vade-tf {argv[0]}: error: {run_dir} was written by "
+            f"`vade-tf {saved[0]}`; resume it with that command"
+        )
+    return [
+        *saved,
+        "--resume",
+        run_dir,
+        "--overwrite",
+        "--out",
+        run_dir,
+        *extra,
+    ]
+
+
+def parse_args(argv=None):
+    """Parses the command line (`--resume` expanded; see `expand_resume`).
+
+    The result's `argv` is the command to save for a later `--resume`:
+    the expanded arguments without `--resume RUN_DIR`.
+    """
+    argv = expand_resume(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if getattr(args, "resume", None):
+        index = argv.index("--resume")
+        argv = argv[:index] + argv[index + 2 :]
+    args.argv = argv
+    return args
 
 
 def run_evaluate(args):
@@ -885,7 +993,7 @@ def _interrupted(args):
 
 def main(argv=None):
     """Entry point of `vade-tf`; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

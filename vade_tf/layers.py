@@ -144,6 +144,20 @@ class Sampling(keras.layers.Layer):
         z_mean, z_log_var = inputs
         return reparameterize(z_mean, z_log_var, self.seed_generator)
 
+    # Keras saves a layer's own weights, not its SeedGenerator's state; a
+    # checkpoint that resumes training needs the draws to go on where they
+    # were, so the state is saved with the layer.
+    _STATE_KEY = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self._STATE_KEY] = ops.convert_to_numpy(self.seed_generator.state)
+
+    def load_own_variables(self, store):
+        # Files written before the state was saved have no entry.
+        if self._STATE_KEY in store:
+            self.seed_generator.state.assign(store[self._STATE_KEY])
+
     def compute_output_shape(self, input_shape):
         return input_shape[0]
 

@@ -19,9 +19,11 @@ result.history["acc"][-1]
 """
 
 import dataclasses
+import math
 import time
 
 import numpy as np
+import tensorflow as tf
 
 from vade_tf import callbacks as vade_callbacks
 from vade_tf import model as vade_model
@@ -295,30 +297,186 @@ def train(
         gmm_optimizer=gmm_optimizer,
         jit_compile=jit_compile,
     )
+    history, seconds = _fit(
+        model,
+        x,
+        recipe,
+        y=y,
+        shuffle_seed=shuffle_seed(random_state),
+        initial_epoch=0,
+        callbacks=callbacks,
+        validation_data=validation_data,
+        verbose=verbose,
+    )
+    _report(on_stage, "trained", model)
+    return TrainResult(
+        model=model,
+        recipe=recipe,
+        pretrain_recipe=start.pretrain_recipe,
+        history=history,
+        pretrain_history=start.pretrain_history,
+        mixture=start.mixture,
+        timings={**start.timings, "train": seconds},
+    )
+
+
+def resume(
+    model,
+    x,
+    recipe="original",
+    *,
+    y=None,
+    random_state=None,
+    callbacks=(),
+    validation_data=None,
+    verbose=0,
+):
+    """Continues `train` from a checkpoint of it.
+
+    `model` is a `vade_tf.callbacks.Checkpoint` file loaded with
+    `keras.models.load_model`: it holds the network and mixture weights,
+    both optimizers' states (their step counts included) and the state of
+    the sampling layer's random generator. Training goes on at the epoch
+    after the last one saved (the network optimizer's step count over the
+    steps per epoch) up to `recipe.epochs`, with the recipe's schedule at
+    that epoch and the data in the order `train` would have used: with the
+    same `random_state`, training 4 epochs straight and 2 + 2 with a resume
+    give the same weights (to float tolerance; tests/test_resume.py).
+
+    Args:
+        model: a compiled `vade_tf.VaDE` loaded from a checkpoint.
+        x, recipe, y, random_state, callbacks, validation_data, verbose: as
+            given to `train` for the run being resumed.
+
+    Returns:
+        A `TrainResult` (no pretraining or mixture fit; `history` holds the
+        resumed epochs).
+    """
+    recipe = recipes.get_recipe(recipe)
+    _check_model(model)
+    if model.gmm_optimizer is None:
+        raise ValueError(
+            "resume needs a compiled model loaded from a checkpoint (its "
+            "optimizers' states). Received a model that was never compiled."
+        )
+    x = validation.check_model_input(model, x, clusters=True, streamed=False)
+    steps = math.ceil(len(x) / recipe.batch_size)
+    done = int(model.optimizer.iterations.numpy())
+    if done % steps:
+        raise ValueError(
+            f"The checkpoint stopped after {done} steps, not at the end of "
+            f"an epoch of {steps} steps ({len(x)} samples in batches of "
+            f"{recipe.batch_size}): resume needs the data and batch size "
+            "of the run that wrote it."
+        )
+    initial_epoch = done // steps
+    if initial_epoch >= recipe.epochs:
+        raise ValueError(
+            f"The checkpoint has finished {initial_epoch} epochs; the "
+            f"recipe trains {recipe.epochs}. Nothing to resume (raise "
+            "epochs to train on)."
+        )
+    history, seconds = _fit(
+        model,
+        x,
+        recipe,
+        y=y,
+        shuffle_seed=shuffle_seed(random_state),
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        validation_data=validation_data,
+        verbose=verbose,
+    )
+    return TrainResult(
+        model=model,
+        recipe=recipe,
+        pretrain_recipe=None,
+        history=history,
+        pretrain_history={},
+        mixture=None,
+        timings={"train": seconds},
+    )
+
+
+def shuffle_seed(random_state):
+    """The seed of the epochs' data order: `random_state`, or 0 for `None`.
+
+    A fixed default keeps `resume` able to repeat the order of a run that
+    gave no seed.
+    """
+    return 0 if random_state is None else int(random_state)
+
+
+def epoch_batches(x, batch_size, seed, initial_epoch=0, epochs=1):
+    """The training batches of epochs `initial_epoch` to `epochs - 1`.
+
+    Epoch e visits every row of `x` once, in the order of a stateless
+    shuffle seeded by `(seed, e)`: the order depends on the epoch's number
+    only, so a resumed run sees the batches the uninterrupted run would
+    have (Keras's own shuffling draws from a generator whose state a new
+    process does not have). The last batch of an epoch may be short.
+
+    Args:
+        x: float32 array of shape `(n_samples, input_dim)`.
+        batch_size: int >= 1.
+        seed: int.
+        initial_epoch: int >= 0.
+        epochs: int > `initial_epoch`.
+
+    Returns:
+        A `tf.data.Dataset` of `(batch, input_dim)` float32 tensors,
+        `ceil(n_samples / batch_size)` per epoch.
+    """
+    n = len(x)
+    seed = tf.constant(seed, tf.int64)
+
+    def epoch_order(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([seed, epoch])
+        )
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    indices = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_order)
+    rows = tf.data.Dataset.from_tensors(x).repeat()
+    return (
+        tf.data.Dataset.zip(rows, indices)
+        .map(lambda data, index: tf.gather(data, index))
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def _fit(
+    model,
+    x,
+    recipe,
+    *,
+    y,
+    shuffle_seed,
+    initial_epoch,
+    callbacks,
+    validation_data,
+    verbose,
+):
+    """`model.fit` for the recipe's epochs from `initial_epoch`; returns the
+    history (plain floats) and the seconds it took."""
     epoch_callbacks = [recipe.schedule()]
     if y is not None:
         # First, so that later callbacks (CSV logs, checkpoints) see it.
         epoch_callbacks.insert(0, vade_callbacks.ClusteringMetrics(x, y))
     started = time.perf_counter()
     history = model.fit(
-        x,
+        epoch_batches(
+            x, recipe.batch_size, shuffle_seed, initial_epoch, recipe.epochs
+        ),
         epochs=recipe.epochs,
-        batch_size=recipe.batch_size,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=math.ceil(len(x) / recipe.batch_size),
+        shuffle=False,  # epoch_batches orders each epoch itself
         callbacks=epoch_callbacks + list(callbacks),
         validation_data=validation_data,
         verbose=verbose,
     )
-    timings = {**start.timings, "train": time.perf_counter() - started}
-    _report(on_stage, "trained", model)
-    return TrainResult(
-        model=model,
-        recipe=recipe,
-        pretrain_recipe=start.pretrain_recipe,
-        history=_plain(history.history),
-        pretrain_history=start.pretrain_history,
-        mixture=start.mixture,
-        timings=timings,
-    )
+    return _plain(history.history), time.perf_counter() - started
 
 
 def _check_model(model):
@@ -346,8 +504,11 @@ __all__ = [
     "PrepareResult",
     "TrainResult",
     "build_model",
+    "epoch_batches",
     "prepare",
     "resolve_likelihood",
     "resolve_pretrain_recipe",
+    "resume",
+    "shuffle_seed",
     "train",
 ]
