@@ -169,3 +169,69 @@ def test_checkpoint_saves_each_epoch_through_a_temporary_file(
     )
     with pytest.raises(ValueError, match="must end in '.keras'"):
         callbacks.Checkpoint(str(tmp_path / "checkpoint.h5"))
+
+
+def _monitor_messages(model, x, **kwargs):
+    """Runs a CollapseMonitor for one epoch end; returns its messages."""
+    messages = []
+    monitor = callbacks.CollapseMonitor(x, report=messages.append, **kwargs)
+    monitor.set_model(model)
+    monitor.on_train_begin()
+    logs = {}
+    monitor.on_epoch_end(0, logs)
+    return messages, logs
+
+
+def test_collapse_monitor_names_the_cluster_and_the_cause(small_model, blobs):
+    x, _ = blobs
+    small_model.initialize_gmm(x, n_init=1, random_state=0)
+    messages, logs = _monitor_messages(small_model, x)
+    assert messages == []  # a healthy start: nothing to say
+    assert logs["min_cluster_fraction"] > 0.2
+
+    # Cluster 2's weight at the floor: the prior gave it up.
+    theta = np.asarray(small_model.theta_p).copy()
+    theta[2] = 1e-6
+    small_model.set_gmm_parameters(
+        theta / theta.sum(), small_model.c_mean, small_model.c_var
+    )
+    messages, _ = _monitor_messages(small_model, x)
+    assert any("cluster 2" in m and "mixture weight" in m for m in messages)
+
+    # Cluster 0's mean far from every point: no points, weight intact.
+    means = np.asarray(small_model.c_mean).copy()
+    means[0] = 1e3
+    small_model.set_gmm_parameters(
+        [1 / 3, 1 / 3, 1 / 3], means, small_model.c_var
+    )
+    messages, logs = _monitor_messages(small_model, x)
+    assert logs["min_cluster_fraction"] == 0.0
+    assert any("cluster 0 holds 0.00%" in m for m in messages)
+
+    # All components the same and very wide: q(c|x) is uniform.
+    small_model.set_gmm_parameters(
+        [1 / 3, 1 / 3, 1 / 3], np.zeros((3, 2)), np.full((3, 2), 1e4)
+    )
+    messages, _ = _monitor_messages(small_model, x)
+    assert any("nearly uniform" in m for m in messages)
+
+
+def test_collapse_monitor_warns_once_per_cause(small_model, blobs):
+    x, _ = blobs
+    small_model.set_gmm_parameters(
+        [1 / 3, 1 / 3, 1 / 3], np.zeros((3, 2)), np.full((3, 2), 1e4)
+    )
+    monitor = callbacks.CollapseMonitor(x)
+    monitor.set_model(small_model)
+    monitor.on_train_begin()
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        monitor.on_epoch_end(0, {})
+    assert all(w.category is callbacks.VaDECollapseWarning for w in caught)
+    assert any("nearly uniform" in str(w.message) for w in caught)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        monitor.on_epoch_end(1, {})  # the same cause: no second warning

@@ -190,3 +190,135 @@ class HistoryCSV(keras.callbacks.CSVLogger):
         if self.keys is None and logs:
             self.keys = sorted(logs)
         super().on_epoch_end(epoch, logs)
+
+
+class CollapseMonitor(keras.callbacks.Callback):
+    """Warns when VaDE's clusters collapse, naming the cluster and the cause.
+
+    At the end of every `every`-th epoch it computes q(c|x) on `x` (at most
+    `max_samples` rows, a fixed random subset) and warns when
+
+    - a cluster's share of the points falls below `min_fraction` (the
+      points moved to other clusters),
+    - a mixture weight `theta_p[c]` falls below `min_weight` (the prior
+      itself gave the cluster up),
+    - q(c|x) is nearly uniform: its mean entropy is above
+      `max_entropy_ratio * log K`, so the clusters no longer explain the
+      points (overlapping components; with `gamma_mode="original"` the
+      original release's `p(c, z) + 1e-10` does this, docs/model.md).
+
+    Each warning is given once per cluster and cause, as a Python warning
+    (`VaDECollapseWarning`; `warnings.simplefilter("error",
+    VaDECollapseWarning)` turns them into errors) or through `report`. It
+    uses no labels. The epoch logs get `min_cluster_fraction`, the
+    smallest share.
+
+    Args:
+        x: array of shape `(n_samples, input_dim)`, the training data.
+        min_fraction: float, the smallest share of points a cluster should
+            keep; default 1% of what an even split gives each cluster
+            (`0.01 / K`) when `None`.
+        min_weight: float or `None` (the same default as `min_fraction`).
+        max_entropy_ratio: float in (0, 1].
+        max_samples: int, rows scored each time.
+        every: int, check every this many epochs.
+        seed: int, picks the subset.
+        report: `None` to warn, or a function called with each message
+            (the command line prints them).
+    """
+
+    def __init__(
+        self,
+        x,
+        min_fraction=None,
+        min_weight=None,
+        max_entropy_ratio=0.9,
+        max_samples=10000,
+        every=1,
+        seed=0,
+        report=None,
+    ):
+        super().__init__()
+        x = np.asarray(x, dtype="float32")
+        if len(x) > max_samples:
+            rows = np.random.default_rng(seed).choice(
+                len(x), max_samples, replace=False
+            )
+            x = x[np.sort(rows)]
+        self.x = x
+        self.min_fraction = min_fraction
+        self.min_weight = min_weight
+        if not 0.0 < max_entropy_ratio <= 1.0:
+            raise ValueError(
+                "max_entropy_ratio must be in (0, 1]. Received: "
+                f"{max_entropy_ratio!r}"
+            )
+        self.max_entropy_ratio = max_entropy_ratio
+        self.every = validation.check_int(every, "every", 1)
+        self.report = report
+        self.warned = set()
+
+    def on_train_begin(self, logs=None):
+        self.x = validation.check_model_input(
+            self.model, self.x, "CollapseMonitor x", streamed=False
+        )
+
+    def _warn(self, key, message):
+        if key in self.warned:
+            return
+        self.warned.add(key)
+        if self.report is not None:
+            self.report(message)
+            return
+        import warnings
+
+        warnings.warn(message, VaDECollapseWarning, stacklevel=2)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        k = self.model.n_clusters
+        probs = self.model.predict_proba(self.x, check_input=False)
+        shares = np.bincount(probs.argmax(axis=1), minlength=k) / len(probs)
+        theta = np.asarray(self.model.theta_p)
+        min_fraction = self.min_fraction or 0.01 / k
+        min_weight = self.min_weight or 0.01 / k
+        if logs is not None:
+            logs["min_cluster_fraction"] = float(shares.min())
+        for c in np.flatnonzero(theta < min_weight):
+            self._warn(
+                ("weight", c),
+                f"epoch {epoch + 1}: the mixture weight of cluster {c} fell "
+                f"to {theta[c]:.2g} (< {min_weight:.2g}): the prior gave the "
+                "cluster up. Likely cause: the mixture's steps are too large "
+                "for its scale (lower gmm_learning_rate, or "
+                'gmm_updates="relative" / --gmm-updates relative).',
+            )
+        for c in np.flatnonzero(shares < min_fraction):
+            if ("weight", c) in self.warned:
+                continue
+            self._warn(
+                ("share", c),
+                f"epoch {epoch + 1}: cluster {c} holds {shares[c]:.2%} of "
+                f"the points (< {min_fraction:.2%}) while its weight is "
+                f"{theta[c]:.3f}: the encoder moved its points to other "
+                "clusters. Likely causes: a network learning rate too high "
+                "for the latent scale (the tuned recipe uses 0.0002), or "
+                "data whose scale the likelihood does not suit (standardise "
+                "features for the gaussian likelihood).",
+            )
+        entropy = -np.sum(probs * np.log(np.maximum(probs, 1e-30)), axis=1)
+        ratio = float(entropy.mean() / np.log(k))
+        if ratio > self.max_entropy_ratio:
+            self._warn(
+                ("uniform",),
+                f"epoch {epoch + 1}: q(c|x) is nearly uniform (mean entropy "
+                f"{ratio:.0%} of log {k}): the components overlap and no "
+                'longer separate the points. With gamma_mode="original" '
+                "the original release's p(c, z) + 1e-10 flattens gamma "
+                'this way (docs/model.md); gamma_mode="exact" does not.',
+            )
+
+
+class VaDECollapseWarning(UserWarning):
+    """Warned by `CollapseMonitor` when clusters collapse."""

@@ -738,6 +738,9 @@ def run_train(args):
     next_step = f"Training VaDE ({recipe.name} recipe, {recipe.epochs} epochs)"
     history_csv = os.path.join(out, "history.csv")
     epoch_callbacks = [
+        callbacks.CollapseMonitor(
+            x, report=lambda message: print(f"warning: {message}", flush=True)
+        ),
         callbacks.HistoryCSV(history_csv, append=bool(args.resume)),
         callbacks.Checkpoint(os.path.join(out, "checkpoint.keras")),
     ]
