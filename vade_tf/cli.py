@@ -110,6 +110,14 @@ def _add_model_arguments(parser):
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--input-scaling",
+        default=options.INPUT_SCALINGS[0],
+        choices=options.INPUT_SCALINGS,
+        help="auto: standardise each feature for the gaussian likelihood "
+        "(kept in the saved model); standardize; none "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--gamma-mode",
         default="exact",
         choices=options.GAMMA_MODES,
@@ -465,6 +473,7 @@ def _build_model(args, x, y):
         x,
         n_clusters=n_clusters,
         likelihood=args.likelihood,
+        input_scaling=args.input_scaling,
         latent_dim=args.latent_dim,
         hidden_dims=hidden,
         alpha=args.alpha,

@@ -13,6 +13,7 @@ from sklearn import base
 from sklearn.utils import validation as sklearn_validation
 
 from vade_tf import layers, recipes, validation, workflow
+from vade_tf import options as vade_options
 
 # `validate_data` is public from scikit-learn 1.6; older versions have the
 # `BaseEstimator._validate_data` method instead.
@@ -68,6 +69,9 @@ class VaDEClustering(
             otherwise; the choice is stored in `likelihood_`. For
             bernoulli, values within 1e-6 of [0, 1] (a scaler's rounding)
             are moved onto it in `fit` and `score`.
+        input_scaling: `"auto"` (standardise each feature for the
+            gaussian likelihood, inside the model), `"standardize"` or
+            `"none"`; see `vade_tf.workflow.build_model`.
         alpha: float > 0, the weight of the reconstruction term.
         gamma_mode: `"exact"` or `"original"`; see
             `vade_tf.layers.GMMPosterior`.
@@ -154,6 +158,7 @@ class VaDEClustering(
         latent_dim=10,
         hidden_dims=(500, 500, 2000),
         likelihood="auto",
+        input_scaling="auto",
         alpha=1.0,
         gamma_mode="exact",
         recipe="original",
@@ -176,6 +181,7 @@ class VaDEClustering(
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.likelihood = likelihood
+        self.input_scaling = input_scaling
         self.alpha = alpha
         self.gamma_mode = gamma_mode
         self.recipe = recipe
@@ -219,6 +225,7 @@ class VaDEClustering(
             x_train,
             n_clusters=int(self.n_clusters),
             likelihood=likelihood,
+            input_scaling=self.input_scaling,
             latent_dim=int(self.latent_dim),
             hidden_dims=tuple(int(width) for width in self.hidden_dims),
             alpha=float(self.alpha),
@@ -343,6 +350,9 @@ class VaDEClustering(
             )
         validation.check_positive_float(self.alpha, "alpha")
         validation.check_choice(self.likelihood, "likelihood", LIKELIHOODS)
+        validation.check_choice(
+            self.input_scaling, "input_scaling", vade_options.INPUT_SCALINGS
+        )
         validation.check_choice(
             self.gamma_mode, "gamma_mode", layers.GAMMA_MODES
         )

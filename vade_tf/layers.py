@@ -121,6 +121,91 @@ def reparameterize(z_mean, z_log_var, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="vade_tf")
+class Standardize(keras.layers.Layer):
+    """Per-feature standardisation `(x - mean) / std`, and its inverse.
+
+    VaDE applies it to the input before the encoder and the likelihood, and
+    undoes it on what the decoder returns, so a model trained on unscaled
+    features (values in the hundreds) takes and returns data in the user's
+    units, in `predict`, `generate`, a saved model and the SavedModel
+    export alike. Until `adapt` is called it is the identity (mean 0,
+    std 1), as for the bernoulli likelihood.
+
+    Args:
+        input_dim: int, the number of features.
+
+    Call arguments:
+        inputs: tensor of shape `(batch, input_dim)`.
+
+    Returns:
+        The standardised tensor, float32, same shape.
+    """
+
+    def __init__(self, input_dim, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.input_dim = validation.check_int(input_dim, "input_dim", 1)
+        self.mean = self.add_weight(
+            shape=(self.input_dim,),
+            initializer="zeros",
+            trainable=False,
+            name="mean",
+        )
+        self.std = self.add_weight(
+            shape=(self.input_dim,),
+            initializer="ones",
+            trainable=False,
+            name="std",
+        )
+        self.built = True
+
+    def adapt(self, x):
+        """Sets the mean and std from numpy data `x` `(n, input_dim)`.
+
+        A constant feature keeps std 1 (it is only shifted).
+        """
+        x = np.asarray(x, dtype="float64")
+        std = x.std(axis=0)
+        self.mean.assign(x.mean(axis=0).astype("float32"))
+        self.std.assign(np.where(std > 0, std, 1.0).astype("float32"))
+
+    @property
+    def is_identity(self):
+        """True while mean is 0 and std is 1 (nothing adapted)."""
+        return bool(
+            np.all(ops.convert_to_numpy(self.mean) == 0)
+            and np.all(ops.convert_to_numpy(self.std) == 1)
+        )
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "float32")
+        return (inputs - self.mean) / self.std
+
+    def inverse(self, outputs):
+        """`outputs * std + mean`: standardised values back in data units."""
+        return ops.cast(outputs, "float32") * self.std + self.mean
+
+    def transform(self, x):
+        """`call` on a numpy array, returning float32 numpy."""
+        mean = ops.convert_to_numpy(self.mean)
+        std = ops.convert_to_numpy(self.std)
+        return ((np.asarray(x, dtype="float32") - mean) / std).astype("float32")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def load_own_variables(self, store):
+        # Model files written before VaDE had this layer have no entry for
+        # it: they keep the identity, which is what they were trained with.
+        if len(store.keys()) == 0:
+            return
+        super().load_own_variables(store)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim}
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
 class Sampling(keras.layers.Layer):
     """Draws z ~ N(z_mean, exp(z_log_var)) by reparameterisation.
 

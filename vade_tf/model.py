@@ -257,6 +257,11 @@ class VaDE(keras.Model):
             self.kernel_initializer,
             self.seed,
         )
+        # Identity until `vade_tf.workflow.build_model` (or the user) adapts
+        # it to data for the gaussian likelihood.
+        self.input_scaling = vade_layers.Standardize(
+            self.input_dim, name="input_scaling"
+        )
         # The mixture, the draws of z and the ELBO stay in float32 under a
         # mixed-precision policy; only the two networks follow the policy.
         self.gmm = vade_layers.GMMPosterior(
@@ -324,17 +329,21 @@ class VaDE(keras.Model):
     def encoder_outputs(self, x, training=False):
         """The parameters of q(z|x) as float32 tensors.
 
-        The encoder computes in the dtype policy's compute dtype (float16
-        or bfloat16 under mixed precision); its outputs are cast to float32
-        for the mixture and the ELBO.
+        `x` is standardised by `input_scaling` first (the identity unless
+        it was adapted). The encoder computes in the dtype policy's compute
+        dtype (float16 or bfloat16 under mixed precision); its outputs are
+        cast to float32 for the mixture and the ELBO.
 
         Args:
-            x: tensor of shape `(batch, input_dim)`.
+            x: tensor of shape `(batch, input_dim)`, in the data's units.
             training: bool.
 
         Returns:
             Tuple `(z_mean, z_log_var)`, each float32 `(batch, latent_dim)`.
         """
+        return self._encode_standardized(self.input_scaling(x), training)
+
+    def _encode_standardized(self, x, training):
         z_mean, z_log_var = self.encoder(x, training=training)
         return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
 
@@ -358,8 +367,9 @@ class VaDE(keras.Model):
         return ops.cast(hidden, "float32")
 
     def decoder_mean(self, z, training=False):
-        """The mean of p(x|z) (`x_hat`), float32 `(batch, input_dim)`."""
-        return ops.cast(self.decoder(z, training=training), "float32")
+        """The mean of p(x|z) (`x_hat`) in the data's units, float32
+        `(batch, input_dim)` (`input_scaling` undone)."""
+        return self.input_scaling.inverse(self.decoder(z, training=training))
 
     def elbo_terms(self, x, training=False, seed=None):
         """Per-sample reconstruction and KL terms of the negative ELBO.
@@ -377,8 +387,9 @@ class VaDE(keras.Model):
         Returns:
             Tuple `(reconstruction, kl)`, each of shape `(batch,)`.
         """
-        x = ops.cast(x, "float32")
-        z_mean, z_log_var = self.encoder_outputs(x, training=training)
+        # The likelihood scores the standardised data the decoder models.
+        x = self.input_scaling(x)
+        z_mean, z_log_var = self._encode_standardized(x, training)
         if seed is None:
             z = self.sampling([z_mean, z_log_var])
         else:
@@ -672,7 +683,7 @@ class VaDE(keras.Model):
         means, log_vars = [], []
         for start in range(0, len(x), batch_size):
             z_mean, z_log_var = self.encoder.predict_on_batch(
-                x[start : start + batch_size]
+                self.input_scaling.transform(x[start : start + batch_size])
             )
             means.append(z_mean)
             log_vars.append(z_log_var)
@@ -807,7 +818,7 @@ class VaDE(keras.Model):
         x_hat = self.decoder.predict(
             z, batch_size=INFERENCE_BATCH_SIZE, verbose=0
         )
-        return x_hat.astype("float32", copy=False)
+        return ops.convert_to_numpy(self.input_scaling.inverse(x_hat))
 
     # --- Serialisation -----------------------------------------------------
 

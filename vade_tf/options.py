@@ -14,3 +14,7 @@ LIKELIHOOD_AUTO = "auto"
 GAMMA_MODES = ("exact", "original")
 # Autoencoder pretraining recipes (`vade_tf.pretraining.recipe_settings`).
 PRETRAIN_RECIPES = ("adam", "dec", "augment")
+# How the input is scaled before the encoder and the likelihood
+# (`vade_tf.workflow.build_model`): "auto" standardises each feature for the
+# gaussian likelihood and leaves bernoulli data in [0, 1] as they are.
+INPUT_SCALINGS = ("auto", "standardize", "none")

@@ -319,6 +319,9 @@ def pretrain_autoencoder(
         )
         data = _augmented_batches(x, batch_size, augmentation, model.seed)
         return autoencoder.fit(data, epochs=epochs, **fit_kwargs)
+    # The autoencoder works on the data as the model standardises it
+    # (`VaDE.input_scaling`, the identity unless adapted).
+    x = model.input_scaling.transform(x)
     return autoencoder.fit(
         x, x, epochs=epochs, batch_size=batch_size, **fit_kwargs
     )

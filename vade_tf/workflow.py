@@ -74,19 +74,39 @@ def resolve_pretrain_recipe(recipe, image_shape=None):
     return "augment" if image_shape is not None else "adam"
 
 
-def build_model(x, n_clusters, likelihood=LIKELIHOOD_AUTO, **kwargs):
+def build_model(
+    x,
+    n_clusters,
+    likelihood=LIKELIHOOD_AUTO,
+    input_scaling=options.INPUT_SCALINGS[0],
+    **kwargs,
+):
     """A `vade_tf.VaDE` for data `x`.
+
+    With `input_scaling="auto"` and the gaussian likelihood, the model's
+    `input_scaling` layer is adapted to `x`: each feature is standardised
+    before the encoder and the likelihood, and the decoder's outputs are
+    mapped back, so unscaled tables (values in the hundreds) train as well
+    as their standardised copies and the model takes and returns the
+    user's units (the scaler is saved with the model and used by the
+    SavedModel export).
 
     Args:
         x: array of shape `(n_samples, n_features)`.
         n_clusters: int >= 2, at most `n_samples`.
         likelihood: `"auto"` (see `resolve_likelihood`) or a likelihood.
+        input_scaling: one of `vade_tf.options.INPUT_SCALINGS`: `"auto"`
+            (standardise for the gaussian likelihood only),
+            `"standardize"` or `"none"`.
         **kwargs: the other `VaDE` arguments (`latent_dim`, `hidden_dims`,
             `alpha`, `gamma_mode`, `seed`, ...).
 
     Returns:
         A new `vade_tf.VaDE` with `input_dim = n_features`.
     """
+    validation.check_choice(
+        input_scaling, "input_scaling", options.INPUT_SCALINGS
+    )
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(
@@ -94,12 +114,20 @@ def build_model(x, n_clusters, likelihood=LIKELIHOOD_AUTO, **kwargs):
             f"Received shape {x.shape}."
         )
     validation.check_n_clusters(n_clusters, n_samples=len(x))
-    return vade_model.VaDE(
+    model = vade_model.VaDE(
         input_dim=x.shape[1],
         n_clusters=n_clusters,
         likelihood=resolve_likelihood(x, likelihood),
         **kwargs,
     )
+    standardize = input_scaling == "standardize" or (
+        input_scaling == "auto" and model.likelihood.name == "gaussian"
+    )
+    if standardize:
+        model.input_scaling.adapt(
+            validation.check_data(x, input_dim=x.shape[1], name="x")
+        )
+    return model
 
 
 @dataclasses.dataclass
