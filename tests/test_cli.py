@@ -431,3 +431,84 @@ def test_resume_and_evaluate_name_a_bad_folder_or_file(tmp_path, capsys):
     assert status == 2
     err = capsys.readouterr().err
     assert str(truncated) in err and "truncated or corrupted" in err
+
+
+def _bad_inputs(tmp_path):
+    """(name, extra argv, a fragment the message must contain) per case."""
+    rng = np.random.default_rng(0)
+    good = rng.random((40, 6)).astype("float32")
+    cases = []
+
+    def npz(name, **arrays):
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **arrays)
+        return str(path)
+
+    nan = good.copy()
+    nan[3, 2] = np.nan
+    cases.append(("nan", ["--data", npz("nan", x=nan)], "NaN or inf"))
+    inf = good.copy()
+    inf[0, 0] = np.inf
+    cases.append(("inf", ["--data", npz("inf", x=inf)], "NaN or inf"))
+    cases.append(
+        (
+            "strings",
+            ["--data", npz("s", x=np.array([["a", "b"]] * 5))],
+            "numeric",
+        )
+    )
+    cases.append(
+        ("empty", ["--data", npz("empty", x=np.zeros((0, 6)))], "0 samples")
+    )
+    cases.append(
+        (
+            "labels",
+            ["--data", npz("labels", x=good, y=np.zeros(7, int))],
+            "40",
+        )
+    )
+    cases.append(
+        (
+            "bernoulli",
+            ["--data", npz("wide", x=good * 5), "--likelihood", "bernoulli"],
+            "[0, 1]",
+        )
+    )
+    cases.append(
+        (
+            "too_few",
+            ["--data", npz("few", x=good[:3]), "--n-clusters", "5"],
+            "n_clusters",
+        )
+    )
+    cases.append(
+        (
+            "one_cluster",
+            ["--data", npz("one", x=good), "--n-clusters", "1"],
+            "n_clusters",
+        )
+    )
+    text = tmp_path / "data.txt"
+    text.write_text("1 2 3\n")
+    cases.append(("file_type", ["--data", str(text)], ".npz"))
+    truncated = tmp_path / "ae.weights.h5"
+    truncated.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    cases.append(
+        (
+            "truncated_weights",
+            ["--data", npz("ok", x=good), "--pretrained", str(truncated)],
+            str(truncated),
+        )
+    )
+    return cases
+
+
+def test_each_bad_input_is_one_clear_message_and_exit_2(tmp_path, capsys):
+    for name, extra, fragment in _bad_inputs(tmp_path):
+        out = tmp_path / f"run-{name}"
+        status = cli.main(["train", *extra, "--out", str(out), *TINY])
+        err = capsys.readouterr().err
+        assert status == 2, (name, err)
+        assert fragment in err, (name, err)
+        assert "Traceback" not in err, name
+        assert len(err.strip().splitlines()) == 1, (name, err)

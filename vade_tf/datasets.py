@@ -248,6 +248,11 @@ def load_array(path, label_column=None):
                 f"{path}: x has {len(x)} samples but y has {len(y)} labels."
             )
         y = y.astype("int64")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(
+            f"{path}: x must be a numeric array. Received dtype {x.dtype} "
+            f"(for example {x.flat[0]!r})."
+        )
     return x.astype("float32"), y
 
 

@@ -425,7 +425,7 @@ def read_weight_file(path):
     """
     path = _resolve_weights_path(path)
     weights = {}
-    with h5py.File(path, "r") as handle:
+    with _open_weights(path) as handle:
         root = handle["model_weights"] if "model_weights" in handle else handle
         if "layer_names" not in root.attrs:
             raise ValueError(
@@ -441,6 +441,20 @@ def read_weight_file(path):
     return weights
 
 
+def _open_weights(path):
+    """`h5py.File(path, "r")`, with an error naming the file if it is not
+    a readable HDF5 file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No weights file at {os.path.abspath(path)}.")
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(
+            f"{path} is not a readable HDF5 weights file (truncated or "
+            f"corrupted?): {error}"
+        ) from None
+
+
 def load_autoencoder_weights(model, path):
     """Loads autoencoder weights into `model` by layer name.
 
@@ -453,7 +467,7 @@ def load_autoencoder_weights(model, path):
             release's `ae_<dataset>_weights.h5` / `ae_<dataset>.json`.
     """
     stored = read_weight_file(path)
-    with h5py.File(_resolve_weights_path(path), "r") as handle:
+    with _open_weights(_resolve_weights_path(path)) as handle:
         saved_config = json.loads(handle.attrs.get("vade_tf_config", "{}"))
     saved_likelihood = saved_config.get("likelihood")
     if saved_likelihood and saved_likelihood != model.likelihood.name:
