@@ -130,34 +130,37 @@ def test_gmm_posterior_rejects_bad_arguments(kwargs, message):
 
 
 def _projection_reference(w, floor):
-    """The Euclidean projection onto {v: sum v = 1, v >= floor}.
-
-    By the KKT conditions it is v = max(w - tau, floor) for the tau where
-    the sum is 1; tau is found here by root bracketing in float64
-    (`scipy.optimize.brentq`), a different method from the constraint's
-    sort.
-    """
+    """`max(c * max(w, 0), floor)` with the c where the sum is 1, found by
+    root bracketing in float64 (`scipy.optimize.brentq`), a different
+    method from the constraint's sort; uniform when nothing is positive."""
     from scipy import optimize
 
-    w = np.asarray(w, dtype="float64")
+    w = np.maximum(np.asarray(w, dtype="float64"), 0.0)
+    if w.sum() <= 0:
+        return np.full(len(w), 1.0 / len(w))
 
-    def excess(tau):
-        return np.maximum(w - tau, floor).sum() - 1.0
+    def excess(c):
+        return np.maximum(c * w, floor).sum() - 1.0
 
-    tau = optimize.brentq(excess, w.min() - 1.0, w.max(), xtol=1e-15)
-    return np.maximum(w - tau, floor)
+    c = optimize.brentq(excess, 0.0, 1.0 / w[w > 0].min() + 1.0, xtol=1e-15)
+    return np.maximum(c * w, floor)
 
 
 def test_simplex_constraint_projects_and_serializes():
     constraint = layers.SimplexConstraint(min_value=0.01)
     valid = np.array([0.2, 0.3, 0.5], "float32")
     np.testing.assert_allclose(_np(constraint(valid)), valid, rtol=1e-6)
-    # The case a one-pass projection got wrong: weights left below the floor.
+    # The case a one-pass projection got wrong (it gave [0.474, 0.126,
+    # 0.2, 0.2], a weight below the floor).
     floor = layers.SimplexConstraint(min_value=0.2)
     np.testing.assert_allclose(
         _np(floor(np.array([0.79, 0.21, 0.0, 0.0], "float32"))),
         [0.4, 0.2, 0.2, 0.2],
         atol=1e-6,
+    )
+    # Renormalisation keeps proportions: [2, 6] -> [0.25, 0.75].
+    np.testing.assert_allclose(
+        _np(constraint(np.array([2.0, 6.0], "float32"))), [0.25, 0.75]
     )
     rng = np.random.default_rng(0)
     cases = [

@@ -27,15 +27,16 @@ ORIGINAL_P_C_Z_OFFSET = 1e-10
 
 @keras.saving.register_keras_serializable(package="vade_tf")
 class SimplexConstraint(keras.constraints.Constraint):
-    """Projects a weight vector onto the probability simplex with a floor.
+    """Maps a weight vector onto the probability simplex with a floor.
 
-    Returns the Euclidean projection of `w` onto `{v : sum(v) = 1, v_k >=
-    min_value}`: `v = max(w - tau, min_value)` with the one shift `tau`
-    that makes the sum 1, found by sorting (Duchi et al., ICML 2008, on
-    the simplex shifted by the floor). Whatever the input (negative,
-    all zero, far from summing to 1), the output sums to 1 and no weight
-    is below the floor, so every log weight stays finite; a vector already
-    in that set is returned unchanged.
+    Negative entries count as 0. The result is `v = max(c * w, min_value)`
+    with the one factor `c > 0` that makes `sum(v) = 1`: the weights are
+    renormalised, and those that would fall below the floor are held at
+    it while the others share what is left in their proportions (found
+    exactly by sorting, not by one pass that can leave entries below the
+    floor). With nothing positive left the result is uniform. Whatever the
+    input, the output sums to 1 and no weight is below the floor, so every
+    log weight stays finite; a vector already in that set is unchanged.
 
     Args:
         min_value: float, the smallest weight any component keeps; must be
@@ -51,24 +52,28 @@ class SimplexConstraint(keras.constraints.Constraint):
         self.min_value = min_value
 
     def __call__(self, w):
-        w = ops.convert_to_tensor(w)
+        w = ops.maximum(ops.convert_to_tensor(w), 0.0)
         n = ops.shape(w)[-1]
-        # Project u = w - floor onto {u >= 0, sum(u) = budget}. The
-        # projection is unchanged by adding a constant to every entry;
-        # starting from the largest entry at 0 keeps float32 exact for
-        # inputs far from the simplex.
-        budget = 1.0 - self.min_value * ops.cast(n, w.dtype)
-        u = w - ops.max(w, axis=-1, keepdims=True)
-        descending = ops.flip(ops.sort(u, axis=-1), axis=-1)
-        ranks = ops.cast(ops.arange(1, n + 1), w.dtype)
-        shifts = (ops.cumsum(descending, axis=-1) - budget) / ranks
-        # The support is the leading entries above their shift (never
-        # empty: the largest entry is above its own shift, budget > 0).
-        support = ops.sum(
-            ops.cast(descending > shifts, "int32"), axis=-1, keepdims=True
+        floor = self.min_value
+        descending = ops.flip(ops.sort(w, axis=-1), axis=-1)
+        # With the j largest weights above the floor and the rest at it,
+        # the factor is c_j = (1 - (n - j) floor) / (sum of the j largest).
+        # The right j is the largest whose j-th weight stays above the
+        # floor at c_j (a prefix of 1..n, never empty when w has a
+        # positive entry).
+        kept = ops.cast(ops.arange(1, n + 1), w.dtype)
+        mass = ops.cumsum(descending, axis=-1)
+        factors = (1.0 - (ops.cast(n, w.dtype) - kept) * floor) / ops.maximum(
+            mass, 1e-30
         )
-        tau = ops.take_along_axis(shifts, support - 1, axis=-1)
-        return ops.maximum(u - tau, 0.0) + self.min_value
+        above = factors * descending >= floor
+        count = ops.sum(ops.cast(above, "int32"), axis=-1, keepdims=True)
+        factor = ops.take_along_axis(
+            factors, ops.maximum(count - 1, 0), axis=-1
+        )
+        uniform = ops.ones_like(w) / ops.cast(n, w.dtype)
+        positive = ops.sum(w, axis=-1, keepdims=True) > 0
+        return ops.where(positive, ops.maximum(factor * w, floor), uniform)
 
     def get_config(self):
         return {"min_value": self.min_value}
