@@ -721,23 +721,27 @@ class VaDE(keras.Model):
             numpy array of shape `(N, n_clusters)`; rows sum to 1.
         """
         n_samples = validation.check_int(n_samples, "n_samples", 0)
-        z_mean, z_log_var = self.encode(x, batch_size, check_input=check_input)
+        if check_input:
+            x = validation.check_model_input(self, x, streamed=False)
+        batch_size = validation.check_int(batch_size, "batch_size", 1)
         generator = keras.random.SeedGenerator(seed) if n_samples else None
-        # The mixture's part is cheap: it runs on chunks of about 4 million
-        # (row, component, dimension) entries, whatever `batch_size` is.
+        # Rows go through in chunks of about 4 million (row, component,
+        # dimension) entries for the mixture, whatever `batch_size` is:
+        # memory stays bounded however many rows there are, and only the
+        # probabilities are kept.
         chunk = max(
             batch_size,
             _MIXTURE_CHUNK_ENTRIES
             // (self.n_clusters * self.latent_dim * max(n_samples, 1)),
         )
         probs = []
-        for start in range(0, len(z_mean), chunk):
-            rows = slice(start, start + chunk)
+        for start in range(0, len(x), chunk):
+            z_mean, z_log_var = self.encode(
+                x[start : start + chunk], batch_size, check_input=False
+            )
             probs.append(
                 ops.convert_to_numpy(
-                    self.gmm.q_c_x(
-                        z_mean[rows], z_log_var[rows], n_samples, generator
-                    )
+                    self.gmm.q_c_x(z_mean, z_log_var, n_samples, generator)
                 )
             )
         return np.concatenate(probs, axis=0)

@@ -104,6 +104,10 @@ def is_streamed(x):
     )
 
 
+# Rows per block of the finite-value check.
+_CHECK_ROWS = 65536
+
+
 def check_data(x, input_dim=None, likelihood=None, n_clusters=None, name="x"):
     """Validates a data matrix and returns it as a float32 numpy array.
 
@@ -146,14 +150,18 @@ def check_data(x, input_dim=None, likelihood=None, n_clusters=None, name="x"):
         )
     if array.shape[0] == 0:
         raise ValueError(f"`{name}` is empty. Received shape {array.shape}.")
-    finite = np.isfinite(array)
-    if not finite.all():
-        row, col = np.argwhere(~finite)[0]
-        raise ValueError(
-            f"`{name}` contains NaN or inf ({int((~finite).sum())} values; "
-            f"the first at row {row}, column {col}: {array[row, col]}). "
-            "Remove or impute them first."
-        )
+    # In blocks of rows, so a large array needs no array-sized temporary.
+    for start in range(0, array.shape[0], _CHECK_ROWS):
+        finite = np.isfinite(array[start : start + _CHECK_ROWS])
+        if not finite.all():
+            row, col = np.argwhere(~finite)[0]
+            row += start
+            count = int(np.sum(~np.isfinite(array)))
+            raise ValueError(
+                f"`{name}` contains NaN or inf ({count} values; the first "
+                f"at row {row}, column {col}: {array[row, col]}). Remove or "
+                "impute them first."
+            )
     if likelihood is not None:
         likelihood.check_data(array)
     if n_clusters is not None and array.shape[0] < n_clusters:
