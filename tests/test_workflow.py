@@ -1,5 +1,6 @@
 """workflow.train: the stages in order, the recipe applied, the result."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -60,3 +61,25 @@ def test_build_model_and_train_check_their_input(blobs):
         workflow.train(model, x, "original", y=y[:10])
     with pytest.raises(ValueError, match="must be a vade_tf.VaDE"):
         workflow.train(object(), x)
+
+
+def test_same_seed_gives_the_same_clustering_twice():
+    # Determinism on one machine: same seed, same thread count, same data
+    # -> identical weights and clusters (docs/reliability.md says what can
+    # differ across machines).
+    x = np.random.default_rng(0).random((200, 12)).astype("float32")
+    recipe = recipes.get_recipe(
+        "original", pretrain_epochs=3, epochs=3, gmm_n_init=2, batch_size=50
+    )
+    runs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        model = workflow.build_model(
+            x, n_clusters=3, latent_dim=2, hidden_dims=(16, 16), seed=0
+        )
+        workflow.train(model, x, recipe, random_state=0)
+        runs.append((model.get_weights(), model.predict_clusters(x)))
+    (weights_a, clusters_a), (weights_b, clusters_b) = runs
+    np.testing.assert_array_equal(clusters_a, clusters_b)
+    for a, b in zip(weights_a, weights_b):
+        np.testing.assert_array_equal(a, b)
