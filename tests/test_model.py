@@ -503,3 +503,44 @@ def test_gaussian_likelihood_accepts_any_real_values(blobs):
     model.compile()
     history = model.fit(5.0 * x - 2.0, epochs=1, batch_size=40, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_mixture_log_likelihood_matches_scikit_learn(rng):
+    from vade_tf import mixture as vade_mixture
+
+    z = rng.normal(size=(300, 3))
+    gmm = mixture.GaussianMixture(3, covariance_type="diag", random_state=0)
+    gmm.fit(z)
+    ours = vade_mixture.mixture_log_likelihood(
+        z, gmm.weights_, gmm.means_, gmm.covariances_
+    )
+    np.testing.assert_allclose(ours, gmm.score(z), rtol=1e-10)
+
+
+def test_initialize_gmm_restarts_keep_the_most_likely_fit(small_model, rng):
+    from vade_tf import mixture as vade_mixture
+
+    # Four groups for three clusters: starts disagree on which to merge.
+    z = np.concatenate(
+        [
+            rng.normal(c, 0.3, size=(60, 2))
+            for c in ([0, 0], [4, 0], [0, 4], [4, 4])
+        ]
+    )
+    restarts = 5
+    best = vade_mixture.fit_best_latent_mixture(
+        z, 3, "kmeans", random_state=0, n_init=1, n_restarts=restarts
+    )
+    seeds = np.random.SeedSequence(0).generate_state(restarts)
+    scores = [
+        vade_mixture.mixture_log_likelihood(
+            z, *vade_mixture.fit_latent_mixture(z, 3, "kmeans", int(s), 1)[1:]
+        )
+        for s in seeds
+    ]
+    assert vade_mixture.mixture_log_likelihood(z, *best[1:]) == max(scores)
+    with pytest.raises(ValueError, match="n_restarts"):
+        vade_mixture.fit_best_latent_mixture(z, 3, n_restarts=0)
+    x = rng.random((80, 12)).astype("float32")
+    small_model.initialize_gmm(x, n_restarts=3, random_state=0)
+    assert np.isclose(np.asarray(small_model.theta_p).sum(), 1.0)

@@ -78,6 +78,65 @@ def fit_latent_mixture(
     )
 
 
+def mixture_log_likelihood(z, weights, means, variances):
+    """Mean log-likelihood of `z` under a diagonal Gaussian mixture.
+
+    `mean_n log sum_k w_k prod_d N(z_nd | mu_kd, sigma2_kd)`, in log space.
+
+    Args:
+        z: array of shape `(n_samples, D)`.
+        weights: array of shape `(K,)`.
+        means: array of shape `(K, D)`.
+        variances: array of shape `(K, D)`, positive.
+
+    Returns:
+        float.
+    """
+    from scipy import special
+
+    z = np.asarray(z, dtype="float64")
+    means = np.asarray(means, dtype="float64")
+    variances = np.asarray(variances, dtype="float64")
+    log_pdf = -0.5 * np.sum(
+        np.log(2.0 * np.pi * variances)[None]
+        + (z[:, None, :] - means[None]) ** 2 / variances[None],
+        axis=-1,
+    )
+    log_weights = np.log(np.maximum(np.asarray(weights, "float64"), 1e-300))
+    return float(np.mean(special.logsumexp(log_pdf + log_weights, axis=1)))
+
+
+def fit_best_latent_mixture(
+    z, n_clusters, gmm_init="gmm", random_state=None, n_init=1, n_restarts=1
+):
+    """`fit_latent_mixture` from `n_restarts` seeds; the most likely fit wins.
+
+    Each restart draws its own seed from `random_state` and runs
+    `fit_latent_mixture`; the fit whose mixture gives the latent means the
+    highest mean log-likelihood (`mixture_log_likelihood`) is kept. No
+    labels are used. `n_restarts=1` is `fit_latent_mixture` itself.
+
+    Args:
+        z, n_clusters, gmm_init, random_state, n_init: see
+            `fit_latent_mixture`.
+        n_restarts: int >= 1.
+
+    Returns:
+        The tuple of `fit_latent_mixture` for the best restart.
+    """
+    n_restarts = validation.check_int(n_restarts, "n_restarts", 1)
+    if n_restarts == 1:
+        return fit_latent_mixture(z, n_clusters, gmm_init, random_state, n_init)
+    seeds = np.random.SeedSequence(random_state).generate_state(n_restarts)
+    best, best_score = None, -np.inf
+    for seed in seeds:
+        fit = fit_latent_mixture(z, n_clusters, gmm_init, int(seed), n_init)
+        score = mixture_log_likelihood(z, *fit[1:])
+        if score > best_score:
+            best, best_score = fit, score
+    return best
+
+
 def scale_latent(model, factor):
     """Multiplies the latent space by `factor`; the model stays the same.
 
@@ -123,6 +182,7 @@ def initialize_mixture(
     n_init=1,
     posterior_var_ratio=POSTERIOR_VAR_RATIO,
     latent_std=None,
+    n_restarts=1,
 ):
     """Fits `model`'s mixture prior on the latent means of `x`.
 
@@ -138,6 +198,8 @@ def initialize_mixture(
             log-variance head as it is.
         latent_std: float > 0 or `None`, the latent means' mean
             per-dimension std after rescaling; `None` keeps the scale.
+        n_restarts: int >= 1, whole fits from different seeds; the most
+            likely is kept (`fit_best_latent_mixture`).
 
     Returns:
         The fitted scikit-learn estimator.
@@ -155,8 +217,8 @@ def initialize_mixture(
         factor = latent_std / float(np.mean(z.std(axis=0)))
         scale_latent(model, factor)
         z = z * factor
-    estimator, weights, means, variances = fit_latent_mixture(
-        z, model.n_clusters, gmm_init, random_state, n_init
+    estimator, weights, means, variances = fit_best_latent_mixture(
+        z, model.n_clusters, gmm_init, random_state, n_init, n_restarts
     )
     model.gmm.set_parameters(weights, means, variances)
     if posterior_var_ratio is not None:

@@ -605,6 +605,7 @@ class VaDE(keras.Model):
         n_init=1,
         posterior_var_ratio=mixture.POSTERIOR_VAR_RATIO,
         latent_std=None,
+        n_restarts=1,
     ):
         """Fits the mixture prior on the latent means of `x`.
 
@@ -636,6 +637,10 @@ class VaDE(keras.Model):
                 the mixture by about its learning rate per step whatever the
                 scale, so at a small scale its steps are large against the
                 clusters (docs/results.md).
+            n_restarts: int >= 1. With more than 1, the whole fit is
+                repeated from seeds drawn from `random_state` and the one
+                whose mixture gives the latent means the highest
+                log-likelihood is kept (labels are never used).
 
         Returns:
             The fitted scikit-learn estimator.
@@ -648,6 +653,7 @@ class VaDE(keras.Model):
             n_init=n_init,
             posterior_var_ratio=posterior_var_ratio,
             latent_std=latent_std,
+            n_restarts=n_restarts,
         )
 
     def set_gmm_parameters(self, theta_p, c_mean, c_var):
