@@ -351,6 +351,7 @@ def test_help_version_and_usage_errors_answer_without_tensorflow(args):
     assert "cuda" not in result.stderr.lower()
 
 
+@pytest.mark.slow  # a fresh interpreter importing TensorFlow
 def test_a_command_that_runs_imports_the_package_for_real(tmp_path):
     # After the TensorFlow-free parse, the real package (its __init__ and
     # the registered Keras classes) is what the command gets.

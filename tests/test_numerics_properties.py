@@ -20,7 +20,7 @@ MIN_VAR = 1e-6
 MIN_WEIGHT = 1e-6
 
 SETTINGS = settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     derandomize=True,

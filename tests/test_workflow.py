@@ -63,6 +63,7 @@ def test_build_model_and_train_check_their_input(blobs):
         workflow.train(object(), x)
 
 
+@pytest.mark.slow  # two trainings, about 20 s
 def test_same_seed_gives_the_same_clustering_twice():
     # Determinism on one machine: same seed, same thread count, same data
     # -> identical weights and clusters (docs/reliability.md says what can
