@@ -211,7 +211,8 @@ class CollapseMonitor(keras.callbacks.Callback):
     (`VaDECollapseWarning`; `warnings.simplefilter("error",
     VaDECollapseWarning)` turns them into errors) or through `report`. It
     uses no labels. The epoch logs get `min_cluster_fraction`, the
-    smallest share.
+    smallest share, unless an earlier callback (`ClusteringMetrics`, on
+    all of x) logged it.
 
     Args:
         x: array of shape `(n_samples, input_dim)`, the training data.
@@ -284,7 +285,8 @@ class CollapseMonitor(keras.callbacks.Callback):
         min_fraction = self.min_fraction or 0.01 / k
         min_weight = self.min_weight or 0.01 / k
         if logs is not None:
-            logs["min_cluster_fraction"] = float(shares.min())
+            # ClusteringMetrics, when present, logged it on all of x.
+            logs.setdefault("min_cluster_fraction", float(shares.min()))
         for c in np.flatnonzero(theta < min_weight):
             self._warn(
                 ("weight", c),
