@@ -3,6 +3,7 @@
 import inspect
 import pickle
 
+import keras
 import numpy as np
 import pytest
 from sklearn import base, exceptions, pipeline, preprocessing
@@ -341,3 +342,23 @@ def test_scikit_learn_estimator_checks(estimator, check):
     if not _HAS_EXPECTED_FAILED_CHECKS and name in EXPECTED_FAILED_CHECKS:
         pytest.xfail(EXPECTED_FAILED_CHECKS[name])
     check(estimator)
+
+
+def test_a_seeded_fit_neither_reads_nor_changes_the_global_generators():
+    x, _ = _blobs()
+    params = {"pretrain_epochs": 2, "epochs": 2, "n_clusters": 3}
+
+    def fit_after(global_seed):
+        keras.utils.set_random_seed(global_seed)
+        numpy_state = np.random.get_state()[1].copy()
+        estimator = _fast_estimator(**params).fit(x)
+        # fit leaves NumPy's global generator where it was. (Python's
+        # moves: Keras draws a default seed from it whenever it builds an
+        # initializer, before the model's own seed replaces it.)
+        np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+        return estimator
+
+    first, second = fit_after(1), fit_after(2)
+    np.testing.assert_array_equal(first.labels_, second.labels_)
+    for a, b in zip(first.model_.weights, second.model_.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -296,3 +296,43 @@ def _read_csv(path, label_column):
     y = table[:, label_column]
     x = np.delete(table, label_column, axis=1)
     return x, y
+
+
+def epoch_batches(x, batch_size, seed, initial_epoch=0, epochs=1):
+    """The training batches of epochs `initial_epoch` to `epochs - 1`.
+
+    Epoch e visits every row of `x` once, in the order of a stateless
+    shuffle seeded by `(seed, e)`: the order depends on the epoch's number
+    only, so a resumed run sees the batches the uninterrupted run would
+    have (Keras's own shuffling draws from a generator whose state a new
+    process does not have). The last batch of an epoch may be short.
+
+    Args:
+        x: float32 array of shape `(n_samples, input_dim)`.
+        batch_size: int >= 1.
+        seed: int.
+        initial_epoch: int >= 0.
+        epochs: int > `initial_epoch`.
+
+    Returns:
+        A `tf.data.Dataset` of `(batch, input_dim)` float32 tensors,
+        `ceil(n_samples / batch_size)` per epoch.
+    """
+    import tensorflow as tf
+
+    n = len(x)
+    seed = tf.constant(seed, tf.int64)
+
+    def epoch_order(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([seed, epoch])
+        )
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    indices = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_order)
+    rows = tf.data.Dataset.from_tensors(x).repeat()
+    return (
+        tf.data.Dataset.zip(rows, indices)
+        .map(lambda data, index: tf.gather(data, index))
+        .prefetch(tf.data.AUTOTUNE)
+    )

@@ -7,7 +7,6 @@ prior on its latent means, train on the ELBO), so VaDE works with
 saving, export).
 """
 
-import keras
 import numpy as np
 from sklearn import base
 from sklearn.utils import validation as sklearn_validation
@@ -95,9 +94,9 @@ class VaDEClustering(
             flattened images, for the "augment" pretraining recipe (which
             `"auto"` then picks); `None` otherwise.
         random_state: int, `numpy.random.RandomState` or `None`. When given,
-            `fit` calls `keras.utils.set_random_seed` (which seeds Python's,
-            NumPy's and TensorFlow's global generators) and seeds the model,
-            so two fits give the same model.
+            it seeds the model (weights, batch order, z draws) and the
+            mixture's start, so two fits give the same model; the global
+            Python, NumPy and TensorFlow generators are left alone.
         jit_compile: bool, compile the training steps with XLA. Faster on
             large data; on small data the compile time dominates.
         verbose: int, Keras' verbosity in pretraining and training (0
@@ -134,8 +133,9 @@ class VaDEClustering(
         - `score` draws z once per sample, as training does, from a fixed
           seed: the same model and data give the same score.
         - Reproducibility: with `random_state` set, two fits on the same
-          data on the same machine give the same model. `fit` then reseeds
-          the global Python, NumPy and TensorFlow generators.
+          data on the same machine give the same model, whatever the
+          process drew before; `fit` does not touch the global Python,
+          NumPy or TensorFlow generators.
 
     Example:
 
@@ -218,8 +218,6 @@ class VaDEClustering(
         likelihood = workflow.resolve_likelihood(X, self.likelihood)
         x_train = _snap_to_unit_interval(X) if likelihood == "bernoulli" else X
         seed = _seed_from_random_state(self.random_state)
-        if seed is not None:
-            keras.utils.set_random_seed(seed)
 
         model = workflow.build_model(
             x_train,

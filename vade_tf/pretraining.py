@@ -13,6 +13,7 @@ and `decoder1..n+1`, so this project's files and the original
 """
 
 import json
+import math
 import os
 
 import h5py
@@ -212,23 +213,18 @@ def image_augmentation(image_shape, rotation=10.0, shift=0.1, seed=None):
     )
 
 
-def _augmented_batches(x, batch_size, augmentation, seed):
-    """`tf.data` batches `(x_aug, x_aug)`, reshuffled every epoch."""
-    import tensorflow as tf
+def _shuffled_batches(x, batch_size, seed, epochs, augmentation=None):
+    """`tf.data` batches `(x_b, x_b)` for `epochs` epochs, in the order of
+    `datasets.epoch_batches` (a stateless shuffle per epoch from `seed`,
+    independent of TensorFlow's global generator). With `augmentation`,
+    each batch is an augmented copy."""
 
-    images = tf.constant(x)
-
-    def transform(index):
-        batch = augmentation(tf.gather(images, index), training=True)
+    def pair(batch):
+        if augmentation is not None:
+            batch = augmentation(batch, training=True)
         return batch, batch
 
-    return (
-        tf.data.Dataset.range(len(x))
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .map(transform, num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    return datasets.epoch_batches(x, batch_size, seed, epochs=epochs).map(pair)
 
 
 def pretrain_autoencoder(
@@ -317,11 +313,36 @@ def pretrain_autoencoder(
         augmentation = image_augmentation(
             image_shape, seed=model.seed, **augment
         )
-        data = _augmented_batches(x, batch_size, augmentation, model.seed)
-        return autoencoder.fit(data, epochs=epochs, **fit_kwargs)
+        data = _shuffled_batches(
+            np.asarray(x, dtype="float32"),
+            batch_size,
+            0 if model.seed is None else model.seed,
+            epochs,
+            augmentation,
+        )
+        return autoencoder.fit(
+            data,
+            epochs=epochs,
+            steps_per_epoch=math.ceil(len(x) / batch_size),
+            **fit_kwargs,
+        )
     # The autoencoder works on the data as the model standardises it
     # (`VaDE.input_scaling`, the identity unless adapted).
-    x = model.input_scaling.transform(x)
+    x = np.asarray(model.input_scaling.transform(x), dtype="float32")
+    if (
+        model.seed is not None
+        and fit_kwargs.get("shuffle", True)
+        and not fit_kwargs.get("validation_split")
+    ):
+        # A seeded model orders its batches from its own seed.
+        fit_kwargs["shuffle"] = False
+        data = _shuffled_batches(x, batch_size, model.seed, epochs)
+        return autoencoder.fit(
+            data,
+            epochs=epochs,
+            steps_per_epoch=math.ceil(len(x) / batch_size),
+            **fit_kwargs,
+        )
     return autoencoder.fit(
         x, x, epochs=epochs, batch_size=batch_size, **fit_kwargs
     )

@@ -23,11 +23,10 @@ import math
 import time
 
 import numpy as np
-import tensorflow as tf
 
 from vade_tf import callbacks as vade_callbacks
+from vade_tf import datasets, options, recipes, validation
 from vade_tf import model as vade_model
-from vade_tf import options, recipes, validation
 
 LIKELIHOOD_AUTO = options.LIKELIHOOD_AUTO
 # Values this close to [0, 1] count as inside it for the "auto" likelihood:
@@ -426,6 +425,10 @@ def resume(
     )
 
 
+# The batch order, public here too (it lives in `vade_tf.datasets`).
+epoch_batches = datasets.epoch_batches
+
+
 def shuffle_seed(random_state):
     """The seed of the epochs' data order: `random_state`, or 0 for `None`.
 
@@ -433,44 +436,6 @@ def shuffle_seed(random_state):
     gave no seed.
     """
     return 0 if random_state is None else int(random_state)
-
-
-def epoch_batches(x, batch_size, seed, initial_epoch=0, epochs=1):
-    """The training batches of epochs `initial_epoch` to `epochs - 1`.
-
-    Epoch e visits every row of `x` once, in the order of a stateless
-    shuffle seeded by `(seed, e)`: the order depends on the epoch's number
-    only, so a resumed run sees the batches the uninterrupted run would
-    have (Keras's own shuffling draws from a generator whose state a new
-    process does not have). The last batch of an epoch may be short.
-
-    Args:
-        x: float32 array of shape `(n_samples, input_dim)`.
-        batch_size: int >= 1.
-        seed: int.
-        initial_epoch: int >= 0.
-        epochs: int > `initial_epoch`.
-
-    Returns:
-        A `tf.data.Dataset` of `(batch, input_dim)` float32 tensors,
-        `ceil(n_samples / batch_size)` per epoch.
-    """
-    n = len(x)
-    seed = tf.constant(seed, tf.int64)
-
-    def epoch_order(epoch):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([seed, epoch])
-        )
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
-
-    indices = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_order)
-    rows = tf.data.Dataset.from_tensors(x).repeat()
-    return (
-        tf.data.Dataset.zip(rows, indices)
-        .map(lambda data, index: tf.gather(data, index))
-        .prefetch(tf.data.AUTOTUNE)
-    )
 
 
 def _fit(
@@ -493,7 +458,7 @@ def _fit(
         epoch_callbacks.insert(0, vade_callbacks.ClusteringMetrics(x, y))
     started = time.perf_counter()
     history = model.fit(
-        epoch_batches(
+        datasets.epoch_batches(
             x, recipe.batch_size, shuffle_seed, initial_epoch, recipe.epochs
         ),
         epochs=recipe.epochs,
