@@ -45,6 +45,9 @@ setuptools.setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "tensorboard"],
         "examples": ["tensorboard"],
+        # The PyTorch reference of benchmarks/versus_pytorch.py; the package
+        # and its tests never import torch.
+        "bench": ["torch>=2.4"],
         "dev": ["pytest>=7", "hypothesis>=6", "tensorboard", "ruff"],
     },
     # The console script quiets TensorFlow's start-up logs before importing

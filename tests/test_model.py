@@ -544,3 +544,43 @@ def test_initialize_gmm_restarts_keep_the_most_likely_fit(small_model, rng):
     x = rng.random((80, 12)).astype("float32")
     small_model.initialize_gmm(x, n_restarts=3, random_state=0)
     assert np.isclose(np.asarray(small_model.theta_p).sum(), 1.0)
+
+
+def test_fit_on_an_array_orders_batches_from_the_model_seed(blobs):
+    x, _ = blobs
+
+    def fit_after(global_seed, **fit_kwargs):
+        keras.utils.set_random_seed(global_seed)
+        model = vade_tf.VaDE(
+            input_dim=12,
+            n_clusters=3,
+            latent_dim=2,
+            hidden_dims=(16, 8),
+            seed=1,
+        )
+        model.compile(jit_compile=False)
+        history = model.fit(
+            x, epochs=2, batch_size=50, verbose=0, **fit_kwargs
+        ).history
+        return model, history
+
+    first, history = fit_after(1)
+    second, _ = fit_after(2)
+    for a, b in zip(first.weights, second.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert len(history["loss"]) == 2 and np.isfinite(history["loss"]).all()
+    # Every epoch visits each row once, in ceil(120 / 50) = 3 batches.
+    model = vade_tf.VaDE(
+        input_dim=12, n_clusters=3, latent_dim=2, hidden_dims=(16, 8), seed=1
+    )
+    model.compile(jit_compile=False)
+    steps = []
+    counter = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: steps.append(batch)
+    )
+    model.fit(x, epochs=2, batch_size=50, verbose=0, callbacks=[counter])
+    assert steps == [0, 1, 2, 0, 1, 2]
+    # Keras's own paths stay available: no shuffling, a validation split.
+    for kwargs in ({"shuffle": False}, {"validation_split": 0.25}):
+        _, history = fit_after(1, **kwargs)
+        assert np.isfinite(history["loss"]).all()

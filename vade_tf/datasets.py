@@ -8,6 +8,7 @@ Images are flattened and scaled to [0, 1].
 import gzip
 import math
 import os
+import random
 
 import numpy as np
 
@@ -296,6 +297,22 @@ def _read_csv(path, label_column):
     y = table[:, label_column]
     x = np.delete(table, label_column, axis=1)
     return x, y
+
+
+def batch_order_seed(seed):
+    """The seed of `epoch_batches` for a model seeded with `seed`.
+
+    `seed` itself when given; otherwise a fresh one from Python's global
+    generator, as Keras draws its own default seeds (so
+    `keras.utils.set_random_seed` makes an unseeded run repeatable).
+
+    Args:
+        seed: int or `None`.
+
+    Returns:
+        int.
+    """
+    return random.randrange(2**31 - 1) if seed is None else int(seed)
 
 
 def epoch_batches(x, batch_size, seed, initial_epoch=0, epochs=1):

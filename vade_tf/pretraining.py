@@ -316,7 +316,7 @@ def pretrain_autoencoder(
         data = _shuffled_batches(
             np.asarray(x, dtype="float32"),
             batch_size,
-            0 if model.seed is None else model.seed,
+            datasets.batch_order_seed(model.seed),
             epochs,
             augmentation,
         )
@@ -329,14 +329,15 @@ def pretrain_autoencoder(
     # The autoencoder works on the data as the model standardises it
     # (`VaDE.input_scaling`, the identity unless adapted).
     x = np.asarray(model.input_scaling.transform(x), dtype="float32")
-    if (
-        model.seed is not None
-        and fit_kwargs.get("shuffle", True)
-        and not fit_kwargs.get("validation_split")
+    if fit_kwargs.get("shuffle", True) is True and not fit_kwargs.get(
+        "validation_split"
     ):
-        # A seeded model orders its batches from its own seed.
+        # Batches ordered from the model's seed (steadier and faster than
+        # Keras's array adapter, and independent of the global generators).
         fit_kwargs["shuffle"] = False
-        data = _shuffled_batches(x, batch_size, model.seed, epochs)
+        data = _shuffled_batches(
+            x, batch_size, datasets.batch_order_seed(model.seed), epochs
+        )
         return autoencoder.fit(
             data,
             epochs=epochs,
