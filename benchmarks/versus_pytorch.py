@@ -263,6 +263,7 @@ def run_check(path):
         torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["eps"])
     )
     loss.backward()
+    loss, reconstruction, kl = (t.detach() for t in (loss, reconstruction, kl))
     worst = 0.0
     for index, layer in enumerate(model.linear_layers()):
         pairs = [

@@ -710,17 +710,44 @@ class VaDE(keras.Model):
         if check_input:
             x = validation.check_model_input(self, x, streamed=False)
         batch_size = validation.check_int(batch_size, "batch_size", 1)
+        batch_size = min(batch_size, max(len(x), 1))
         means, log_vars = [], []
         for start in range(0, len(x), batch_size):
-            z_mean, z_log_var = self.encoder.predict_on_batch(
-                self.input_scaling.transform(x[start : start + batch_size])
+            batch = np.asarray(x[start : start + batch_size], dtype="float32")
+            rows = len(batch)
+            if rows < batch_size:
+                # The last batch is padded to the full size, so the compiled
+                # function sees one shape whatever the number of rows.
+                batch = np.concatenate(
+                    [
+                        batch,
+                        np.zeros(
+                            (batch_size - rows, batch.shape[1]), "float32"
+                        ),
+                    ]
+                )
+            z_mean, z_log_var = self._compiled_encoder()(batch)
+            means.append(z_mean.numpy()[:rows])
+            log_vars.append(z_log_var.numpy()[:rows])
+        return np.concatenate(means), np.concatenate(log_vars)
+
+    def _compiled_encoder(self):
+        """`encoder_outputs` as one XLA-compiled function, built once.
+
+        One call per batch runs the standardisation and the encoder in a
+        single compiled program: on a 2-core AVX2 CPU, about 1.1x the samples/s
+        of Keras's `predict_on_batch` (docs/performance.md).
+        """
+        if getattr(self, "_encoder_function", None) is None:
+            self._encoder_function = tf.function(
+                self.encoder_outputs,
+                jit_compile=True,
+                input_signature=[
+                    tf.TensorSpec([None, self.input_dim], tf.float32)
+                ],
+                reduce_retracing=True,
             )
-            means.append(z_mean)
-            log_vars.append(z_log_var)
-        return (
-            np.concatenate(means).astype("float32", copy=False),
-            np.concatenate(log_vars).astype("float32", copy=False),
-        )
+        return self._encoder_function
 
     def transform(
         self, x, batch_size=INFERENCE_BATCH_SIZE, *, check_input=True
