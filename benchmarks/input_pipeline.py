@@ -58,11 +58,10 @@ def run_mode(mode, rows, batch_size, epochs):
             seconds.append(time.perf_counter() - started)
         return [rows / s for s in seconds]
 
-    stamps = []
-    clock = keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda epoch, logs: stamps.append(time.perf_counter()),
-        on_epoch_end=lambda epoch, logs: stamps.append(time.perf_counter()),
-    )
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from measure import EpochClock
+
+    clock = EpochClock()
     fit = keras.Model.fit if mode == "keras_adapter" else type(model).fit
     fit(
         model,
@@ -72,9 +71,7 @@ def run_mode(mode, rows, batch_size, epochs):
         verbose=0,
         callbacks=[clock],
     )
-    return [
-        rows / (end - begin) for begin, end in zip(stamps[::2], stamps[1::2])
-    ]
+    return [rows / seconds for seconds in clock.seconds()]
 
 
 def main(argv=None):
