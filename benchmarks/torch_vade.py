@@ -192,12 +192,13 @@ class TorchVaDE(nn.Module):
             getattr(self, name).copy_(torch.from_numpy(arrays[name]))
 
 
-def adam(parameters):
-    """The original release's Adam: lr 0.002, epsilon 1e-4."""
+def adam(parameters, lr=0.002, eps=1e-4):
+    """Fused Adam where torch has it; default the original release's
+    settings (lr 0.002, epsilon 1e-4)."""
     try:
-        return torch.optim.Adam(parameters, lr=0.002, eps=1e-4, fused=True)
+        return torch.optim.Adam(parameters, lr=lr, eps=eps, fused=True)
     except (RuntimeError, TypeError):  # fused Adam needs torch >= 2.4 on CPU
-        return torch.optim.Adam(parameters, lr=0.002, eps=1e-4)
+        return torch.optim.Adam(parameters, lr=lr, eps=eps)
 
 
 class Trainer:
@@ -241,13 +242,11 @@ class Trainer:
     def pretrain_epoch(self, x, batch_size):
         """One epoch of autoencoder pretraining (Adam 1e-3); its seconds."""
         if self.pretrain_optimizer is None:
-            parameters = self.model.network_parameters()
-            try:
-                self.pretrain_optimizer = torch.optim.Adam(
-                    parameters, lr=1e-3, fused=True
-                )
-            except (RuntimeError, TypeError):
-                self.pretrain_optimizer = torch.optim.Adam(parameters, lr=1e-3)
+            # torch's default epsilon, as the pretraining recipe leaves
+            # Keras's default.
+            self.pretrain_optimizer = adam(
+                self.model.network_parameters(), lr=1e-3, eps=1e-8
+            )
         started = time.perf_counter()
         order = torch.randperm(len(x), generator=self.generator)
         for start in range(0, len(x), batch_size):
