@@ -439,6 +439,31 @@ def test_predict_proba_clusters_and_transform(small_model, blobs):
     )
 
 
+def test_encode_pads_short_batches_to_a_few_shapes(small_model, blobs):
+    x, _ = blobs
+    sizes = range(1, 101)
+    padded = {vade_tf.model.padded_batch_rows(n, 100) for n in sizes}
+    # Powers of two from the minimum up, then the cap: few compiled shapes.
+    assert padded == {16, 32, 64, 100}
+    assert all(
+        n <= vade_tf.model.padded_batch_rows(n, 100) <= 100
+        for n in range(1, 101)
+    )
+    assert vade_tf.model.padded_batch_rows(7, 4) == 7  # never below rows
+    # Padding rows never leak into the results: every size agrees with the
+    # encoder applied to the rows alone.
+    for rows in (1, 17, 33, 100, 120):
+        z_mean, z_log_var = small_model.encode(x[:rows], batch_size=100)
+        expected = small_model.encoder_outputs(x[:rows])
+        assert z_mean.shape == (rows, 2)
+        np.testing.assert_allclose(
+            z_mean, _np(expected[0]), rtol=1e-4, atol=1e-5
+        )
+        np.testing.assert_allclose(
+            z_log_var, _np(expected[1]), rtol=1e-4, atol=1e-5
+        )
+
+
 def test_generate_shapes_and_min_posterior(small_model):
     samples = small_model.generate(1, 5, seed=0)
     assert samples.shape == (5, 12)

@@ -27,6 +27,8 @@ from vade_tf import layers as vade_layers
 
 # Rows per forward pass of the inference methods.
 INFERENCE_BATCH_SIZE = 1000
+# The fewest rows `encode` pads a short batch to (`padded_batch_rows`).
+MIN_PADDED_ROWS = 16
 # Entries of the (rows, K, D) tensor per step of the mixture's posterior.
 _MIXTURE_CHUNK_ENTRIES = 2**22
 # `compile` arguments that `model.save` keeps (plain values).
@@ -710,20 +712,20 @@ class VaDE(keras.Model):
         if check_input:
             x = validation.check_model_input(self, x, streamed=False)
         batch_size = validation.check_int(batch_size, "batch_size", 1)
-        batch_size = min(batch_size, max(len(x), 1))
         means, log_vars = [], []
         for start in range(0, len(x), batch_size):
             batch = np.asarray(x[start : start + batch_size], dtype="float32")
             rows = len(batch)
-            if rows < batch_size:
-                # The last batch is padded to the full size, so the compiled
-                # function sees one shape whatever the number of rows.
+            padded = padded_batch_rows(rows, batch_size)
+            if rows < padded:
+                # A short batch is padded to a power of two (at most
+                # `batch_size`), so the compiled function sees a few shapes
+                # whatever the numbers of rows it is given: XLA compiles
+                # one program per shape.
                 batch = np.concatenate(
                     [
                         batch,
-                        np.zeros(
-                            (batch_size - rows, batch.shape[1]), "float32"
-                        ),
+                        np.zeros((padded - rows, batch.shape[1]), "float32"),
                     ]
                 )
             z_mean, z_log_var = self._compiled_encoder()(batch)
@@ -907,6 +909,24 @@ class VaDE(keras.Model):
             config["kernel_initializer"]
         )
         return cls(**config)
+
+
+def padded_batch_rows(rows, batch_size):
+    """The rows `VaDE.encode` pads a batch of `rows` rows to.
+
+    The next power of two at or above `rows` (at least `MIN_PADDED_ROWS`),
+    capped at `batch_size`: the compiled encoder then sees at most
+    log2(batch_size) + 1 shapes, however many sizes it is called with.
+
+    Args:
+        rows: int >= 1, the batch's rows.
+        batch_size: int >= `rows`, the largest batch.
+
+    Returns:
+        int in `[rows, batch_size]`.
+    """
+    bucket = max(MIN_PADDED_ROWS, 1 << max(rows - 1, 0).bit_length())
+    return max(rows, min(bucket, batch_size))
 
 
 def _batches_itself(x, y, fit_kwargs):
