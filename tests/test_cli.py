@@ -256,7 +256,7 @@ def test_main_job_on_digits_reaches_080(tmp_path):
     assert report["vade"]["min_cluster_fraction"] >= 0.01
 
 
-def test_reproduce_uses_the_tuned_recipe_and_train_the_original():
+def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
     args = cli.build_parser().parse_args(["reproduce", "MNIST"])
     assert args.dataset == "mnist"
     assert cli._recipe(args) == vade_tf.recipes.TUNED
@@ -267,8 +267,15 @@ def test_reproduce_uses_the_tuned_recipe_and_train_the_original():
         == "augment"
     )
     args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
-    assert cli._recipe(args) == vade_tf.recipes.ORIGINAL
+    assert cli._recipe(args) == vade_tf.recipes.get_recipe()
+    assert cli._recipe(args).name == vade_tf.recipes.DEFAULT_RECIPE
     assert cli._image_shape(args, "digits") is None
+    for command in ("train", "pretrain"):
+        args = cli.build_parser().parse_args(
+            [command, "--dataset", "digits", "--recipe", "original"]
+            + (["--out", "ae.weights.h5"] if command == "pretrain" else [])
+        )
+        assert cli._recipe(args) == vade_tf.recipes.ORIGINAL
     args = cli.build_parser().parse_args(
         [
             "train",

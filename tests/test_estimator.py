@@ -123,8 +123,10 @@ def test_results_do_not_depend_on_the_batch(blobs_fit, monkeypatch):
     np.testing.assert_allclose(
         model.predict_proba(x, batch_size=50), probs, atol=1e-6
     )
+    # Other batch shapes sum the same products in another order: float32
+    # rounding, relative to the latent scale (std 5 with the default recipe).
     np.testing.assert_allclose(
-        model.transform(x, batch_size=50), latent, atol=1e-6
+        model.transform(x, batch_size=50), latent, rtol=1e-5, atol=1e-6
     )
 
 

@@ -23,6 +23,19 @@ def test_original_preset_is_the_release():
     )
 
 
+def test_the_default_is_the_tuned_preset_everywhere():
+    import inspect
+
+    import vade_tf
+
+    assert recipes.DEFAULT_RECIPE == "tuned"
+    assert recipes.get_recipe() is recipes.TUNED
+    assert vade_tf.VaDEClustering().recipe == recipes.DEFAULT_RECIPE
+    for function in (vade_tf.workflow.train, vade_tf.workflow.prepare):
+        default = inspect.signature(function).parameters["recipe"].default
+        assert default == recipes.DEFAULT_RECIPE
+
+
 def test_tuned_preset_differs_in_the_three_measured_choices():
     tuned, original = recipes.TUNED, recipes.ORIGINAL
     assert (tuned.gmm_init, tuned.latent_std, tuned.learning_rate) == (

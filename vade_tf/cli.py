@@ -3,11 +3,11 @@
 `vade-tf train --dataset digits` is the main job: it pretrains the
 autoencoder, fits the mixture prior on the latent means, trains VaDE while
 printing ACC/NMI/ARI each epoch, and writes a run folder with the model, a
-metrics JSON, the latent space and samples from every cluster.
-`vade-tf reproduce mnist` is the same job with the "tuned" recipe on all
-70,000 images. Both run `vade_tf.workflow.train` from a recipe of
-`vade_tf.recipes`; the flags that change one field of the recipe default to
-the recipe's value.
+metrics JSON, the latent space and samples from every cluster, with the
+default recipe ("tuned"; `--recipe original` for the release's settings).
+`vade-tf reproduce mnist` is the same job on all 70,000 images. Both run
+`vade_tf.workflow.train` from a recipe of `vade_tf.recipes`; the flags that
+change one field of the recipe default to the recipe's value.
 """
 
 import argparse
@@ -330,7 +330,7 @@ def build_parser():
     )
     _add_data_arguments(train)
     _add_model_arguments(train)
-    _add_recipe_arguments(train, recipe=recipes.ORIGINAL.name)
+    _add_recipe_arguments(train, recipe=recipes.DEFAULT_RECIPE)
     _add_run_arguments(train)
 
     reproduce = add(
@@ -366,7 +366,7 @@ def build_parser():
     )
     _add_data_arguments(pretrain)
     _add_model_arguments(pretrain)
-    _add_recipe_arguments(pretrain, recipe=recipes.ORIGINAL.name)
+    _add_recipe_arguments(pretrain, recipe=recipes.DEFAULT_RECIPE)
     pretrain.add_argument(
         "--out", required=True, metavar="PATH", help="the *.weights.h5 file"
     )

@@ -48,8 +48,9 @@ class VaDEClustering(
     (`vade_tf.workflow.train`) from a named recipe: pretrain the
     autoencoder, fit the mixture prior on the latent means, train on the
     ELBO with two Adam optimizers and the recipe's schedule. The default
-    recipe, `"original"`, has the original release's settings; `"tuned"`
-    the ones measured best on MNIST (see `vade_tf.recipes`). `predict` gives
+    recipe, `"tuned"`, is the one measured best on MNIST, Fashion-MNIST
+    and data nobody tuned for (docs/results.md); `recipe="original"` has
+    the original release's settings (see `vade_tf.recipes`). `predict` gives
     the most probable cluster under q(c|x), `predict_proba` q(c|x) itself,
     `transform` (and `fit_transform`) the latent means, so VaDE can also be
     the embedding step of a pipeline, and `score` the mean ELBO per sample.
@@ -74,7 +75,8 @@ class VaDEClustering(
         alpha: float > 0, the weight of the reconstruction term.
         gamma_mode: `"exact"` or `"original"`; see
             `vade_tf.layers.GMMPosterior`.
-        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`.
+        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`;
+            default `vade_tf.recipes.DEFAULT_RECIPE` (`"tuned"`).
         pretrain_epochs: int >= 0 or `None`, autoencoder epochs; 0 skips
             pretraining (rarely useful: VaDE then tends to collapse into few
             clusters).
@@ -161,7 +163,7 @@ class VaDEClustering(
         input_scaling="auto",
         alpha=1.0,
         gamma_mode="exact",
-        recipe="original",
+        recipe=recipes.DEFAULT_RECIPE,
         pretrain_epochs=None,
         pretrain_recipe=None,
         pretrain_batch_size=None,

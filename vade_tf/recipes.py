@@ -11,13 +11,16 @@ epochs. Two presets are named:
   `GaussianMixture`), the latent space as pretrained, batch 100. The
   original released no pretraining code; this recipe pretrains with
   `"auto"` (see `PRETRAIN_RECIPE_AUTO`).
-- `"tuned"`: the settings `vade-tf reproduce` measured best on MNIST and
-  Fashion-MNIST (docs/results.md): "augment" pretraining for images
+- `"tuned"` (`DEFAULT_RECIPE`, what every entry point uses unless told
+  otherwise): the settings `vade-tf reproduce` measured best on MNIST and
+  Fashion-MNIST and that did as well or better than "original" on tables
+  and synthetic data (docs/results.md): "augment" pretraining for images
   (40 epochs), the latent space rescaled to a mean per-dimension std of 5,
   the mixture from the best of 10 k-means runs, the network at 0.0002 (the
   original schedule's floor) and the mixture at the original 0.002.
 
-`get_recipe("tuned", epochs=100)` returns a preset with some fields
+`get_recipe()` returns the default preset, `get_recipe("original")` the
+release's, and `get_recipe("tuned", epochs=100)` a preset with some fields
 replaced; a `Recipe` is frozen, so presets never change.
 
 Example:
@@ -182,13 +185,18 @@ TUNED = ORIGINAL.replace(
     epochs=20,
 )
 PRESETS = {recipe.name: recipe for recipe in (ORIGINAL, TUNED)}
+# The preset every entry point uses unless told otherwise (`VaDEClustering`,
+# `vade-tf train`, `workflow.train`): the one measured best on data nobody
+# tuned for (docs/results.md, "Which recipe by default").
+DEFAULT_RECIPE = TUNED.name
 
 
-def get_recipe(recipe="original", **changes):
+def get_recipe(recipe=DEFAULT_RECIPE, **changes):
     """A preset by name (or a `Recipe`), with `changes` applied.
 
     Args:
-        recipe: a name in `PRESETS` or a `Recipe`.
+        recipe: a name in `PRESETS` (default `DEFAULT_RECIPE`) or a
+            `Recipe`.
         **changes: fields to replace.
 
     Returns:

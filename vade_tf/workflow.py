@@ -13,7 +13,7 @@ Example:
 ```python
 x, y = vade_tf.datasets.load_dataset("digits")
 model = vade_tf.workflow.build_model(x, n_clusters=10, seed=0)
-result = vade_tf.workflow.train(model, x, "original", y=y, random_state=0)
+result = vade_tf.workflow.train(model, x, y=y, random_state=0)
 result.history["acc"][-1]
 ```
 """
@@ -177,7 +177,7 @@ class PrepareResult:
 def prepare(
     model,
     x,
-    recipe="original",
+    recipe=recipes.DEFAULT_RECIPE,
     *,
     pretrained=None,
     image_shape=None,
@@ -248,7 +248,7 @@ def prepare(
 def train(
     model,
     x,
-    recipe="original",
+    recipe=recipes.DEFAULT_RECIPE,
     *,
     y=None,
     pretrained=None,
@@ -350,7 +350,7 @@ def train(
 def resume(
     model,
     x,
-    recipe="original",
+    recipe=recipes.DEFAULT_RECIPE,
     *,
     y=None,
     random_state=None,
