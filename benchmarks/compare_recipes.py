@@ -116,20 +116,19 @@ def parse_recipe(spec):
 
 
 def scores(y, labels):
+    """ACC / NMI / ARI as plain floats (`vade_tf.metrics.clustering_scores`)."""
     from vade_tf import metrics
 
-    acc, _ = metrics.cluster_acc(y, labels)
     return {
-        "acc": float(acc),
-        "nmi": float(metrics.nmi(y, labels)),
-        "ari": float(metrics.ari(y, labels)),
+        name: float(value)
+        for name, value in metrics.clustering_scores(y, labels).items()
     }
 
 
 def run_one(dataset, x, y, k, image_shape, seed, recipes_, args, weights):
     """Every recipe on one (data set, seed), from one autoencoder."""
     import vade_tf
-    from vade_tf import workflow
+    from vade_tf import metrics, workflow
 
     rows = []
     for label, recipe in recipes_:
@@ -161,14 +160,13 @@ def run_one(dataset, x, y, k, image_shape, seed, recipes_, args, weights):
         )
         labels = model.predict_clusters(x)
         end = scores(y, labels)
-        shares = np.bincount(labels, minlength=k) / len(labels)
         row = {
             "dataset": dataset,
             "recipe": label,
             "seed": seed,
             "start": start,
             "end": end,
-            "min_cluster_share": float(shares.min()),
+            "min_cluster_share": metrics.min_cluster_fraction(labels, k),
             "elbo": float(np.mean(model.score_samples(x))),
             "acc_per_epoch": result.history.get("acc", []),
             "loss_per_epoch": result.history.get("loss", []),
