@@ -289,11 +289,19 @@ def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
             "0",
             "--recipe",
             "tuned",
+            "--n-starts",
+            "4",
+            "--start-epochs",
+            "3",
         ]
     )
     recipe = cli._recipe(args)
     assert recipe == vade_tf.recipes.TUNED.replace(
-        pretrain_recipe="dec", learning_rate=0.001, latent_std=None
+        pretrain_recipe="dec",
+        learning_rate=0.001,
+        latent_std=None,
+        n_starts=4,
+        start_epochs=3,
     )
 
 

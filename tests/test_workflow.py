@@ -84,3 +84,77 @@ def test_same_seed_gives_the_same_clustering_twice():
     np.testing.assert_array_equal(clusters_a, clusters_b)
     for a, b in zip(weights_a, weights_b):
         np.testing.assert_array_equal(a, b)
+
+
+def _small_recipe(**changes):
+    return recipes.get_recipe(
+        "tuned",
+        pretrain_epochs=3,
+        pretrain_batch_size=20,
+        batch_size=40,
+        gmm_n_init=1,
+        learning_rate=1e-3,
+        **changes,
+    )
+
+
+def test_several_starts_keep_the_best_elbo_and_train_on(blobs):
+    x, y = blobs
+    model = workflow.build_model(
+        x, n_clusters=3, latent_dim=2, hidden_dims=(16, 8), seed=0
+    )
+    recipe = _small_recipe(epochs=3, n_starts=3, start_epochs=1)
+    result = workflow.train(
+        model, x, recipe, y=y, random_state=5, jit_compile=False
+    )
+    starts = result.starts
+    assert starts.seeds == [5, 6, 7] and starts.epochs == 1
+    assert len(starts.elbo) == 3 and np.all(np.isfinite(starts.elbo))
+    assert starts.chosen == int(np.argmax(starts.elbo))
+    assert result.mixture is starts.mixture
+    # The kept start trained on: its first epoch, then epochs 2 and 3, with
+    # the optimizers' step counts carried over (3 steps an epoch).
+    assert len(result.history["loss"]) == 2 and "acc" in result.history
+    assert int(model.optimizer.iterations.numpy()) == 9
+    assert int(model.gmm_optimizer.iterations.numpy()) == 9
+
+
+def test_select_start_leaves_the_model_as_the_best_start_ended(blobs):
+    x, _ = blobs
+    model = workflow.build_model(
+        x, n_clusters=3, latent_dim=2, hidden_dims=(16, 8), seed=1
+    )
+    recipe = _small_recipe(epochs=4, n_starts=2, start_epochs=2)
+    pretrained = []
+    workflow.prepare(
+        model,
+        x,
+        recipe,
+        random_state=0,
+        jit_compile=False,
+        on_stage=lambda stage, m: (
+            pretrained.append([v.numpy() for v in m.variables])
+            if stage == "pretrained"
+            else None
+        ),
+    )
+    optimizer, gmm_optimizer = recipe.optimizers()
+    model.compile(
+        optimizer=optimizer, gmm_optimizer=gmm_optimizer, jit_compile=False
+    )
+    starts = workflow.select_start(
+        model, x, recipe, pretrained[0], random_state=0
+    )
+    assert starts.seeds == [0, 1] and starts.epochs == 2
+    # Restored exactly: the same weights give the same (seeded) ELBO.
+    assert np.mean(model.score_samples(x)) == pytest.approx(
+        starts.elbo[starts.chosen], rel=1e-6
+    )
+    assert int(model.optimizer.iterations.numpy()) == 6
+
+
+def test_n_starts_and_start_epochs_are_checked():
+    with pytest.raises(ValueError, match="n_starts"):
+        recipes.get_recipe("tuned", n_starts=0)
+    with pytest.raises(ValueError, match="start_epochs"):
+        recipes.get_recipe("tuned", start_epochs=0)

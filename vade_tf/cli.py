@@ -229,6 +229,19 @@ def _add_recipe_arguments(parser, recipe):
         type=int,
         help="VaDE training batch size; " + _recipe_default("batch_size"),
     )
+    parser.add_argument(
+        "--n-starts",
+        type=int,
+        help="mixture starts tried on the autoencoder, each trained for "
+        "--start-epochs; the one with the highest ELBO (no labels) trains "
+        "on; " + _recipe_default("n_starts"),
+    )
+    parser.add_argument(
+        "--start-epochs",
+        type=int,
+        help="epochs of each start before the choice; "
+        + _recipe_default("start_epochs"),
+    )
 
 
 def _add_run_arguments(parser):
@@ -512,6 +525,8 @@ _RECIPE_FLAGS = {
     "gmm_updates": "gmm_updates",
     "epochs": "epochs",
     "batch_size": "batch_size",
+    "n_starts": "n_starts",
+    "start_epochs": "start_epochs",
 }
 
 
@@ -802,6 +817,20 @@ def run_train(args):
             verbose=_verbosity(args),
             on_stage=on_stage,
         )
+    starts = None
+    if result.starts is not None:
+        starts = {
+            "seeds": result.starts.seeds,
+            "elbo": result.starts.elbo,
+            "chosen": result.starts.chosen,
+            "epochs": result.starts.epochs,
+        }
+        elbo = " ".join(f"{value:.3f}" for value in result.starts.elbo)
+        print(
+            f"starts  ELBO after {result.starts.epochs} epochs: {elbo}; "
+            f"kept start {result.starts.chosen} (mixture seed "
+            f"{result.starts.seeds[result.starts.chosen]})"
+        )
     final = _scores(model, x, y)
     print(f"VaDE    {_format(final)}")
     if final["min_cluster_fraction"] < 0.01:
@@ -827,6 +856,7 @@ def run_train(args):
             "ae_gmm": on_stage.scores,
             "vade": final,
             "timings": timings,
+            "starts": starts,
             "history": result.history,
         },
         overwrite=True,

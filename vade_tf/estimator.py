@@ -33,6 +33,8 @@ RECIPE_FIELDS = (
     "gmm_init",
     "gmm_n_init",
     "latent_std",
+    "n_starts",
+    "start_epochs",
 )
 
 
@@ -92,6 +94,11 @@ class VaDEClustering(
         gmm_n_init: int >= 1 or `None`, k-means runs for that start.
         latent_std: float > 0 or `None` (the recipe's): rescale the latent
             space to this std before fitting the mixture.
+        n_starts: int >= 1 or `None`: mixture starts tried on the one
+            autoencoder, each trained for `start_epochs`; the one with the
+            highest mean ELBO on `X` trains on (labels are never used).
+        start_epochs: int >= 1 or `None`, the epochs of each start before
+            the choice.
         image_shape: `(height, width[, channels])` when `X` holds
             flattened images, for the "augment" pretraining recipe (which
             `"auto"` then picks); `None` otherwise.
@@ -174,6 +181,8 @@ class VaDEClustering(
         gmm_init=None,
         gmm_n_init=None,
         latent_std=None,
+        n_starts=None,
+        start_epochs=None,
         image_shape=None,
         random_state=None,
         jit_compile=True,
@@ -197,6 +206,8 @@ class VaDEClustering(
         self.gmm_init = gmm_init
         self.gmm_n_init = gmm_n_init
         self.latent_std = latent_std
+        self.n_starts = n_starts
+        self.start_epochs = start_epochs
         self.image_shape = image_shape
         self.random_state = random_state
         self.jit_compile = jit_compile

@@ -74,6 +74,13 @@ class Recipe:
         lr_floor: float >= 0, the smallest rate the schedule sets.
         batch_size: int >= 1, VaDE's training batch size.
         epochs: int >= 1, VaDE's training epochs.
+        n_starts: int >= 1, mixture starts tried on the one autoencoder
+            (k-means seeds `random_state + r`); each trains for
+            `start_epochs`, and the one with the highest mean ELBO on the
+            data (labels never looked at) goes on to `epochs`. 1 is a
+            single start, as in the original (`workflow.select_start`).
+        start_epochs: int >= 1, the epochs each start trains before the
+            choice (at most `epochs`).
     """
 
     name: str = "custom"
@@ -93,6 +100,8 @@ class Recipe:
     lr_floor: float = 0.0002
     batch_size: int = 100
     epochs: int = 50
+    n_starts: int = 1
+    start_epochs: int = 2
 
     def __post_init__(self):
         validation.check_int(self.pretrain_epochs, "pretrain_epochs", 0)
@@ -100,6 +109,8 @@ class Recipe:
         validation.check_int(self.lr_decay_every, "lr_decay_every", 1)
         validation.check_int(self.batch_size, "batch_size", 1)
         validation.check_int(self.epochs, "epochs", 1)
+        validation.check_int(self.n_starts, "n_starts", 1)
+        validation.check_int(self.start_epochs, "start_epochs", 1)
         if self.pretrain_batch_size is not None:
             validation.check_int(
                 self.pretrain_batch_size, "pretrain_batch_size", 1

@@ -143,6 +143,9 @@ class TrainResult:
         pretrain_history: dict, the same for pretraining (empty if none).
         mixture: the fitted scikit-learn estimator of the mixture's start.
         timings: dict of seconds: `pretrain`, `gmm`, `train`.
+        starts: `None` for a single start, else the `StartSelection` of
+            `select_start` (with `recipe.n_starts > 1`); `history` then
+            holds the epochs after `recipe.start_epochs`.
     """
 
     model: object
@@ -152,6 +155,27 @@ class TrainResult:
     pretrain_history: dict
     mixture: object
     timings: dict
+    starts: object = None
+
+
+@dataclasses.dataclass
+class StartSelection:
+    """What `select_start` tried and kept.
+
+    Attributes:
+        seeds: list of int, each start's mixture seed.
+        elbo: list of float, each start's mean ELBO per sample on `x`
+            after `epochs` epochs (higher is better).
+        chosen: int, the index of the start kept.
+        epochs: int, the epochs each start trained.
+        mixture: the scikit-learn estimator of the kept start's mixture.
+    """
+
+    seeds: list
+    elbo: list
+    chosen: int
+    epochs: int
+    mixture: object
 
 
 @dataclasses.dataclass
@@ -306,6 +330,13 @@ def train(
             f"y must have one label per sample of x ({len(x)}). Received "
             f"{len(y)} labels."
         )
+    pretrained_state = []
+
+    def report(stage, model):
+        if stage == "pretrained" and recipe.n_starts > 1:
+            pretrained_state.append(_capture(model.variables))
+        _report(on_stage, stage, model)
+
     start = prepare(
         model,
         x,
@@ -316,7 +347,7 @@ def train(
         pretrain_callbacks=pretrain_callbacks,
         jit_compile=jit_compile,
         verbose=verbose,
-        on_stage=on_stage,
+        on_stage=report,
     )
     optimizer, gmm_optimizer = recipe.optimizers()
     model.compile(
@@ -324,17 +355,26 @@ def train(
         gmm_optimizer=gmm_optimizer,
         jit_compile=jit_compile,
     )
-    history, seconds = _fit(
-        model,
-        x,
-        recipe,
-        y=y,
-        shuffle_seed=shuffle_seed(random_state),
-        initial_epoch=0,
-        callbacks=callbacks,
-        validation_data=validation_data,
-        verbose=verbose,
-    )
+    mixture, starts, initial_epoch = start.mixture, None, 0
+    started = time.perf_counter()
+    if recipe.n_starts > 1:
+        starts = select_start(
+            model, x, recipe, pretrained_state[0], random_state=random_state
+        )
+        mixture, initial_epoch = starts.mixture, starts.epochs
+    history, seconds = {}, 0.0
+    if initial_epoch < recipe.epochs:
+        history, seconds = _fit(
+            model,
+            x,
+            recipe,
+            y=y,
+            shuffle_seed=shuffle_seed(random_state),
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            validation_data=validation_data,
+            verbose=verbose,
+        )
     _report(on_stage, "trained", model)
     return TrainResult(
         model=model,
@@ -342,8 +382,80 @@ def train(
         pretrain_recipe=start.pretrain_recipe,
         history=history,
         pretrain_history=start.pretrain_history,
-        mixture=start.mixture,
-        timings={**start.timings, "train": seconds},
+        mixture=mixture,
+        timings={
+            **start.timings,
+            "train": time.perf_counter() - started if starts else seconds,
+        },
+        starts=starts,
+    )
+
+
+def select_start(model, x, recipe, pretrained_state, *, random_state=None):
+    """Tries `recipe.n_starts` mixture starts and keeps the best by ELBO.
+
+    Start r fits the mixture on the pretrained autoencoder with seed
+    `shuffle_seed(random_state) + r` (start 0 is the single-start run's
+    mixture) and trains `min(recipe.start_epochs, recipe.epochs)` epochs
+    with the recipe's schedule and the run's batch order; its score is the
+    mean ELBO per sample on `x` (`VaDE.score_samples`, fixed draws). Labels
+    are never looked at. The model is left in the state of the best start
+    at the end of its epochs (weights, mixture, both optimizers, the
+    sampling state), so training on from there is the run that start would
+    have been: `train` continues it to `recipe.epochs`, and `resume` works
+    as for a single start.
+
+    Args:
+        model: a compiled `vade_tf.VaDE`.
+        x: array of shape `(n_samples, input_dim)`, checked.
+        recipe: a `vade_tf.recipes.Recipe`.
+        pretrained_state: the model's variables after pretraining, as
+            numpy arrays in the order of `model.variables`.
+        random_state: int or `None`, the run's seed.
+
+    Returns:
+        A `StartSelection`.
+    """
+    epochs = min(recipe.start_epochs, recipe.epochs)
+    base = shuffle_seed(random_state)
+    seeds = [base + index for index in range(recipe.n_starts)]
+    variables = _state_variables(model)
+    fresh_optimizers = _capture(variables[len(model.variables) :])
+    scores, best_state, mixtures = [], None, []
+    for seed in seeds:
+        _restore(model.variables, pretrained_state)
+        _restore(variables[len(model.variables) :], fresh_optimizers)
+        mixtures.append(
+            model.initialize_gmm(
+                x,
+                gmm_init=recipe.gmm_init,
+                random_state=seed,
+                n_init=recipe.gmm_n_init,
+                latent_std=recipe.latent_std,
+            )
+        )
+        _fit(
+            model,
+            x,
+            recipe.replace(epochs=epochs),
+            y=None,
+            shuffle_seed=base,
+            initial_epoch=0,
+            callbacks=(),
+            validation_data=None,
+            verbose=0,
+        )
+        scores.append(float(np.mean(model.score_samples(x))))
+        if scores[-1] == max(scores):
+            best_state = _capture(variables)
+    _restore(variables, best_state)
+    chosen = int(np.argmax(scores))
+    return StartSelection(
+        seeds=seeds,
+        elbo=scores,
+        chosen=chosen,
+        epochs=epochs,
+        mixture=mixtures[chosen],
     )
 
 
@@ -472,6 +584,30 @@ def _fit(
     return _plain(history.history), time.perf_counter() - started
 
 
+def _state_variables(model):
+    """The model's variables (weights, mixture, sampling state), then both
+    optimizers' (moments, step counts, rates), each once."""
+    seen, variables = set(), []
+    for variable in (
+        *model.variables,
+        *model.optimizer.variables,
+        *model.gmm_optimizer.variables,
+    ):
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            variables.append(variable)
+    return variables
+
+
+def _capture(variables):
+    return [np.array(variable.numpy(), copy=True) for variable in variables]
+
+
+def _restore(variables, values):
+    for variable, value in zip(variables, values, strict=True):
+        variable.assign(value)
+
+
 def _check_model(model):
     if not isinstance(model, vade_model.VaDE):
         raise ValueError(
@@ -495,6 +631,7 @@ def _plain(history):
 __all__ = [
     "STAGES",
     "PrepareResult",
+    "StartSelection",
     "TrainResult",
     "build_model",
     "epoch_batches",
@@ -502,6 +639,7 @@ __all__ = [
     "resolve_likelihood",
     "resolve_pretrain_recipe",
     "resume",
+    "select_start",
     "shuffle_seed",
     "train",
 ]
