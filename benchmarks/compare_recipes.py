@@ -170,6 +170,13 @@ def run_one(dataset, x, y, k, image_shape, seed, recipes_, args, weights):
             "elbo": float(np.mean(model.score_samples(x))),
             "acc_per_epoch": result.history.get("acc", []),
             "loss_per_epoch": result.history.get("loss", []),
+            "starts": None
+            if result.starts is None
+            else {
+                "seeds": result.starts.seeds,
+                "elbo": result.starts.elbo,
+                "chosen": result.starts.chosen,
+            },
             "pretrain_recipe": result.pretrain_recipe,
             "recipe_fields": result.recipe.to_dict(),
             "seconds": {**result.timings, "total": time.perf_counter() - began},
