@@ -406,7 +406,8 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
     as for a single start.
 
     Args:
-        model: a compiled `vade_tf.VaDE`.
+        model: a compiled `vade_tf.VaDE`; its optimizers' states at the
+            call (fresh, in `train`) are each start's initial states.
         x: array of shape `(n_samples, input_dim)`, checked.
         recipe: a `vade_tf.recipes.Recipe`.
         pretrained_state: the model's variables after pretraining, as
