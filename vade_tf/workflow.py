@@ -362,9 +362,9 @@ def train(
             model, x, recipe, pretrained_state[0], random_state=random_state
         )
         mixture, initial_epoch = starts.mixture, starts.epochs
-    history, seconds = {}, 0.0
+    history = {}
     if initial_epoch < recipe.epochs:
-        history, seconds = _fit(
+        history, _ = _fit(
             model,
             x,
             recipe,
@@ -383,10 +383,7 @@ def train(
         history=history,
         pretrain_history=start.pretrain_history,
         mixture=mixture,
-        timings={
-            **start.timings,
-            "train": time.perf_counter() - started if starts else seconds,
-        },
+        timings={**start.timings, "train": time.perf_counter() - started},
         starts=starts,
     )
 
@@ -420,12 +417,18 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
     epochs = min(recipe.start_epochs, recipe.epochs)
     base = shuffle_seed(random_state)
     seeds = [base + index for index in range(recipe.n_starts)]
-    variables = _state_variables(model)
-    fresh_optimizers = _capture(variables[len(model.variables) :])
+    # Both optimizers' moments, step counts and rates: with the model's
+    # variables (weights, mixture, sampling state), a start's whole state.
+    optimizer_variables = [
+        *model.optimizer.variables,
+        *model.gmm_optimizer.variables,
+    ]
+    variables = [*model.variables, *optimizer_variables]
+    fresh_optimizers = _capture(optimizer_variables)
     scores, best_state, mixtures = [], None, []
     for seed in seeds:
         _restore(model.variables, pretrained_state)
-        _restore(variables[len(model.variables) :], fresh_optimizers)
+        _restore(optimizer_variables, fresh_optimizers)
         mixtures.append(
             model.initialize_gmm(
                 x,
@@ -583,21 +586,6 @@ def _fit(
         verbose=verbose,
     )
     return _plain(history.history), time.perf_counter() - started
-
-
-def _state_variables(model):
-    """The model's variables (weights, mixture, sampling state), then both
-    optimizers' (moments, step counts, rates), each once."""
-    seen, variables = set(), []
-    for variable in (
-        *model.variables,
-        *model.optimizer.variables,
-        *model.gmm_optimizer.variables,
-    ):
-        if id(variable) not in seen:
-            seen.add(id(variable))
-            variables.append(variable)
-    return variables
 
 
 def _capture(variables):
