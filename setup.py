@@ -43,12 +43,20 @@ setuptools.setup(
         "matplotlib>=3.6",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "tensorboard"],
+        "test": ["pytest>=7", "hypothesis>=6", "tensorboard", "anndata>=0.10"],
+        # Single-cell data: `--data file.h5ad` (vade_tf.datasets.load_array).
+        "singlecell": ["anndata>=0.10"],
         "examples": ["tensorboard"],
         # The PyTorch reference of benchmarks/versus_pytorch.py; the package
         # and its tests never import torch.
         "bench": ["torch>=2.4"],
-        "dev": ["pytest>=7", "hypothesis>=6", "tensorboard", "ruff"],
+        "dev": [
+            "pytest>=7",
+            "hypothesis>=6",
+            "tensorboard",
+            "anndata>=0.10",
+            "ruff",
+        ],
     },
     # The console script quiets TensorFlow's start-up logs before importing
     # it (vade_tf_cli.py).

@@ -31,11 +31,16 @@ Usage (from the repository root)::
         --recipes original tuned --seeds 0 1 2 \\
         --pretrain-epochs 50 --epochs 50 --out benchmarks/recipes_small.json
 
-A recipe may carry overrides: `tuned:learning_rate=0.0005,epochs=30`.
+A recipe may carry overrides: `tuned:learning_rate=0.0005,epochs=30`, and
+two model options: `beta=2` (the weight of the prior terms, `VaDE(beta=)`)
+and `model=vae_gmm` (the paper's VAE+GMM baseline,
+`vade_tf.baselines.VAEGMM`, trained with the same recipe), for example
+`tuned:beta=2` or `tuned:model=vae_gmm`. Each run also reports the mean
+reconstruction error per sample at z = z_mean (`-log p(x|z)` without its
+constant for the gaussian likelihood).
 """
 
 import argparse
-import json
 import os
 import pathlib
 import sys
@@ -95,14 +100,20 @@ def load(name, data_dir=None):
     raise ValueError(f"Unknown data set {name!r}")
 
 
+MODEL_OPTIONS = ("beta", "model")
+
+
 def parse_recipe(spec):
-    """`name[:field=value,...]` -> (label, Recipe)."""
+    """`name[:field=value,...]` -> (label, Recipe, model options)."""
     from vade_tf import recipes
 
     name, _, overrides = spec.partition(":")
-    changes = {}
+    changes, model_options = {}, {}
     for item in filter(None, overrides.split(",")):
         field, _, value = item.partition("=")
+        if field in MODEL_OPTIONS:
+            model_options[field] = float(value) if field == "beta" else value
+            continue
         default = getattr(recipes.ORIGINAL, field)
         if isinstance(default, bool) or default is None:
             changes[field] = None if value == "none" else float(value)
@@ -112,7 +123,39 @@ def parse_recipe(spec):
             changes[field] = float(value)
         else:
             changes[field] = value
-    return spec, recipes.get_recipe(name, **changes)
+    return spec, recipes.get_recipe(name, **changes), model_options
+
+
+def build(x, k, seed, model_options):
+    """The model a run trains: VaDE, or the VAE+GMM baseline."""
+    from vade_tf import baselines, workflow
+
+    kind = model_options.get("model", "vade")
+    if kind not in ("vade", "vae_gmm"):
+        raise ValueError(f"model must be vade or vae_gmm, not {kind!r}")
+    return workflow.build_model(
+        x,
+        n_clusters=k,
+        seed=seed,
+        beta=model_options.get("beta", 1.0),
+        model_class=baselines.VAEGMM if kind == "vae_gmm" else None,
+    )
+
+
+def reconstruction_error(model, x, batch_size=1000):
+    """Mean `-log p(x|z)` per sample at z = z_mean (no sampling)."""
+    total = 0.0
+    for begin in range(0, len(x), batch_size):
+        batch = x[begin : begin + batch_size]
+        outputs = model.decoder_outputs(model.transform(batch))
+        total += float(
+            np.sum(
+                model.likelihood.negative_log_likelihood(
+                    model.input_scaling(batch), outputs
+                )
+            )
+        )
+    return total / len(x)
 
 
 def scores(y, labels):
@@ -131,11 +174,11 @@ def run_one(dataset, x, y, k, image_shape, seed, recipes_, args, weights):
     from vade_tf import metrics, workflow
 
     rows = []
-    for label, recipe in recipes_:
+    for label, recipe, model_options in recipes_:
         recipe = recipe.replace(epochs=args.epochs)
         if args.pretrain_epochs is not None:
             recipe = recipe.replace(pretrain_epochs=args.pretrain_epochs)
-        model = workflow.build_model(x, n_clusters=k, seed=seed)
+        model = build(x, k, seed, model_options)
         start = {}
 
         def on_stage(stage, model, start=start):
@@ -168,6 +211,7 @@ def run_one(dataset, x, y, k, image_shape, seed, recipes_, args, weights):
             "end": end,
             "min_cluster_share": metrics.min_cluster_fraction(labels, k),
             "elbo": float(np.mean(model.score_samples(x))),
+            "reconstruction": reconstruction_error(model, x),
             "acc_per_epoch": result.history.get("acc", []),
             "loss_per_epoch": result.history.get("loss", []),
             "starts": None
@@ -198,8 +242,9 @@ def summarize(rows):
         key = (row["dataset"], row["recipe"])
         table.setdefault(key, []).append(row)
     lines = [
-        "| data | recipe | start ACC | end ACC | end NMI | smallest cluster |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| data | recipe | start ACC | end ACC | end NMI | smallest cluster "
+        "| reconstruction |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for (dataset, recipe), group in table.items():
 
@@ -212,7 +257,8 @@ def summarize(rows):
             f"{stat([r['start']['acc'] for r in group])} | "
             f"{stat([r['end']['acc'] for r in group])} | "
             f"{stat([r['end']['nmi'] for r in group])} | "
-            f"{min(r['min_cluster_share'] for r in group):.3f} |"
+            f"{min(r['min_cluster_share'] for r in group):.3f} | "
+            f"{stat([r.get('reconstruction', np.nan) for r in group])} |"
         )
     return "\n".join(lines)
 
@@ -237,22 +283,17 @@ def main(argv=None):
     import measure
 
     recipes_ = [parse_recipe(spec) for spec in args.recipes]
-    rows, commands = [], []
-    if os.path.exists(args.out):
-        previous = json.load(open(args.out))
-        rows = previous["runs"]
-        commands = previous.get("commands", [])
     # Each invocation that added runs to the file, in order.
-    commands.append(" ".join(["python", *sys.argv]))
+    rows, commands = measure.load_runs(args.out, sys.argv)
     done = {(r["dataset"], r["recipe"], r["seed"]) for r in rows}
     with tempfile.TemporaryDirectory() as folder:
         for dataset in args.datasets:
             x, y, k, image_shape = load(dataset, args.data_dir)
             for seed in args.seeds:
                 todo = [
-                    (label, recipe)
-                    for label, recipe in recipes_
-                    if (dataset, label, seed) not in done
+                    run
+                    for run in recipes_
+                    if (dataset, run[0], seed) not in done
                 ]
                 if not todo:
                     continue
@@ -262,17 +303,7 @@ def main(argv=None):
                 rows += run_one(
                     dataset, x, y, k, image_shape, seed, todo, args, weights
                 )
-                with open(args.out + ".tmp", "w") as handle:
-                    json.dump(
-                        {
-                            "commands": commands,
-                            "machine": measure.machine_info(),
-                            "runs": rows,
-                        },
-                        handle,
-                        indent=1,
-                    )
-                os.replace(args.out + ".tmp", args.out)
+                measure.save_runs(args.out, rows, commands)
     print(summarize(rows))
 
 

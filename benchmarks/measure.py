@@ -13,6 +13,7 @@ script's folder on `sys.path`.
 """
 
 import datetime
+import json
 import os
 import platform
 import resource
@@ -318,3 +319,33 @@ def log(message, start):
         None.
     """
     print(f"[{time.perf_counter() - start:6.1f}s] {message}", file=sys.stderr)
+
+
+def load_runs(path, argv):
+    """`(runs, commands)` of a resumable result file, this command added.
+
+    Args:
+        path: str, the JSON file (it may not exist yet).
+        argv: list of str, this invocation's `sys.argv`.
+
+    Returns:
+        Tuple `(runs, commands)`: the runs stored so far and every command
+        that added to the file, this one last.
+    """
+    runs, commands = [], []
+    if os.path.exists(path):
+        with open(path) as handle:
+            previous = json.load(handle)
+        runs, commands = previous["runs"], previous.get("commands", [])
+    return runs, commands + [" ".join(["python", *argv])]
+
+
+def save_runs(path, runs, commands):
+    """Writes the runs, the commands and this machine atomically to `path`."""
+    with open(path + ".tmp", "w") as handle:
+        json.dump(
+            {"commands": commands, "machine": machine_info(), "runs": runs},
+            handle,
+            indent=1,
+        )
+    os.replace(path + ".tmp", path)

@@ -528,3 +528,57 @@ def test_each_bad_input_is_one_clear_message_and_exit_2(tmp_path, capsys):
         assert fragment in err, (name, err)
         assert "Traceback" not in err, name
         assert len(err.strip().splitlines()) == 1, (name, err)
+
+
+def test_count_data_from_h5ad_with_zinb_and_beta(tmp_path):
+    anndata = pytest.importorskip("anndata")
+    from scipy import sparse
+
+    x, y = datasets.make_count_clusters(
+        n_samples=120, n_features=20, n_clusters=3, random_state=0
+    )
+    path = tmp_path / "cells.h5ad"
+    names = np.array(["B", "NK", "T"])[y]
+    anndata.AnnData(
+        X=sparse.csr_matrix(x), obs={"cell_type": names}
+    ).write_h5ad(path)
+    out = tmp_path / "run"
+    status = cli.main(
+        [
+            "train",
+            "--data",
+            str(path),
+            "--label-key",
+            "cell_type",
+            "--likelihood",
+            "zinb",
+            "--beta",
+            "2",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            *TINY,
+        ]
+    )
+    assert status == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["config"]["n_clusters"] == 3  # from the obs column
+    assert report["config"]["beta"] == 2.0
+    model = keras.models.load_model(out / "model.keras")
+    assert model.likelihood.name == "zinb"
+    assert model.beta == 2.0
+    acc = metrics.cluster_acc(y, model.predict_clusters(x))[0]
+    assert acc == pytest.approx(report["vade"]["acc"])
+    assert (
+        cli.main(
+            [
+                "export",
+                "--model",
+                str(out / "model.keras"),
+                "--out",
+                str(tmp_path / "serving"),
+            ]
+        )
+        == 0
+    )

@@ -165,3 +165,45 @@ def test_load_array_flattens_images_and_checks_errors(tmp_path, rng):
     np.savez(tmp_path / "mismatch.npz", x=np.zeros((3, 2)), y=np.zeros(2))
     with pytest.raises(ValueError, match="3 samples but y has 2"):
         datasets.load_array(tmp_path / "mismatch.npz")
+
+
+def test_load_array_reads_h5ad_with_sparse_x_and_obs_labels(tmp_path):
+    anndata = pytest.importorskip("anndata")
+    from scipy import sparse
+
+    x = np.array([[0, 3, 1], [2, 0, 0], [0, 0, 7], [1, 1, 1]], "float32")
+    path = tmp_path / "cells.h5ad"
+    anndata.AnnData(
+        X=sparse.csr_matrix(x), obs={"kind": ["b", "a", "b", "c"]}
+    ).write_h5ad(path)
+    loaded, labels = datasets.load_array(path, label_column="kind")
+    np.testing.assert_array_equal(loaded, x)
+    assert loaded.dtype == np.float32
+    np.testing.assert_array_equal(labels, [1, 0, 1, 2])
+    assert datasets.load_array(path)[1] is None
+    with pytest.raises(ValueError, match="no obs column 'cell'.*'kind'"):
+        datasets.load_array(path, label_column="cell")
+
+
+def test_make_count_clusters_is_seeded_counts():
+    x, y = datasets.make_count_clusters(
+        n_samples=50, n_features=30, n_clusters=4, random_state=3
+    )
+    again, _ = datasets.make_count_clusters(
+        n_samples=50, n_features=30, n_clusters=4, random_state=3
+    )
+    np.testing.assert_array_equal(x, again)
+    assert x.shape == (50, 30) and y.shape == (50,)
+    assert (x >= 0).all() and (x == np.round(x)).all()
+    assert set(np.unique(y)) <= set(range(4))
+    # The dropout zeroes some counts of the same draws and changes no other.
+    plain, _ = datasets.make_count_clusters(
+        n_samples=50,
+        n_features=30,
+        n_clusters=4,
+        random_state=3,
+        dropout=False,
+    )
+    kept = x > 0
+    np.testing.assert_array_equal(x[kept], plain[kept])
+    assert (x == 0).sum() > (plain == 0).sum()

@@ -59,6 +59,8 @@ def test_sub_models_have_stable_layer_names(small_model):
         ({"likelihood": "poisson"}, "likelihood"),
         ({"gamma_mode": "approx"}, "gamma_mode"),
         ({"alpha": 0.0}, "alpha"),
+        ({"beta": -1.0}, "beta"),
+        ({"beta": float("nan")}, "beta"),
         ({"latent_dim": True}, "latent_dim"),
     ],
 )
@@ -76,6 +78,7 @@ def test_get_config_round_trip_lists_every_argument():
         hidden_dims=(8, 6),
         likelihood="gaussian",
         alpha=2.0,
+        beta=0.5,
         gamma_mode="original",
         seed=5,
         kernel_initializer="he_uniform",
@@ -88,6 +91,7 @@ def test_get_config_round_trip_lists_every_argument():
         "hidden_dims",
         "likelihood",
         "alpha",
+        "beta",
         "gamma_mode",
         "seed",
         "kernel_initializer",
@@ -231,6 +235,68 @@ def test_evaluate_matches_the_elbo_terms(small_model, blobs):
         logs["loss"], 3.0 * logs["reconstruction"] + logs["kl"], rtol=1e-4
     )
     assert logs["kl"] > 0  # a KL divergence
+
+
+def _numpy_negative_elbo(model, x):
+    """VaDE's reconstruction and KL terms in float64 numpy and scipy, for a
+    model whose q(z|x) is a point mass (z = z_mean)."""
+    from scipy import special, stats
+
+    z, log_var = (np.asarray(_np(t), "float64") for t in model.encoder(x))
+    logits = np.asarray(_np(model.decoder_outputs(z.astype("float32"))))
+    reconstruction = np.sum(
+        np.logaddexp(0.0, logits) - x * logits, axis=-1
+    )  # Bernoulli -log p(x|z)
+    theta = np.asarray(_np(model.theta_p), "float64")
+    mean = np.asarray(_np(model.c_mean), "float64")
+    var = np.asarray(_np(model.c_var), "float64")
+    log_p_z_c = stats.norm.logpdf(
+        z[:, None, :], mean[None], np.sqrt(var)[None]
+    ).sum(-1)
+    log_gamma = np.log(theta) + log_p_z_c
+    log_gamma -= special.logsumexp(log_gamma, axis=1, keepdims=True)
+    gamma = np.exp(log_gamma)
+    z_var = np.exp(log_var)
+    cross_entropy = 0.5 * np.sum(
+        np.log(2 * np.pi * var)[None]
+        + (z_var[:, None] + (z[:, None] - mean[None]) ** 2) / var[None],
+        axis=-1,
+    )
+    kl = (
+        np.sum(gamma * cross_entropy, axis=1)
+        - 0.5 * np.sum(np.log(2 * np.pi * z_var) + 1.0, axis=1)
+        + np.sum(gamma * (log_gamma - np.log(theta)), axis=1)
+    )
+    return reconstruction, kl
+
+
+@pytest.mark.parametrize("beta", [1.0, 2.5])
+def test_loss_is_reconstruction_plus_beta_times_kl_against_numpy(blobs, beta):
+    x, _ = blobs
+    model = vade_tf.VaDE(
+        12, 3, latent_dim=2, hidden_dims=(16, 8), alpha=1.5, beta=beta, seed=3
+    )
+    model.initialize_gmm(x, random_state=0, posterior_var_ratio=None)
+    # A point-mass q(z|x): the one draw of z is z_mean, so the numpy
+    # reference needs no random numbers.
+    head = model.encoder.get_layer("z_log_var")
+    head.bias.assign(np.full(head.bias.shape, -25.0, "float32"))
+    reconstruction, kl = _numpy_negative_elbo(model, x)
+    model.compile(jit_compile=False)
+    logs = model.evaluate(x, batch_size=len(x), verbose=0, return_dict=True)
+    np.testing.assert_allclose(
+        logs["reconstruction"], reconstruction.mean(), rtol=1e-4
+    )
+    np.testing.assert_allclose(logs["kl"], kl.mean(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        logs["loss"],
+        1.5 * reconstruction.mean() + beta * kl.mean(),
+        rtol=1e-4,
+    )
+    scores = model.score_samples(x)
+    np.testing.assert_allclose(
+        scores, -(1.5 * reconstruction + beta * kl), rtol=1e-4, atol=1e-2
+    )
 
 
 def test_gradients_reach_every_weight_and_the_mixture(small_model, blobs):

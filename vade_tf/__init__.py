@@ -5,6 +5,7 @@
 """
 
 from vade_tf import (
+    baselines,
     callbacks,
     datasets,
     export,
@@ -30,6 +31,7 @@ __all__ = [
     "VaDE",
     "VaDEClustering",
     "export_saved_model",
+    "baselines",
     "callbacks",
     "datasets",
     "export",

@@ -64,7 +64,15 @@ def _add_data_arguments(parser, required=True):
     group.add_argument(
         "--data",
         metavar="PATH",
-        help="your own .npz (x, optional y), .npy, .h5 or .csv file",
+        help="your own .npz (x, optional y), .npy, .h5, .csv or .h5ad "
+        "(AnnData: needs pip install 'vade-tf[singlecell]') file",
+    )
+    parser.add_argument(
+        "--label-key",
+        metavar="KEY",
+        help="with --data: the labels' column, a .csv header name or an "
+        ".h5ad obs column (default: a .csv column named y, label or "
+        "class; no labels for .h5ad)",
     )
     parser.add_argument(
         "--data-dir",
@@ -129,6 +137,13 @@ def _add_model_arguments(parser):
         type=float,
         default=1.0,
         help="weight of the reconstruction term (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--beta",
+        type=float,
+        default=1.0,
+        help="weight of the prior (KL) terms, as in beta-VAE; 1 is VaDE's "
+        "ELBO (default: %(default)s)",
     )
     parser.add_argument(
         "--seed",
@@ -463,7 +478,7 @@ def build_parser():
 
 def _load_data(args):
     if getattr(args, "data", None):
-        x, y = datasets.load_array(args.data)
+        x, y = datasets.load_array(args.data, label_column=args.label_key)
         name = os.path.splitext(os.path.basename(args.data))[0]
     else:
         x, y = datasets.load_dataset(args.dataset, args.data_dir, args.split)
@@ -490,6 +505,7 @@ def _build_model(args, x, y):
         latent_dim=args.latent_dim,
         hidden_dims=hidden,
         alpha=args.alpha,
+        beta=args.beta,
         gamma_mode=args.gamma_mode,
         seed=args.seed,
     )

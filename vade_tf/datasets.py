@@ -189,7 +189,8 @@ def _keras_download(name, split):
 
 
 def load_array(path, label_column=None):
-    """Loads a user's own data from `.npz`, `.npy`, `.h5`/`.hdf5` or `.csv`.
+    """Loads a user's own data from `.npz`, `.npy`, `.h5`/`.hdf5`, `.csv`
+    or `.h5ad`.
 
     - `.npz`: arrays `x` (or `X`, `data`) and optionally `y` (or `labels`);
       a file with one array is taken as x.
@@ -198,13 +199,18 @@ def load_array(path, label_column=None):
     - `.csv`: numbers with an optional header row; the column named by
       `label_column` (an int index or a header name; by default a header
       column called `y`, `label` or `class`) becomes y.
+    - `.h5ad` (AnnData, single-cell data; needs the `anndata` package, the
+      extra `vade-tf[singlecell]`): `X` (sparse allowed, made dense) is x;
+      the `obs` column named by `label_column`, if given, becomes y (its
+      categories numbered in sorted order).
 
     Samples with more than one dimension are flattened. The values are not
     rescaled.
 
     Args:
         path: str.
-        label_column: int, str or `None`, for `.csv` only.
+        label_column: int, str or `None`: the label column of a `.csv`, or
+            the `obs` column of an `.h5ad`.
 
     Returns:
         Tuple `(x, y)`: float32 array `(n_samples, n_features)` and int64
@@ -214,7 +220,7 @@ def load_array(path, label_column=None):
     if not os.path.exists(path):
         raise DataNotFoundError(
             f"No data file at {os.path.abspath(path)}. Expected a .npz, "
-            ".npy, .h5 or .csv file."
+            ".npy, .h5, .csv or .h5ad file."
         )
     extension = os.path.splitext(path)[1].lower()
     if extension == ".npz":
@@ -234,10 +240,12 @@ def load_array(path, label_column=None):
         x, y = _pick_arrays(arrays, path)
     elif extension == ".csv":
         x, y = _read_csv(path, label_column)
+    elif extension == ".h5ad":
+        x, y = _read_h5ad(path, label_column)
     else:
         raise ValueError(
             f"Unsupported data file {path!r}: expected a .npz, .npy, .h5, "
-            ".hdf5 or .csv file."
+            ".hdf5, .csv or .h5ad file."
         )
     x = np.asarray(x)
     if x.ndim > 2:
@@ -268,6 +276,39 @@ def _pick_arrays(arrays, path):
         x_key = next(iter(arrays))
     y_key = next((k for k in ("y", "Y", "labels") if k in arrays), None)
     return arrays[x_key], (arrays[y_key] if y_key else None)
+
+
+def _read_h5ad(path, label_column):
+    try:
+        import anndata
+    except ImportError:
+        raise ImportError(
+            f"Reading {path} needs the anndata package: pip install "
+            "'vade-tf[singlecell]' (or pip install anndata)."
+        ) from None
+    from scipy import sparse
+
+    data = anndata.read_h5ad(path)
+    x = data.X
+    if x is None:
+        raise ValueError(f"{path} has no X matrix.")
+    x = x.toarray() if sparse.issparse(x) else np.asarray(x)
+    if label_column is None:
+        return x, None
+    if label_column not in data.obs.columns:
+        raise ValueError(
+            f"{path} has no obs column {label_column!r}; its obs columns "
+            f"are {list(data.obs.columns)}."
+        )
+    labels = data.obs[label_column].to_numpy()
+    missing = [value != value or value is None for value in labels]
+    if any(missing):
+        raise ValueError(
+            f"{path}: obs column {label_column!r} has {sum(missing)} missing "
+            "labels. Fill or drop those cells first."
+        )
+    _, y = np.unique(labels.astype(str), return_inverse=True)
+    return x, y
 
 
 def _read_csv(path, label_column):
@@ -353,3 +394,82 @@ def epoch_batches(x, batch_size, seed, initial_epoch=0, epochs=1):
         .map(lambda data, index: tf.gather(data, index))
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def make_count_clusters(
+    n_samples=3000,
+    n_features=500,
+    n_clusters=5,
+    de_fraction=0.1,
+    de_scale=0.6,
+    library_mean=1000.0,
+    library_spread=0.5,
+    dropout=True,
+    random_state=None,
+    return_parameters=False,
+):
+    """Counts from a known mixture of zero-inflated negative binomials.
+
+    A simulated single-cell RNA-seq experiment, in the spirit of Splatter
+    (Zappia et al., Genome Biology 2017):
+
+    - each feature (gene) g has a base log expression `b_g ~ N(0, 1)` and
+      a size (inverse dispersion) `r_g ~ LogNormal(log 2, 0.5)`;
+    - each cluster changes a random `de_fraction` of the genes by a log
+      fold change `~ N(0, de_scale)`, and the cluster's expression profile
+      is the softmax of the changed log expressions;
+    - each sample's library size is `LogNormal(log library_mean,
+      library_spread)`, its cluster uniform, and its mean count per gene
+      the library size times the profile;
+    - counts are NB(mean, r_g), and with `dropout` each is zeroed with
+      probability `sigmoid(-1 - log mean)` (more dropout for low means).
+
+    With the defaults about half the counts are 0 and the clusters are
+    hard but not hopeless; `benchmarks/count_clusters.py` measures how
+    well the true parameters, k-means and VaDE separate them
+    (docs/results.md, "Count data").
+
+    Args:
+        n_samples: int, the number of samples.
+        n_features: int, the number of genes.
+        n_clusters: int >= 2.
+        de_fraction: float in (0, 1], the share of genes each cluster
+            changes.
+        de_scale: float > 0, the spread of the log fold changes.
+        library_mean: float > 0, the typical library size.
+        library_spread: float >= 0, the std of the log library size.
+        dropout: bool, zero-inflate the counts.
+        random_state: int or `None`.
+        return_parameters: bool, also return the true parameters.
+
+    Returns:
+        Tuple `(x, y)`: float32 counts `(n_samples, n_features)` and int64
+        cluster labels `(n_samples,)`; with `return_parameters`, a third
+        item, a dict with `profile` `(n_clusters, n_features)`, `size`
+        `(n_features,)` and `library` `(n_samples,)`.
+    """
+    rng = np.random.default_rng(random_state)
+    base = rng.normal(size=n_features)
+    size = np.exp(rng.normal(np.log(2.0), 0.5, size=n_features))
+    log_profile = np.tile(base, (n_clusters, 1))
+    for cluster in range(n_clusters):
+        changed = rng.random(n_features) < de_fraction
+        log_profile[cluster, changed] += rng.normal(
+            0.0, de_scale, size=int(changed.sum())
+        )
+    profile = np.exp(log_profile - log_profile.max(axis=1, keepdims=True))
+    profile /= profile.sum(axis=1, keepdims=True)
+    y = rng.integers(n_clusters, size=n_samples)
+    library = np.exp(
+        rng.normal(np.log(library_mean), library_spread, size=n_samples)
+    )
+    mean = library[:, None] * profile[y]
+    # NB(mean, r) as a gamma-Poisson mixture.
+    x = rng.poisson(rng.gamma(size, mean / size)).astype("float64")
+    if dropout:
+        keep = rng.random(x.shape) >= 1.0 / (1.0 + np.exp(1.0 + np.log(mean)))
+        x *= keep
+    if return_parameters:
+        parameters = {"profile": profile, "size": size, "library": library}
+        return x.astype("float32"), y.astype("int64"), parameters
+    return x.astype("float32"), y.astype("int64")

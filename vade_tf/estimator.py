@@ -18,7 +18,7 @@ from vade_tf import options as vade_options
 # `BaseEstimator._validate_data` method instead.
 _validate_data = getattr(sklearn_validation, "validate_data", None)
 
-LIKELIHOODS = (workflow.LIKELIHOOD_AUTO, "bernoulli", "gaussian")
+LIKELIHOODS = (workflow.LIKELIHOOD_AUTO, *vade_options.LIKELIHOODS)
 # Seeds the draws of z in `score`, which makes it a function of the data.
 SCORE_SEED = 0
 # The constructor arguments that replace a field of the recipe when given.
@@ -66,7 +66,8 @@ class VaDEClustering(
         latent_dim: int >= 1, the latent dimension D.
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder mirrors them.
-        likelihood: `"auto"`, `"bernoulli"` or `"gaussian"`. `"auto"` picks
+        likelihood: `"auto"`, `"bernoulli"`, `"gaussian"`, or for counts
+            `"nb"` / `"zinb"` (see `vade_tf.losses`). `"auto"` picks
             bernoulli when every value of `X` is in [0, 1] and gaussian
             otherwise; the choice is stored in `likelihood_`. For
             bernoulli, values within 1e-6 of [0, 1] (a scaler's rounding)
@@ -75,6 +76,8 @@ class VaDEClustering(
             gaussian likelihood, inside the model), `"standardize"` or
             `"none"`; see `vade_tf.workflow.build_model`.
         alpha: float > 0, the weight of the reconstruction term.
+        beta: float > 0, the weight of the prior (KL) terms; 1 is VaDE's
+            ELBO (see `vade_tf.VaDE`).
         gamma_mode: `"exact"` or `"original"`; see
             `vade_tf.layers.GMMPosterior`.
         recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`;
@@ -169,6 +172,7 @@ class VaDEClustering(
         likelihood="auto",
         input_scaling="auto",
         alpha=1.0,
+        beta=1.0,
         gamma_mode="exact",
         recipe=recipes.DEFAULT_RECIPE,
         pretrain_epochs=None,
@@ -194,6 +198,7 @@ class VaDEClustering(
         self.likelihood = likelihood
         self.input_scaling = input_scaling
         self.alpha = alpha
+        self.beta = beta
         self.gamma_mode = gamma_mode
         self.recipe = recipe
         self.pretrain_epochs = pretrain_epochs
@@ -240,6 +245,7 @@ class VaDEClustering(
             latent_dim=int(self.latent_dim),
             hidden_dims=tuple(int(width) for width in self.hidden_dims),
             alpha=float(self.alpha),
+            beta=float(self.beta),
             gamma_mode=self.gamma_mode,
             seed=seed,
         )
@@ -302,9 +308,9 @@ class VaDEClustering(
     def score(self, X, y=None):
         """The mean evidence lower bound per sample (higher is better).
 
-        This is minus VaDE's loss, `-(alpha * reconstruction + kl)`, averaged
-        over the samples of `X`, with the reconstruction term at one draw of
-        z per sample. For the gaussian likelihood the constant of
+        This is minus VaDE's loss, `-(alpha * reconstruction + beta * kl)`,
+        averaged over the samples of `X`, with the reconstruction term at
+        one draw of z per sample. For the gaussian likelihood the constant of
         log p(x|z) is left out, as in training. The draws use a fixed seed,
         so the same model and data always give the same score.
 
@@ -360,6 +366,7 @@ class VaDEClustering(
                 f"hidden_dims={self.hidden_dims!r}"
             )
         validation.check_positive_float(self.alpha, "alpha")
+        validation.check_positive_float(self.beta, "beta")
         validation.check_choice(self.likelihood, "likelihood", LIKELIHOODS)
         validation.check_choice(
             self.input_scaling, "input_scaling", vade_options.INPUT_SCALINGS

@@ -211,6 +211,101 @@ class Standardize(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="vade_tf")
+class SharedParameters(keras.layers.Layer):
+    """Appends trainable values, the same for every sample, to its input.
+
+    The decoder's free likelihood parameters: the negative binomial's log
+    size per feature (or per cluster and feature) is not a function of z,
+    so it is a variable, broadcast over the batch and appended to the
+    decoder's outputs. It then trains, saves and loads with the decoder.
+    Kept in float32 under a mixed-precision policy.
+
+    Args:
+        units: int >= 1, the number of values appended.
+        initializer: their initial values (default zeros: size 1).
+
+    Call arguments:
+        inputs: tensor of shape `(batch, n)`.
+
+    Returns:
+        float32 tensor of shape `(batch, n + units)`.
+    """
+
+    def __init__(self, units, initializer="zeros", **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.units = validation.check_int(units, "units", 1)
+        self.initializer = keras.initializers.get(initializer)
+        self.values = self.add_weight(
+            shape=(self.units,), initializer=self.initializer, name="values"
+        )
+        self.built = True
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "float32")
+        batch = ops.shape(inputs)[0]
+        shared = ops.broadcast_to(self.values[None, :], (batch, self.units))
+        return ops.concatenate([inputs, shared], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "initializer": keras.initializers.serialize(self.initializer),
+        }
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
+class CountMean(keras.layers.Layer):
+    """The mean of a (zero-inflated) negative binomial from raw outputs.
+
+    `exp(log_mean)`, times `1 - sigmoid(dropout_logit)` when zero-inflated,
+    from the decoder's raw outputs laid out as
+    `vade_tf.losses.NegativeBinomialLikelihood.split_outputs` reads them
+    (the shared log sizes, at the end, are not used).
+
+    Args:
+        input_dim: int, the number of features D.
+        zero_inflated: bool.
+
+    Call arguments:
+        inputs: tensor of shape `(batch, n)`, n >= D (2 D when
+            zero-inflated).
+
+    Returns:
+        float32 tensor of shape `(batch, D)`.
+    """
+
+    def __init__(self, input_dim, zero_inflated=False, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.input_dim = validation.check_int(input_dim, "input_dim", 1)
+        self.zero_inflated = bool(zero_inflated)
+
+    def call(self, inputs):
+        inputs = ops.cast(inputs, "float32")
+        dim = self.input_dim
+        limit = losses.LOG_MEAN_LIMIT
+        mean = ops.exp(ops.clip(inputs[:, :dim], -limit, limit))
+        if self.zero_inflated:
+            mean = mean * ops.sigmoid(-inputs[:, dim : 2 * dim])
+        return mean
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.input_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "zero_inflated": self.zero_inflated,
+        }
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
 class Sampling(keras.layers.Layer):
     """Draws z ~ N(z_mean, exp(z_log_var)) by reparameterisation.
 

@@ -37,6 +37,7 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from vade_tf import options
@@ -74,6 +75,13 @@ class Likelihood:
 
     name = None
     output_activation = "linear"
+    # Decoder outputs per feature and sample: 1 (the mean's parameter), or
+    # more for likelihoods with other per-sample parameters (the ZINB's
+    # dropout logit).
+    sample_parameters = 1
+    # True when p(x|z, c) depends on the cluster: `negative_log_likelihood`
+    # then takes `gamma`, q(c|x), and returns the expectation over c.
+    cluster_dependent = False
 
     def negative_log_likelihood(self, x, outputs):
         """Per-sample `-log p(x|z)` up to a constant.
@@ -90,6 +98,43 @@ class Likelihood:
 
     def check_data(self, x):
         """Raises `ValueError` when numpy array `x` is outside the support."""
+
+    def shared_parameters(self, n_clusters):
+        """Rows of free per-feature parameters the decoder appends.
+
+        The decoder's raw outputs are its last Dense layer's
+        `sample_parameters * input_dim` columns followed by these rows of
+        `input_dim` trainable values, the same for every sample (a
+        dispersion per feature, or per cluster and feature). 0 by default.
+
+        Args:
+            n_clusters: int, the model's K.
+
+        Returns:
+            int >= 0.
+        """
+        return 0
+
+    def encoder_input(self, x):
+        """What the encoder sees of `x`; the identity by default.
+
+        Args:
+            x: tensor of shape `(batch, input_dim)`.
+
+        Returns:
+            Tensor of the same shape.
+        """
+        return x
+
+    def adapt(self, x):
+        """Sets data-dependent settings from the training data `x` (numpy);
+        nothing by default. Called by `vade_tf.workflow.build_model`."""
+
+    def mean_layer(self, input_dim, name="x_hat"):
+        """The Keras layer from the decoder's raw outputs to the mean of
+        p(x|z), shape `(batch, input_dim)`: `output_activation` by default.
+        """
+        return keras.layers.Activation(self.output_activation, name=name)
 
     def get_config(self):
         return {}
@@ -143,9 +188,273 @@ class GaussianLikelihood(Likelihood):
         return ops.sum(ops.square(x - outputs), axis=-1)
 
 
+# The range `NegativeBinomialLikelihood` keeps log means and log sizes in:
+# means from e^-30 to e^30 (about 1e13), sizes from 2e-6 to 2e5 (beyond,
+# the negative binomial is a Poisson to float32 precision).
+LOG_MEAN_LIMIT = 30.0
+LOG_SIZE_LIMIT = 12.0
+# The library size counts are scaled to before the encoder's log1p when
+# `normalize_library=True` and no data set it (`NegativeBinomialLikelihood`).
+DEFAULT_TARGET_SUM = 1e4
+DISPERSIONS = ("feature", "cluster")
+
+
+def negative_binomial_log_prob(x, log_mean, log_size):
+    """`log NB(x; mean, size)` elementwise, in log space.
+
+    The negative binomial of mean mu and size (inverse dispersion) r, with
+    variance mu + mu^2 / r:
+
+        log NB(x) = lgamma(x + r) - lgamma(r) - lgamma(x + 1)
+                    + r (log r - log(r + mu)) + x (log mu - log(r + mu))
+
+    `log(r + mu)` is `logaddexp(log r, log mu)`, so neither is ever
+    exponentiated. This is `scipy.stats.nbinom.logpmf(x, r, r / (r + mu))`.
+
+    Args:
+        x: tensor of counts (non-negative; any shape).
+        log_mean: tensor broadcastable to `x`, log mu.
+        log_size: tensor broadcastable to `x`, log r.
+
+    Returns:
+        Tensor of the broadcast shape.
+    """
+    # keras.ops has no lgamma; TensorFlow's is exact to float32 rounding.
+    size = ops.exp(log_size)
+    log_total = ops.logaddexp(log_size, log_mean)
+    return (
+        tf.math.lgamma(x + size)
+        - tf.math.lgamma(size)
+        - tf.math.lgamma(x + 1.0)
+        + size * (log_size - log_total)
+        + x * (log_mean - log_total)
+    )
+
+
+def zero_inflated_negative_binomial_log_prob(
+    x, log_mean, log_size, dropout_logit
+):
+    """`log ZINB(x)`: a point mass at 0 (probability pi) or the NB.
+
+    `p(0) = pi + (1 - pi) NB(0)` and `p(x) = (1 - pi) NB(x)` for x > 0, with
+    pi = sigmoid(dropout_logit); `log pi = -softplus(-l)` and
+    `log(1 - pi) = -softplus(l)`, and `p(0)` is a `logaddexp`.
+
+    Args:
+        x: tensor of counts.
+        log_mean, log_size: as for `negative_binomial_log_prob`.
+        dropout_logit: tensor broadcastable to `x`, the logit of pi.
+
+    Returns:
+        Tensor of the broadcast shape.
+    """
+    log_keep = -ops.softplus(dropout_logit)  # log(1 - pi)
+    log_dropout = -ops.softplus(-dropout_logit)  # log pi
+    log_nb = negative_binomial_log_prob(x, log_mean, log_size)
+    # log NB(0) = r (log r - log(r + mu)).
+    log_nb_zero = ops.exp(log_size) * (
+        log_size - ops.logaddexp(log_size, log_mean)
+    )
+    log_zero = ops.logaddexp(log_dropout, log_keep + log_nb_zero)
+    return ops.where(x > 0.5, log_keep + log_nb, log_zero)
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
+class NegativeBinomialLikelihood(Likelihood):
+    """Counts from a negative binomial per feature, for count data.
+
+    For single-cell RNA-seq, bag-of-words and other counts. The decoder's
+    last layer gives log mu per feature; a trainable log size (inverse
+    dispersion) r is kept per feature (`dispersion="feature"`) or per
+    cluster and feature (`"cluster"`, then p(x|z, c) depends on the cluster
+    and the reconstruction term is its expectation under q(c|x)). The
+    log-likelihood is `negative_binomial_log_prob`, exact (no constant
+    left out), in log space with `lgamma`.
+
+    The encoder sees `log1p` of the counts; with `normalize_library=True`
+    each row is first scaled to the library size `target_sum` (the counts
+    per `target_sum`, as `scanpy.pp.normalize_total`), and the mean of the
+    raw counts is mu = exp(decoder) * library / target_sum, so z describes
+    the composition of a sample and not its depth. The likelihood always
+    scores the raw counts. `decoder_mean` and `generate` give means at
+    library size `target_sum`.
+
+    Args:
+        dispersion: `"feature"` or `"cluster"`.
+        normalize_library: bool.
+        target_sum: float > 0 or `None`; `None` is the median library size
+            of the training data when `vade_tf.workflow.build_model` builds
+            the model (`adapt`), else `DEFAULT_TARGET_SUM`.
+    """
+
+    name = "nb"
+    zero_inflated = False
+
+    def __init__(
+        self, dispersion="feature", normalize_library=True, target_sum=None
+    ):
+        if dispersion not in DISPERSIONS:
+            raise ValueError(
+                f"dispersion must be one of {DISPERSIONS}. Received: "
+                f"dispersion={dispersion!r}"
+            )
+        if not isinstance(normalize_library, (bool, np.bool_)):
+            raise ValueError(
+                "normalize_library must be True or False. Received: "
+                f"normalize_library={normalize_library!r}"
+            )
+        if target_sum is not None and not (
+            np.isfinite(target_sum) and target_sum > 0
+        ):
+            raise ValueError(
+                "target_sum must be a finite number > 0 or None. Received: "
+                f"target_sum={target_sum!r}"
+            )
+        self.dispersion = dispersion
+        self.normalize_library = bool(normalize_library)
+        self.target_sum = None if target_sum is None else float(target_sum)
+
+    @property
+    def sample_parameters(self):
+        return 2 if self.zero_inflated else 1
+
+    @property
+    def cluster_dependent(self):
+        return self.dispersion == "cluster"
+
+    def shared_parameters(self, n_clusters):
+        return n_clusters if self.cluster_dependent else 1
+
+    def check_data(self, x):
+        low = float(np.min(x))
+        if low < 0.0:
+            raise ValueError(
+                f"The {self.name} likelihood needs non-negative counts. "
+                f"Received values down to {low:g}. Pass raw counts (not "
+                'log-transformed or scaled data), or use likelihood="gaussian".'
+            )
+        fractional = x != np.floor(x)
+        if fractional.any():
+            row, col = np.argwhere(fractional)[0]
+            raise ValueError(
+                f"The {self.name} likelihood needs integer counts. Received "
+                f"{int(fractional.sum())} non-integer values (the first at "
+                f"row {row}, column {col}: {x[row, col]:g}). Pass raw counts "
+                "(not normalised ones), or round them first."
+            )
+
+    def adapt(self, x):
+        if self.target_sum is None and self.normalize_library:
+            library = np.sum(np.asarray(x, dtype="float64"), axis=1)
+            self.target_sum = float(max(np.median(library), 1.0))
+
+    def _log_library_factor(self, x):
+        """log(library / target_sum) per row, `(batch, 1)`; an all-zero
+        row counts as library 1."""
+        library = ops.maximum(ops.sum(x, axis=-1, keepdims=True), 1.0)
+        return ops.log(library) - math.log(
+            self.target_sum or DEFAULT_TARGET_SUM
+        )
+
+    def encoder_input(self, x):
+        x = ops.cast(x, "float32")
+        if self.normalize_library:
+            x = x * ops.exp(-self._log_library_factor(x))
+        return ops.log1p(x)
+
+    def split_outputs(self, outputs, input_dim):
+        """The decoder's raw outputs as `(log_mean, dropout_logit,
+        log_size)`: `(batch, D)`, `(batch, D)` or `None`, and
+        `(batch, rows, D)` with rows 1 or K; log_mean at library size
+        `target_sum`, both logs clipped to their limits."""
+        width = self.sample_parameters * input_dim
+        log_mean = ops.clip(
+            outputs[:, :input_dim], -LOG_MEAN_LIMIT, LOG_MEAN_LIMIT
+        )
+        logit = outputs[:, input_dim:width] if self.zero_inflated else None
+        log_size = ops.clip(outputs[:, width:], -LOG_SIZE_LIMIT, LOG_SIZE_LIMIT)
+        rows = log_size.shape[-1] // input_dim
+        return log_mean, logit, ops.reshape(log_size, (-1, rows, input_dim))
+
+    def log_prob(self, x, outputs):
+        """`log p(x|z, c)` per sample and cluster row, `(batch, rows)`.
+
+        Args:
+            x: tensor of counts, shape `(batch, input_dim)`.
+            outputs: the decoder's raw outputs.
+
+        Returns:
+            Tensor of shape `(batch, rows)`: rows is 1 for
+            `dispersion="feature"`, K for `"cluster"`.
+        """
+        x = ops.cast(x, "float32")
+        log_mean, logit, log_size = self.split_outputs(outputs, x.shape[-1])
+        if self.normalize_library:
+            log_mean = ops.clip(
+                log_mean + self._log_library_factor(x),
+                -LOG_MEAN_LIMIT,
+                LOG_MEAN_LIMIT,
+            )
+        x, log_mean = x[:, None, :], log_mean[:, None, :]
+        if self.zero_inflated:
+            log_prob = zero_inflated_negative_binomial_log_prob(
+                x, log_mean, log_size, logit[:, None, :]
+            )
+        else:
+            log_prob = negative_binomial_log_prob(x, log_mean, log_size)
+        return ops.sum(log_prob, axis=-1)
+
+    def negative_log_likelihood(self, x, outputs, gamma=None):
+        """Per-sample `-log p(x|z)`; for `dispersion="cluster"` the
+        expectation `-sum_c gamma_c log p(x|z, c)` under `gamma`
+        `(batch, K)`, uniform when `None` (as in pretraining)."""
+        log_prob = self.log_prob(x, outputs)  # [batch, rows]
+        if gamma is None:
+            return -ops.mean(log_prob, axis=-1)
+        return -ops.sum(ops.cast(gamma, "float32") * log_prob, axis=-1)
+
+    def mean_layer(self, input_dim, name="x_hat"):
+        from vade_tf import layers
+
+        return layers.CountMean(
+            input_dim, zero_inflated=self.zero_inflated, name=name
+        )
+
+    def get_config(self):
+        return {
+            "dispersion": self.dispersion,
+            "normalize_library": self.normalize_library,
+            "target_sum": self.target_sum,
+        }
+
+    def __repr__(self):
+        config = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({config})"
+
+
+@keras.saving.register_keras_serializable(package="vade_tf")
+class ZeroInflatedNegativeBinomialLikelihood(NegativeBinomialLikelihood):
+    """Counts with extra zeros: a point mass at 0 or a negative binomial.
+
+    As `NegativeBinomialLikelihood`, and the decoder also gives a dropout
+    logit per feature and sample; the log-likelihood is
+    `zero_inflated_negative_binomial_log_prob`. The usual choice for
+    single-cell RNA-seq, whose many zeros a negative binomial alone
+    explains less well.
+    """
+
+    name = "zinb"
+    zero_inflated = True
+
+
 _LIKELIHOODS = {
     likelihood.name: likelihood
-    for likelihood in (BernoulliLikelihood, GaussianLikelihood)
+    for likelihood in (
+        BernoulliLikelihood,
+        GaussianLikelihood,
+        NegativeBinomialLikelihood,
+        ZeroInflatedNegativeBinomialLikelihood,
+    )
 }
 # The names `get_likelihood` knows (tests check they match `_LIKELIHOODS`).
 LIKELIHOODS = options.LIKELIHOODS
@@ -175,8 +484,12 @@ def get_likelihood(identifier):
 
 
 def serialize_likelihood(likelihood):
-    """The likelihood's name if it is a built-in one, else its Keras config."""
-    if type(likelihood) is _LIKELIHOODS.get(likelihood.name):
+    """The likelihood's name if it is a built-in one with its default
+    settings, else its Keras config."""
+    builtin = _LIKELIHOODS.get(likelihood.name)
+    if type(likelihood) is builtin and (
+        likelihood.get_config() == builtin().get_config()
+    ):
         return likelihood.name
     return keras.saving.serialize_keras_object(likelihood)
 
@@ -289,6 +602,24 @@ def vade_kl(z_mean, z_log_var, log_gamma, theta_p, c_mean, c_var):
         expected_neg_log_prior_z(z_mean, z_log_var, gamma, c_mean, c_var)
         + neg_entropy_q_z(z_log_var)
         + categorical_kl(log_gamma, theta_p)
+    )
+
+
+def standard_normal_kl(z_mean, z_log_var):
+    """KL(q(z|x) || N(0, I)), the prior term of a plain VAE.
+
+    `0.5 sum_d (mu~_d^2 + sigma~2_d - 1 - log sigma~2_d)`.
+
+    Args:
+        z_mean: tensor of shape `(batch, D)`.
+        z_log_var: tensor of shape `(batch, D)`.
+
+    Returns:
+        Tensor of shape `(batch,)`.
+    """
+    z_log_var = clip_log_var(z_log_var)
+    return 0.5 * ops.sum(
+        ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=-1
     )
 
 

@@ -31,6 +31,8 @@ INFERENCE_BATCH_SIZE = 1000
 MIN_PADDED_ROWS = 16
 # Entries of the (rows, K, D) tensor per step of the mixture's posterior.
 _MIXTURE_CHUNK_ENTRIES = 2**22
+# The decoder layer holding a likelihood's free parameters, if it has any.
+LIKELIHOOD_PARAMETERS = "likelihood_parameters"
 # `compile` arguments that `model.save` keeps (plain values).
 _SAVED_COMPILE_ARGS = ("steps_per_execution", "run_eagerly", "auto_scale_loss")
 
@@ -118,30 +120,37 @@ def build_decoder(
     input_dim,
     latent_dim,
     hidden_dims,
-    output_activation,
+    likelihood="bernoulli",
     kernel_initializer="glorot_uniform",
     seed=None,
+    n_clusters=1,
 ):
     """The decoder z -> x_hat, the mean of p(x|z).
 
     Hidden Dense layers `decoder1`, `decoder2`, ... mirror the encoder;
-    `decoder{n+1}` is the linear output layer and `x_hat` applies the
-    likelihood's activation (sigmoid for bernoulli).
+    `decoder{n+1}` is the linear output layer, with
+    `likelihood.sample_parameters * input_dim` units. A likelihood with
+    free parameters (the negative binomial's dispersion) gets them appended
+    by a `SharedParameters` layer named `likelihood_parameters`. `x_hat`
+    maps the raw outputs to the mean (`likelihood.mean_layer`: the sigmoid
+    for bernoulli).
 
     Args:
         input_dim: int, the number of features.
         latent_dim: int, D.
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder uses them reversed.
-        output_activation: str, the activation giving the mean of p(x|z).
+        likelihood: a `vade_tf.losses.Likelihood` or its name.
         kernel_initializer: a Keras initializer or its name; each layer
             gets its own copy (see `layer_initializer`).
         seed: int or `None`, seeds the copies.
+        n_clusters: int, K, for likelihoods with parameters per cluster.
 
     Returns:
         A functional `keras.Model` from `(batch, latent_dim)` to
         `(batch, input_dim)`.
     """
+    likelihood = losses.get_likelihood(likelihood)
     inputs = keras.Input(shape=(latent_dim,), name="z")
     hidden = inputs
     offset = 100  # decoder seeds differ from the encoder's
@@ -155,13 +164,18 @@ def build_decoder(
             name=f"decoder{index}",
         )(hidden)
     outputs = keras.layers.Dense(
-        input_dim,
+        likelihood.sample_parameters * input_dim,
         kernel_initializer=layer_initializer(
             kernel_initializer, seed, offset + len(hidden_dims) + 1
         ),
         name=f"decoder{len(hidden_dims) + 1}",
     )(hidden)
-    x_hat = keras.layers.Activation(output_activation, name="x_hat")(outputs)
+    rows = likelihood.shared_parameters(n_clusters)
+    if rows:
+        outputs = vade_layers.SharedParameters(
+            rows * input_dim, name=LIKELIHOOD_PARAMETERS
+        )(outputs)
+    x_hat = likelihood.mean_layer(input_dim, name="x_hat")(outputs)
     return keras.Model(inputs, x_hat, name="decoder")
 
 
@@ -194,9 +208,13 @@ class VaDE(keras.Model):
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder mirrors them.
         likelihood: `"bernoulli"` (data in [0, 1], sigmoid output),
-            `"gaussian"` (real data, linear output) or a
-            `vade_tf.losses.Likelihood`.
+            `"gaussian"` (real data, linear output), `"nb"` or `"zinb"`
+            (counts: negative binomial, zero-inflated negative binomial)
+            or a `vade_tf.losses.Likelihood`.
         alpha: float > 0, the weight of the reconstruction term.
+        beta: float > 0, the weight of the prior terms (the KL divergence
+            `kl`), as in beta-VAE; 1 is VaDE's ELBO. The loss is
+            `alpha * reconstruction + beta * kl`.
         gamma_mode: `"exact"` or `"original"`; see
             `vade_tf.layers.GMMPosterior`.
         seed: int or `None`, seeds z sampling and the initial weights.
@@ -221,6 +239,10 @@ class VaDE(keras.Model):
         Unsupervised and Generative Approach to Clustering. IJCAI 2017.
     """
 
+    # `vade_tf.workflow.train` fits the mixture again on the trained latent
+    # means when True (`vade_tf.baselines.VAEGMM`).
+    fits_mixture_after_training = False
+
     def __init__(
         self,
         input_dim,
@@ -229,6 +251,7 @@ class VaDE(keras.Model):
         hidden_dims=(500, 500, 2000),
         likelihood="bernoulli",
         alpha=1.0,
+        beta=1.0,
         gamma_mode="exact",
         seed=None,
         kernel_initializer="glorot_uniform",
@@ -240,6 +263,7 @@ class VaDE(keras.Model):
         for width in hidden_dims:
             validation.check_int(width, "each of hidden_dims", 1)
         validation.check_positive_float(alpha, "alpha")
+        validation.check_positive_float(beta, "beta")
 
         # === Config ===
         self.input_dim = validation.check_int(input_dim, "input_dim", 1)
@@ -248,6 +272,7 @@ class VaDE(keras.Model):
         self.hidden_dims = hidden_dims
         self.likelihood = losses.get_likelihood(likelihood)
         self.alpha = float(alpha)
+        self.beta = float(beta)
         self.gamma_mode = gamma_mode
         self.seed = None if seed is None else int(seed)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -264,9 +289,10 @@ class VaDE(keras.Model):
             self.input_dim,
             self.latent_dim,
             hidden_dims,
-            self.likelihood.output_activation,
+            self.likelihood,
             self.kernel_initializer,
             self.seed,
+            self.n_clusters,
         )
         # Identity until `vade_tf.workflow.build_model` (or the user) adapts
         # it to data for the gaussian likelihood.
@@ -341,9 +367,11 @@ class VaDE(keras.Model):
         """The parameters of q(z|x) as float32 tensors.
 
         `x` is standardised by `input_scaling` first (the identity unless
-        it was adapted). The encoder computes in the dtype policy's compute
-        dtype (float16 or bfloat16 under mixed precision); its outputs are
-        cast to float32 for the mixture and the ELBO.
+        it was adapted) and passed through the likelihood's
+        `encoder_input` (`log1p` for counts, else the identity). The
+        encoder computes in the dtype policy's compute dtype (float16 or
+        bfloat16 under mixed precision); its outputs are cast to float32
+        for the mixture and the ELBO.
 
         Args:
             x: tensor of shape `(batch, input_dim)`, in the data's units.
@@ -355,26 +383,31 @@ class VaDE(keras.Model):
         return self._encode_standardized(self.input_scaling(x), training)
 
     def _encode_standardized(self, x, training):
+        x = self.likelihood.encoder_input(x)
         z_mean, z_log_var = self.encoder(x, training=training)
         return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
 
     def decoder_outputs(self, z, training=False):
         """The decoder's raw outputs (logits for bernoulli), before `x_hat`.
 
-        The decoder's Dense layers are applied by name (`decoder1` to
-        `decoder{n+1}`), leaving out the final `x_hat` activation; the
-        result is cast to float32 for the likelihood.
+        The decoder's layers are applied by name (`decoder1` to
+        `decoder{n+1}`, then `likelihood_parameters` if the likelihood has
+        free parameters), leaving out the final `x_hat`; the result is cast
+        to float32 for the likelihood.
 
         Args:
             z: tensor of shape `(batch, latent_dim)`.
 
         Returns:
-            float32 tensor of shape `(batch, input_dim)`.
+            float32 tensor of shape `(batch, width)`: `input_dim` columns
+            for bernoulli and gaussian; see `build_decoder` for others.
         """
         hidden = z
-        for index in range(1, len(self.hidden_dims) + 2):
-            layer = self.decoder.get_layer(f"decoder{index}")
-            hidden = layer(hidden, training=training)
+        names = [f"decoder{i}" for i in range(1, len(self.hidden_dims) + 2)]
+        if self.likelihood.shared_parameters(self.n_clusters):
+            names.append(LIKELIHOOD_PARAMETERS)
+        for name in names:
+            hidden = self.decoder.get_layer(name)(hidden, training=training)
         return ops.cast(hidden, "float32")
 
     def decoder_mean(self, z, training=False):
@@ -406,17 +439,36 @@ class VaDE(keras.Model):
         else:
             z = vade_layers.reparameterize(z_mean, z_log_var, seed)
         outputs = self.decoder_outputs(z, training=training)
-        reconstruction = self.likelihood.negative_log_likelihood(x, outputs)
-        log_gamma = self.gmm.training_log_p_c_z(z)
-        kl = losses.vade_kl(
+        if self.likelihood.cluster_dependent:
+            # E_q(c|x)[-log p(x|z, c)] with q(c|x) = p(c|z) at the draw.
+            gamma = ops.exp(self.gmm.training_log_p_c_z(z))
+            reconstruction = self.likelihood.negative_log_likelihood(
+                x, outputs, gamma=gamma
+            )
+        else:
+            reconstruction = self.likelihood.negative_log_likelihood(x, outputs)
+        kl = self.prior_kl(z_mean, z_log_var, z)
+        return reconstruction, kl
+
+    def prior_kl(self, z_mean, z_log_var, z):
+        """KL(q(z, c|x) || p(z, c)) per sample, gamma = p(c|z) at the draw.
+
+        Args:
+            z_mean: float32 tensor of shape `(batch, latent_dim)`.
+            z_log_var: float32 tensor of shape `(batch, latent_dim)`.
+            z: float32 tensor of shape `(batch, latent_dim)`, the draw.
+
+        Returns:
+            Tensor of shape `(batch,)`; see `vade_tf.losses.vade_kl`.
+        """
+        return losses.vade_kl(
             z_mean,
             z_log_var,
-            log_gamma,
+            self.gmm.training_log_p_c_z(z),
             self.theta_p,
             self.c_mean,
             self.c_var,
         )
-        return reconstruction, kl
 
     # --- Training ----------------------------------------------------------
 
@@ -494,7 +546,7 @@ class VaDE(keras.Model):
         reconstruction, kl = self.elbo_terms(x, training=training)
         reconstruction = losses.weighted_mean(reconstruction, sample_weight)
         kl = losses.weighted_mean(kl, sample_weight)
-        loss = self.alpha * reconstruction + kl
+        loss = self.alpha * reconstruction + self.beta * kl
         if self.losses:
             loss = loss + ops.sum(self.losses)
         return loss, reconstruction, kl
@@ -821,7 +873,7 @@ class VaDE(keras.Model):
         return np.argmax(probs, axis=-1)
 
     def score_samples(self, x, batch_size=INFERENCE_BATCH_SIZE, seed=0):
-        """The ELBO of each sample (higher is better), `-(alpha * rec + kl)`.
+        """Each sample's ELBO (higher is better), `-(alpha * rec + beta * kl)`.
 
         The reconstruction term is taken at one draw of z per sample, as in
         training, from a generator seeded with `seed`: the same model, data
@@ -846,7 +898,9 @@ class VaDE(keras.Model):
                 x[start : start + batch_size], seed=generator
             )
             scores.append(
-                -ops.convert_to_numpy(self.alpha * reconstruction + kl)
+                -ops.convert_to_numpy(
+                    self.alpha * reconstruction + self.beta * kl
+                )
             )
         return np.concatenate(scores)
 
@@ -894,6 +948,7 @@ class VaDE(keras.Model):
             "hidden_dims": list(self.hidden_dims),
             "likelihood": losses.serialize_likelihood(self.likelihood),
             "alpha": self.alpha,
+            "beta": self.beta,
             "gamma_mode": self.gamma_mode,
             "seed": self.seed,
             "kernel_initializer": keras.initializers.serialize(

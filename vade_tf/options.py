@@ -7,7 +7,9 @@ without importing TensorFlow.
 """
 
 # Likelihoods of the decoder (`vade_tf.losses.get_likelihood`).
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = ("bernoulli", "gaussian", "nb", "zinb")
+# The likelihoods of count data (negative binomial, zero-inflated NB).
+COUNT_LIKELIHOODS = ("nb", "zinb")
 # `likelihood="auto"`: bernoulli for data in [0, 1], gaussian otherwise.
 LIKELIHOOD_AUTO = "auto"
 # How the training gamma is computed (`vade_tf.layers.GMMPosterior`).

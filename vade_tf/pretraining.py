@@ -46,7 +46,8 @@ def build_autoencoder(model, noise=0.0, raw_outputs=False):
         `(batch, input_dim)`.
     """
     inputs = keras.Input(shape=(model.input_dim,), name="x")
-    hidden = inputs
+    # What the encoder sees (log1p of counts; else the data themselves).
+    hidden = model.likelihood.encoder_input(inputs)
     if noise:
         hidden = keras.layers.Dropout(noise, seed=model.seed, name="noise")(
             hidden

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from vade_tf import callbacks as vade_callbacks
-from vade_tf import datasets, options, recipes, validation
+from vade_tf import datasets, losses, options, recipes, validation
 from vade_tf import model as vade_model
 
 LIKELIHOOD_AUTO = options.LIKELIHOOD_AUTO
@@ -78,6 +78,7 @@ def build_model(
     n_clusters,
     likelihood=LIKELIHOOD_AUTO,
     input_scaling=options.INPUT_SCALINGS[0],
+    model_class=None,
     **kwargs,
 ):
     """A `vade_tf.VaDE` for data `x`.
@@ -97,11 +98,13 @@ def build_model(
         input_scaling: one of `vade_tf.options.INPUT_SCALINGS`: `"auto"`
             (standardise for the gaussian likelihood only),
             `"standardize"` or `"none"`.
+        model_class: `None` for `vade_tf.VaDE`, or a subclass of it (for
+            example the baseline `vade_tf.baselines.VAEGMM`).
         **kwargs: the other `VaDE` arguments (`latent_dim`, `hidden_dims`,
             `alpha`, `gamma_mode`, `seed`, ...).
 
     Returns:
-        A new `vade_tf.VaDE` with `input_dim = n_features`.
+        A new `model_class` instance with `input_dim = n_features`.
     """
     validation.check_choice(
         input_scaling, "input_scaling", options.INPUT_SCALINGS
@@ -113,10 +116,31 @@ def build_model(
             f"Received shape {x.shape}."
         )
     validation.check_n_clusters(n_clusters, n_samples=len(x))
-    model = vade_model.VaDE(
+    model_class = model_class or vade_model.VaDE
+    if not (
+        isinstance(model_class, type)
+        and issubclass(model_class, vade_model.VaDE)
+    ):
+        raise ValueError(
+            "model_class must be vade_tf.VaDE or a subclass of it. "
+            f"Received: model_class={model_class!r}"
+        )
+    likelihood = losses.get_likelihood(resolve_likelihood(x, likelihood))
+    if input_scaling == "standardize" and likelihood.name in (
+        options.COUNT_LIKELIHOODS
+    ):
+        raise ValueError(
+            f"The {likelihood.name} likelihood scores raw counts, which "
+            "cannot be standardised. Received: input_scaling='standardize'."
+            " Use input_scaling='auto' (the encoder sees log1p of the "
+            "counts)."
+        )
+    # Data-dependent settings (the library size counts are scaled to).
+    likelihood.adapt(x)
+    model = model_class(
         input_dim=x.shape[1],
         n_clusters=n_clusters,
-        likelihood=resolve_likelihood(x, likelihood),
+        likelihood=likelihood,
         **kwargs,
     )
     standardize = input_scaling == "standardize" or (
@@ -297,6 +321,9 @@ def train(
        schedule (`vade_tf.callbacks.StepDecay`), and with
        `vade_tf.callbacks.ClusteringMetrics` when labels `y` are given
        (labels are only reported, never used for training or selection).
+    5. For a model trained without its mixture (`fits_mixture_after_training`,
+       the VAE+GMM baseline `vade_tf.baselines.VAEGMM`), fit the mixture on
+       the trained latent means as in step 2.
 
     Args:
         model: a `vade_tf.VaDE` (see `build_model`).
@@ -374,6 +401,18 @@ def train(
             callbacks=callbacks,
             validation_data=validation_data,
             verbose=verbose,
+        )
+    if model.fits_mixture_after_training:
+        # A model trained without the mixture (the VAE+GMM baseline): its
+        # clusters are a mixture fitted on the trained latent means; the
+        # trained log-variance head is left as it is.
+        mixture = model.initialize_gmm(
+            x,
+            gmm_init=recipe.gmm_init,
+            random_state=random_state,
+            n_init=recipe.gmm_n_init,
+            posterior_var_ratio=None,
+            latent_std=recipe.latent_std,
         )
     _report(on_stage, "trained", model)
     return TrainResult(
