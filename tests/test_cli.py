@@ -582,3 +582,28 @@ def test_count_data_from_h5ad_with_zinb_and_beta(tmp_path):
         )
         == 0
     )
+
+
+def test_train_baseline_vae_gmm(blob_file, tmp_path):
+    out = tmp_path / "run"
+    status = cli.main(
+        [
+            "train",
+            "--data",
+            str(blob_file),
+            "--baseline",
+            "vae_gmm",
+            "--epochs",
+            "2",
+            "--out",
+            str(out),
+            *TINY,
+        ]
+    )
+    assert status == 0
+    model = keras.models.load_model(out / "model.keras")
+    assert isinstance(model, vade_tf.baselines.VAEGMM)
+    report = json.loads((out / "metrics.json").read_text())
+    x, y = datasets.load_array(blob_file)
+    acc = metrics.cluster_acc(y, model.predict_clusters(x))[0]
+    assert acc == pytest.approx(report["vade"]["acc"])

@@ -130,3 +130,25 @@ def test_short_fit_stays_finite_and_clusters_the_digits(policy, tmp_path):
     np.testing.assert_allclose(
         out["cluster_probs"].numpy(), probs[:20], atol=2e-3
     )
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+def test_count_likelihood_trains_finite_with_float32_parameters(policy):
+    x, _ = datasets.make_count_clusters(
+        n_samples=60, n_features=16, n_clusters=3, random_state=0
+    )
+    model = vade_tf.workflow.build_model(
+        x, 3, likelihood="zinb", latent_dim=2, hidden_dims=(32,), seed=0
+    )
+    dispersion = model.decoder.get_layer("likelihood_parameters")
+    assert dispersion.values.dtype == "float32"
+    assert model.decoder_outputs(np.zeros((2, 2), "float32")).dtype == (
+        "float32"
+    )
+    model.pretrain(x, epochs=1, verbose=0, jit_compile=False)
+    model.initialize_gmm(x, random_state=0)
+    model.compile(jit_compile=False)
+    history = model.fit(x, epochs=2, batch_size=30, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert np.isfinite(model.predict_proba(x)).all()
+    assert np.isfinite(model.generate(0, 2, seed=0)).all()

@@ -26,6 +26,8 @@ from vade_tf import datasets, options, recipes
 EXIT_INTERRUPTED = 130
 EXIT_ERROR = 2
 LIKELIHOOD_CHOICES = (options.LIKELIHOOD_AUTO, *options.LIKELIHOODS)
+# `vade-tf train --baseline`: the models of `vade_tf.baselines`.
+BASELINES = ("vae_gmm",)
 PRETRAIN_RECIPE_CHOICES = (
     recipes.PRETRAIN_RECIPE_AUTO,
     *options.PRETRAIN_RECIPES,
@@ -358,6 +360,13 @@ def build_parser():
     )
     _add_data_arguments(train)
     _add_model_arguments(train)
+    train.add_argument(
+        "--baseline",
+        choices=BASELINES,
+        help="train the VaDE paper's VAE+GMM baseline instead: the same "
+        "networks as a plain VAE (N(0, I) prior), then a mixture fitted on "
+        "its latent means (vade_tf.baselines.VAEGMM)",
+    )
     _add_recipe_arguments(train, recipe=recipes.DEFAULT_RECIPE)
     _add_run_arguments(train)
 
@@ -497,9 +506,15 @@ def _build_model(args, x, y):
             "--hidden-dims must be comma-separated positive integers, for "
             f"example 500,500,2000. Received: {args.hidden_dims!r}"
         ) from None
+    model_class = None
+    if getattr(args, "baseline", None) == "vae_gmm":
+        from vade_tf import baselines
+
+        model_class = baselines.VAEGMM
     return workflow.build_model(
         x,
         n_clusters=n_clusters,
+        model_class=model_class,
         likelihood=args.likelihood,
         input_scaling=args.input_scaling,
         latent_dim=args.latent_dim,

@@ -322,8 +322,8 @@ def train(
        `vade_tf.callbacks.ClusteringMetrics` when labels `y` are given
        (labels are only reported, never used for training or selection).
     5. For a model trained without its mixture (`fits_mixture_after_training`,
-       the VAE+GMM baseline `vade_tf.baselines.VAEGMM`), fit the mixture on
-       the trained latent means as in step 2.
+       the VAE+GMM baseline `vade_tf.baselines.VAEGMM`), fit a Gaussian
+       mixture (`gmm_init="gmm"`) on the trained latent means.
 
     Args:
         model: a `vade_tf.VaDE` (see `build_model`).
@@ -404,11 +404,12 @@ def train(
         )
     if model.fits_mixture_after_training:
         # A model trained without the mixture (the VAE+GMM baseline): its
-        # clusters are a mixture fitted on the trained latent means; the
-        # trained log-variance head is left as it is.
+        # clusters are a Gaussian mixture fitted on the trained latent
+        # means (whatever the recipe starts VaDE's from); the trained
+        # log-variance head is left as it is.
         mixture = model.initialize_gmm(
             x,
-            gmm_init=recipe.gmm_init,
+            gmm_init="gmm",
             random_state=random_state,
             n_init=recipe.gmm_n_init,
             posterior_var_ratio=None,
