@@ -8,10 +8,13 @@ NMI / ARI are computed against the simulated clusters, which no method
 sees. Methods:
 
 - `zinb`, `nb`: VaDE with `likelihood="zinb"` / `"nb"` on the raw counts,
-  the default recipe (the encoder sees log1p of library-normalised counts);
+  the default recipe (the "counts" pretraining; the encoder sees log1p of
+  library-normalised counts);
 - `zinb_raw_library`: `zinb` whose encoder sees log1p of the raw counts
   (`normalize_library=False`);
 - `zinb_cluster_dispersion`: `zinb` with a dispersion per cluster;
+- `zinb_adam_pretraining`: `zinb` pretrained with the "adam" recipe
+  (batches of 64) instead of "counts" (batches of 256), 40 epochs each;
 - `gaussian_log1p`: VaDE with the gaussian likelihood on log1p of the
   library-normalised counts (the usual preprocessing);
 - `kmeans_log1p`: k-means (10 inits) on the same log1p data;
@@ -45,6 +48,7 @@ METHODS = (
     "nb",
     "zinb_raw_library",
     "zinb_cluster_dispersion",
+    "zinb_adam_pretraining",
     "gaussian_log1p",
     "kmeans_log1p",
     "kmeans_log1p_raw",
@@ -110,9 +114,10 @@ def run(method, x, y, k, seed, args):
     model = workflow.build_model(
         data, n_clusters=k, likelihood=likelihood, seed=seed
     )
-    workflow.train(
-        model, data, args.recipe or recipes.DEFAULT_RECIPE, random_state=seed
-    )
+    recipe = recipes.get_recipe(args.recipe or recipes.DEFAULT_RECIPE)
+    if method == "zinb_adam_pretraining":
+        recipe = recipe.replace(pretrain_recipe="adam")
+    workflow.train(model, data, recipe, random_state=seed)
     return model.predict_clusters(data), time.perf_counter() - began
 
 

@@ -394,6 +394,12 @@ def test_option_names_match_the_modules_that_implement_them():
     for name in options.PRETRAIN_RECIPES:
         pretraining.recipe_settings(name)
     assert workflow.LIKELIHOOD_AUTO == options.LIKELIHOOD_AUTO
+    from vade_tf import distribution
+
+    for name in ("none", "mirrored"):
+        assert name in distribution.STRATEGIES
+    with pytest.raises(ValueError, match="Unknown strategy"):
+        distribution.make_strategy("ring")
 
 
 @pytest.mark.slow  # three training runs, about 80 s
@@ -605,5 +611,31 @@ def test_train_baseline_vae_gmm(blob_file, tmp_path):
     assert isinstance(model, vade_tf.baselines.VAEGMM)
     report = json.loads((out / "metrics.json").read_text())
     x, y = datasets.load_array(blob_file)
+    acc = metrics.cluster_acc(y, model.predict_clusters(x))[0]
+    assert acc == pytest.approx(report["vade"]["acc"])
+
+
+@pytest.mark.slow  # a fresh interpreter: the CPU is split before TF starts
+def test_train_under_a_mirrored_strategy_of_two_cpu_replicas(tmp_path):
+    out = tmp_path / "run"
+    result = _run_entry_point(
+        "train",
+        "--dataset",
+        "digits",
+        "--strategy",
+        "mirrored",
+        "--cpu-replicas",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        *TINY,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "MirroredStrategy with 2 replicas in sync" in result.stdout
+    model = keras.models.load_model(out / "model.keras")
+    x, y = datasets.load_dataset("digits")
+    report = json.loads((out / "metrics.json").read_text())
     acc = metrics.cluster_acc(y, model.predict_clusters(x))[0]
     assert acc == pytest.approx(report["vade"]["acc"])

@@ -8,6 +8,7 @@ from vade_tf import (
     baselines,
     callbacks,
     datasets,
+    distribution,
     export,
     layers,
     losses,
@@ -18,6 +19,7 @@ from vade_tf import (
     pretraining,
     recipes,
     shipped,
+    streaming,
     validation,
     workflow,
 )
@@ -34,6 +36,7 @@ __all__ = [
     "baselines",
     "callbacks",
     "datasets",
+    "distribution",
     "export",
     "layers",
     "losses",
@@ -44,6 +47,7 @@ __all__ = [
     "pretraining",
     "recipes",
     "shipped",
+    "streaming",
     "validation",
     "workflow",
 ]

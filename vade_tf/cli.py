@@ -369,6 +369,21 @@ def build_parser():
     )
     _add_recipe_arguments(train, recipe=recipes.DEFAULT_RECIPE)
     _add_run_arguments(train)
+    train.add_argument(
+        "--strategy",
+        choices=options.STRATEGIES,
+        default=options.STRATEGIES[0],
+        help="tf.distribute strategy: mirrored, over this machine's GPUs "
+        "or --cpu-replicas logical CPUs; see docs/distributed.md "
+        "(default: %(default)s)",
+    )
+    train.add_argument(
+        "--cpu-replicas",
+        type=int,
+        metavar="N",
+        help="with --strategy mirrored: split the CPU into N logical "
+        "devices, one replica each",
+    )
 
     reproduce = add(
         "reproduce",
@@ -668,7 +683,9 @@ class _StageReporter:
             "command": " ".join(sys.argv),
             # The pretraining recipe, its epochs and batch size (the keys of
             # the shipped weights' JSON), then the whole training recipe.
-            "recipe": workflow.resolve_pretrain_recipe(recipe, image_shape),
+            "recipe": workflow.resolve_pretrain_recipe(
+                recipe, image_shape, getattr(args, "likelihood", None)
+            ),
             "image_shape": image_shape,
             "epochs": recipe.pretrain_epochs,
             "batch_size": recipe.pretrain_batch_size,
@@ -763,6 +780,24 @@ def _run_folder(args, name):
 
 
 def run_train(args):
+    if getattr(args, "strategy", "none") == "none":
+        return _run_train(args)
+    # The strategy comes first: TensorFlow must not have run an operation.
+    from vade_tf import distribution
+
+    strategy = distribution.make_strategy(
+        args.strategy, cpu_replicas=args.cpu_replicas
+    )
+    print(
+        f"Training under {type(strategy).__name__} with "
+        f"{strategy.num_replicas_in_sync} replicas in sync",
+        flush=True,
+    )
+    with strategy.scope():
+        return _run_train(args)
+
+
+def _run_train(args):
     import keras
 
     from vade_tf import callbacks, fileio, plotting, workflow

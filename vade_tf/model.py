@@ -17,6 +17,7 @@ from keras import ops
 
 from vade_tf import (
     datasets,
+    distribution,
     losses,
     mixture,
     pretraining,
@@ -517,7 +518,11 @@ class VaDE(keras.Model):
                 "`optimizer` and `gmm_optimizer` must be two different "
                 "optimizer objects: each is built on its own variables."
             )
-        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+        super().compile(
+            optimizer=optimizer,
+            jit_compile=jit_compile and distribution.xla_supported(),
+            **kwargs,
+        )
         self.gmm_optimizer = gmm_optimizer
         # Build each optimizer on its own variables now, outside any traced
         # function; Keras would otherwise build `optimizer` on all of them.
@@ -610,6 +615,10 @@ class VaDE(keras.Model):
         """
         x = validation.check_model_input(self, x, clusters=True)
         y = _placeholder_targets(x, y, kwargs.get("sample_weight"))
+        if isinstance(x, tf.data.Dataset):
+            # A dataset shuffles itself (`vade_tf.streaming.stream` does);
+            # Keras would only warn that it ignores `shuffle`.
+            kwargs.setdefault("shuffle", False)
         if _batches_itself(x, y, kwargs):
             # An array to shuffle: VaDE's own pipeline (a stateless shuffle
             # per epoch from the model's seed) instead of Keras's array
@@ -795,7 +804,7 @@ class VaDE(keras.Model):
         if getattr(self, "_encoder_function", None) is None:
             self._encoder_function = tf.function(
                 self.encoder_outputs,
-                jit_compile=True,
+                jit_compile=distribution.xla_supported(),
                 input_signature=[
                     tf.TensorSpec([None, self.input_dim], tf.float32)
                 ],

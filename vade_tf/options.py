@@ -15,8 +15,10 @@ LIKELIHOOD_AUTO = "auto"
 # How the training gamma is computed (`vade_tf.layers.GMMPosterior`).
 GAMMA_MODES = ("exact", "original")
 # Autoencoder pretraining recipes (`vade_tf.pretraining.recipe_settings`).
-PRETRAIN_RECIPES = ("adam", "dec", "augment")
+PRETRAIN_RECIPES = ("adam", "dec", "augment", "counts")
 # How the input is scaled before the encoder and the likelihood
 # (`vade_tf.workflow.build_model`): "auto" standardises each feature for the
 # gaussian likelihood and leaves bernoulli data in [0, 1] as they are.
 INPUT_SCALINGS = ("auto", "standardize", "none")
+# `tf.distribute` strategies (`vade_tf.distribution.make_strategy`).
+STRATEGIES = ("none", "mirrored")

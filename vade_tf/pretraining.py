@@ -20,7 +20,7 @@ import h5py
 import keras
 import numpy as np
 
-from vade_tf import datasets, fileio, options
+from vade_tf import datasets, distribution, fileio, options
 
 FORMAT_VERSION = 1
 
@@ -89,6 +89,13 @@ def recipe_settings(recipe):
       deformations of a digit close together, which is what makes its
       latent means cluster well (MNIST AE+k-means 0.93 after 40 epochs,
       against 0.77 for "dec" after 200; docs/results.md).
+    - `"counts"`: for count data (the `nb` and `zinb` likelihoods): "adam"
+      with batches of 256, so an epoch takes a quarter of the steps. On
+      small noisy count data the autoencoder's latent means cluster worse
+      the longer it fits the counts' noise: on simulated single-cell
+      counts (3,000 x 500, 3 seeds) VaDE with the zinb likelihood ends at
+      ACC 0.94 to 0.95 after 40 such epochs, against 0.87 to 0.93 after
+      40 epochs of "adam" (docs/results.md, "Count data").
 
     Args:
         recipe: one of `RECIPES`.
@@ -110,6 +117,13 @@ def recipe_settings(recipe):
             "optimizer": keras.optimizers.SGD(learning_rate=1.0, momentum=0.9),
             "batch_size": 256,
             "initializer": _dec_initializer(),
+            "augment": False,
+        }
+    if recipe == "counts":
+        return {
+            "optimizer": keras.optimizers.Adam(learning_rate=1e-3),
+            "batch_size": 256,
+            "initializer": None,
             "augment": False,
         }
     if recipe == "augment":
@@ -255,7 +269,8 @@ def pretrain_autoencoder(
             for bernoulli, mean squared error for gaussian.
         noise: float, input dropout rate (denoising); 0 turns it off.
         recipe: one of `RECIPES`, see `recipe_settings`.
-        jit_compile: bool, compile with XLA.
+        jit_compile: bool, compile with XLA (off anyway under a strategy
+            with several replicas, `vade_tf.distribution.xla_supported`).
         augment: `None` (the recipe's choice), `False`, `True` (rotations
             up to 10 degrees, shifts up to 10%) or a dict of
             `image_augmentation` keyword arguments. The autoencoder then
@@ -308,7 +323,7 @@ def pretrain_autoencoder(
     autoencoder.compile(
         optimizer=optimizer or settings["optimizer"],
         loss=loss or likelihood_loss(model.likelihood, model.input_dim),
-        jit_compile=jit_compile,
+        jit_compile=jit_compile and distribution.xla_supported(),
     )
     if augment is not None:
         augmentation = image_augmentation(

@@ -57,20 +57,26 @@ def resolve_likelihood(x, likelihood=LIKELIHOOD_AUTO):
     return "bernoulli" if inside else "gaussian"
 
 
-def resolve_pretrain_recipe(recipe, image_shape=None):
-    """The pretraining recipe: "auto" is "augment" for images, else "adam".
+def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
+    """The pretraining recipe: "auto" is "augment" for images, "counts" for
+    count data, else "adam".
 
     Args:
         recipe: a `vade_tf.recipes.Recipe`.
         image_shape: `(height, width[, channels])` or `None` when the data
             are not known to be images.
+        likelihood: `None`, or the model's likelihood (name or object);
+            `"nb"` and `"zinb"` mean count data.
 
     Returns:
         One of `vade_tf.pretraining.RECIPES`.
     """
     if recipe.pretrain_recipe != recipes.PRETRAIN_RECIPE_AUTO:
         return recipe.pretrain_recipe
-    return "augment" if image_shape is not None else "adam"
+    if image_shape is not None:
+        return "augment"
+    name = getattr(likelihood, "name", likelihood)
+    return "counts" if name in options.COUNT_LIKELIHOODS else "adam"
 
 
 def build_model(
@@ -260,7 +266,9 @@ def prepare(
     if pretrained is not None:
         model.load_pretrained_weights(pretrained)
     elif recipe.pretrain_epochs:
-        pretrain_recipe = resolve_pretrain_recipe(recipe, image_shape)
+        pretrain_recipe = resolve_pretrain_recipe(
+            recipe, image_shape, model.likelihood
+        )
         pretrain_history = model.pretrain(
             x,
             epochs=recipe.pretrain_epochs,
