@@ -226,8 +226,10 @@ def test_model_layout_training_and_keras_file_round_trip(
         hidden_dims=(16,),
         seed=0,
     )
-    # The median library size, kept in the config.
+    # The median library size, kept in the config; the object passed in is
+    # left as it was.
     assert model.likelihood.target_sum == float(np.median(x.sum(axis=1)))
+    assert likelihood.target_sum is None
     rows = 3 if dispersion == "cluster" else 1
     assert model.decoder.get_layer("decoder2").units == 2 * 7
     assert model.decoder.get_layer("likelihood_parameters").units == rows * 7
@@ -242,6 +244,33 @@ def test_model_layout_training_and_keras_file_round_trip(
     model.pretrain(x, epochs=2, verbose=0, jit_compile=jit_compile)
     pretrained = _np(parameters).copy()
     assert not np.allclose(before, pretrained)  # pretraining trains them
+    # The pretrained dispersions travel with the autoencoder's weight file.
+    weights = tmp_path / "ae.weights.h5"
+    model.save_pretrained_weights(weights)
+    fresh = workflow.build_model(
+        x,
+        n_clusters=3,
+        likelihood=likelihood,
+        latent_dim=2,
+        hidden_dims=(16,),
+        seed=1,
+    )
+    fresh.load_pretrained_weights(weights)
+    np.testing.assert_array_equal(
+        _np(fresh.decoder.get_layer("likelihood_parameters").values),
+        pretrained,
+    )
+    other = workflow.build_model(
+        x,
+        n_clusters=3,
+        likelihood=losses.ZeroInflatedNegativeBinomialLikelihood(
+            dispersion=dispersion, normalize_library=False
+        ),
+        latent_dim=2,
+        hidden_dims=(16,),
+    )
+    with pytest.raises(ValueError, match="settings"):
+        other.load_pretrained_weights(weights)
     model.initialize_gmm(x, random_state=0)
     model.compile(jit_compile=jit_compile)
     history = model.fit(x, epochs=2, batch_size=20, verbose=0)

@@ -56,14 +56,18 @@ def test_each_epoch_reads_every_row_once_in_a_new_order(shards, tmp_path):
 
 def test_shards_of_chunks_split_the_rows_between_workers(shards, tmp_path):
     x, _ = shards
-    parts = [
-        _rows(
-            streaming.stream(
-                tmp_path / "s", 50, seed=1, chunk_rows=100, shard=(2, i)
-            )
+    streams = [
+        streaming.stream(
+            tmp_path / "s", 50, seed=1, chunk_rows=100, shard=(2, i)
         )
         for i in range(2)
     ]
+    parts = [_rows(stream) for stream in streams]
+    for stream, rows in zip(streams, parts):
+        # The declared batch count is right, short last chunks included
+        # (shards of 900, 900, 700 rows in chunks of 100).
+        assert stream.cardinality().numpy() == -(-len(rows) // 50)
+        assert sum(1 for _ in stream) == stream.cardinality().numpy()
     assert abs(len(parts[0]) - len(parts[1])) <= 100
     np.testing.assert_array_equal(np.sort(np.concatenate(parts)), x[:, 0])
     with pytest.raises(ValueError, match="shard must be"):

@@ -780,13 +780,24 @@ def _run_folder(args, name):
 
 
 def run_train(args):
-    if getattr(args, "strategy", "none") == "none":
+    # `reproduce` shares this command and has no --strategy.
+    strategy_name = getattr(args, "strategy", options.STRATEGIES[0])
+    cpu_replicas = getattr(args, "cpu_replicas", None)
+    if cpu_replicas is not None and (
+        cpu_replicas < 1 or strategy_name != "mirrored"
+    ):
+        raise ValueError(
+            "--cpu-replicas needs --strategy mirrored and a count >= 1. "
+            f"Received: --cpu-replicas {cpu_replicas} with --strategy "
+            f"{strategy_name}."
+        )
+    if strategy_name == options.STRATEGIES[0]:
         return _run_train(args)
     # The strategy comes first: TensorFlow must not have run an operation.
     from vade_tf import distribution
 
     strategy = distribution.make_strategy(
-        args.strategy, cpu_replicas=args.cpu_replicas
+        strategy_name, cpu_replicas=cpu_replicas
     )
     print(
         f"Training under {type(strategy).__name__} with "
@@ -1110,7 +1121,13 @@ def main(argv=None):
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    except (ValueError, FileNotFoundError, FileExistsError, OSError) as error:
+    except (
+        ValueError,
+        FileNotFoundError,
+        FileExistsError,
+        OSError,
+        ImportError,  # an optional extra missing, for example anndata
+    ) as error:
         print(f"vade-tf {args.command}: error: {error}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -210,6 +210,11 @@ class Standardize(keras.layers.Layer):
         return {**super().get_config(), "input_dim": self.input_dim}
 
 
+# The name of the decoder's `SharedParameters` layer (the weight files and
+# `VaDE.decoder_outputs` find it by this name).
+LIKELIHOOD_PARAMETERS = "likelihood_parameters"
+
+
 @keras.saving.register_keras_serializable(package="vade_tf")
 class SharedParameters(keras.layers.Layer):
     """Appends trainable values, the same for every sample, to its input.

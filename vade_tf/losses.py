@@ -8,10 +8,11 @@ VaDE maximises, for each sample x,
 with q(z|x) = N(mu~, diag sigma~2) from the encoder and q(c|x) = gamma
 from `vade_tf.layers.GMMPosterior`. Training minimises
 
-    loss = alpha * reconstruction + kl
+    loss = alpha * reconstruction + beta * kl
 
-where `reconstruction = -log p(x|z)` (one sample of z) and `kl` gathers the
-remaining four terms, each an exact expectation under q:
+(beta = 1 is the ELBO; `VaDE(beta=)` weighs the prior terms as in
+beta-VAE) where `reconstruction = -log p(x|z)` (one sample of z) and `kl`
+gathers the remaining four terms, each an exact expectation under q:
 
     kl = sum_c gamma_c sum_d 0.5 (log 2 pi sigma2_cd
                                   + sigma~2_d / sigma2_cd
@@ -29,8 +30,10 @@ the reported loss and leave every gradient unchanged.
 
 Every function takes tensors of shape `(batch, ...)`, works in log space and
 returns one value per sample, shape `(batch,)`. The likelihood of x given z is
-a swappable object (`BernoulliLikelihood`, `GaussianLikelihood`, or your own
-subclass of `Likelihood`).
+a swappable object (`BernoulliLikelihood`, `GaussianLikelihood`, the count
+likelihoods `NegativeBinomialLikelihood` and
+`ZeroInflatedNegativeBinomialLikelihood`, or your own subclass of
+`Likelihood`).
 """
 
 import math
@@ -61,11 +64,13 @@ TINY = 1e-30
 class Likelihood:
     """The observation model p(x|z), parameterised by the decoder.
 
-    The decoder's last Dense layer gives `input_dim` raw parameters per
-    sample (`outputs`); `output_activation` maps them to the mean of
-    p(x|z), which is what `model.decoder` returns. Subclasses implement
-    `negative_log_likelihood` on the raw parameters, which lets them use the
-    numerically stable form (for example binary cross-entropy from logits).
+    The decoder's last Dense layer gives `sample_parameters * input_dim`
+    raw parameters per sample, followed by the rows of `shared_parameters`
+    (`outputs`); `mean_layer` (by default `output_activation`) maps them to
+    the mean of p(x|z), which is what `model.decoder` returns. Subclasses
+    implement `negative_log_likelihood` on the raw parameters, which lets
+    them use the numerically stable form (for example binary cross-entropy
+    from logits).
 
     A custom likelihood that should survive `model.save` and
     `keras.models.load_model` is registered with
@@ -126,9 +131,11 @@ class Likelihood:
         """
         return x
 
-    def adapt(self, x):
-        """Sets data-dependent settings from the training data `x` (numpy);
-        nothing by default. Called by `vade_tf.workflow.build_model`."""
+    def adapted(self, x):
+        """This likelihood with its data-dependent settings taken from the
+        training data `x` (numpy): `self` by default, a new object when
+        something is set. Called by `vade_tf.workflow.build_model`."""
+        return self
 
     def mean_layer(self, input_dim, name="x_hat"):
         """The Keras layer from the decoder's raw outputs to the mean of
@@ -189,10 +196,11 @@ class GaussianLikelihood(Likelihood):
 
 
 # The range `NegativeBinomialLikelihood` keeps log means and log sizes in:
-# means from e^-30 to e^30 (about 1e13), sizes from 2e-6 to 2e5 (beyond,
-# the negative binomial is a Poisson to float32 precision).
+# means from e^-30 to e^30 (about 1e13), sizes from e^-10 to e^10 (4.5e-5 to
+# 2.2e4; beyond, the negative binomial is a Poisson to the precision that
+# float32 keeps of lgamma(x + r) - lgamma(r), about 0.01 per entry there).
 LOG_MEAN_LIMIT = 30.0
-LOG_SIZE_LIMIT = 12.0
+LOG_SIZE_LIMIT = 10.0
 # The library size counts are scaled to before the encoder's log1p when
 # `normalize_library=True` and no data set it (`NegativeBinomialLikelihood`).
 DEFAULT_TARGET_SUM = 1e4
@@ -284,7 +292,7 @@ class NegativeBinomialLikelihood(Likelihood):
         normalize_library: bool.
         target_sum: float > 0 or `None`; `None` is the median library size
             of the training data when `vade_tf.workflow.build_model` builds
-            the model (`adapt`), else `DEFAULT_TARGET_SUM`.
+            the model (`adapted`), else `DEFAULT_TARGET_SUM`.
     """
 
     name = "nb"
@@ -343,10 +351,16 @@ class NegativeBinomialLikelihood(Likelihood):
                 "(not normalised ones), or round them first."
             )
 
-    def adapt(self, x):
-        if self.target_sum is None and self.normalize_library:
-            library = np.sum(np.asarray(x, dtype="float64"), axis=1)
-            self.target_sum = float(max(np.median(library), 1.0))
+    def adapted(self, x):
+        if self.target_sum is not None or not self.normalize_library:
+            return self
+        library = np.sum(np.asarray(x, dtype="float64"), axis=1)
+        return type(self)(
+            **{
+                **self.get_config(),
+                "target_sum": float(max(np.median(library), 1.0)),
+            }
+        )
 
     def _log_library_factor(self, x):
         """log(library / target_sum) per row, `(batch, 1)`; an all-zero
@@ -464,8 +478,9 @@ def get_likelihood(identifier):
     """Returns a `Likelihood` from its name or passes an instance through.
 
     Args:
-        identifier: `"bernoulli"`, `"gaussian"`, a `Likelihood` instance or
-            the config dict `serialize_likelihood` wrote for one.
+        identifier: a name in `LIKELIHOODS` (`"bernoulli"`, `"gaussian"`,
+            `"nb"`, `"zinb"`), a `Likelihood` instance or the config dict
+            `serialize_likelihood` wrote for one.
 
     Returns:
         A `Likelihood` instance.

@@ -32,8 +32,6 @@ INFERENCE_BATCH_SIZE = 1000
 MIN_PADDED_ROWS = 16
 # Entries of the (rows, K, D) tensor per step of the mixture's posterior.
 _MIXTURE_CHUNK_ENTRIES = 2**22
-# The decoder layer holding a likelihood's free parameters, if it has any.
-LIKELIHOOD_PARAMETERS = "likelihood_parameters"
 # `compile` arguments that `model.save` keeps (plain values).
 _SAVED_COMPILE_ARGS = ("steps_per_execution", "run_eagerly", "auto_scale_loss")
 
@@ -174,7 +172,7 @@ def build_decoder(
     rows = likelihood.shared_parameters(n_clusters)
     if rows:
         outputs = vade_layers.SharedParameters(
-            rows * input_dim, name=LIKELIHOOD_PARAMETERS
+            rows * input_dim, name=vade_layers.LIKELIHOOD_PARAMETERS
         )(outputs)
     x_hat = likelihood.mean_layer(input_dim, name="x_hat")(outputs)
     return keras.Model(inputs, x_hat, name="decoder")
@@ -406,7 +404,7 @@ class VaDE(keras.Model):
         hidden = z
         names = [f"decoder{i}" for i in range(1, len(self.hidden_dims) + 2)]
         if self.likelihood.shared_parameters(self.n_clusters):
-            names.append(LIKELIHOOD_PARAMETERS)
+            names.append(vade_layers.LIKELIHOOD_PARAMETERS)
         for name in names:
             hidden = self.decoder.get_layer(name)(hidden, training=training)
         return ops.cast(hidden, "float32")

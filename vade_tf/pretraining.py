@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from vade_tf import datasets, distribution, fileio, options
+from vade_tf import layers as vade_layers
 
 FORMAT_VERSION = 1
 
@@ -148,7 +149,12 @@ def reinitialize_autoencoder(model, initializer, seed=None):
         seed: int or `None`.
     """
     config = keras.initializers.serialize(initializer)
-    for index, layer in enumerate(autoencoder_layers(model).values()):
+    dense = [
+        layer
+        for layer in autoencoder_layers(model).values()
+        if isinstance(layer, keras.layers.Dense)
+    ]
+    for index, layer in enumerate(dense):
         fresh = keras.initializers.deserialize(config)
         if hasattr(fresh, "seed"):
             fresh.seed = None if seed is None else seed + index
@@ -371,15 +377,17 @@ def pretrain_autoencoder(
 
 
 def autoencoder_layers(model):
-    """Maps each file layer name to the model's Dense layer, in file order.
+    """Maps each file layer name to the model's layer, in file order.
 
     Args:
         model: a `vade_tf.VaDE`.
 
     Returns:
-        dict `{file_name: keras.layers.Dense}`: `encoder1..n` are the hidden
+        dict `{file_name: keras layer}`: `encoder1..n` are the hidden
         encoder layers, `encoder{n+1}` the `z_mean` head, `decoder1..n+1`
-        the decoder.
+        the decoder (all Dense), then `likelihood_parameters` for a
+        likelihood with free parameters (the count likelihoods'
+        dispersion), which pretraining trains too.
     """
     n_hidden = len(model.hidden_dims)
     layers = {}
@@ -388,6 +396,9 @@ def autoencoder_layers(model):
     layers[f"encoder{n_hidden + 1}"] = model.encoder.get_layer("z_mean")
     for index in range(1, n_hidden + 2):
         layers[f"decoder{index}"] = model.decoder.get_layer(f"decoder{index}")
+    if model.likelihood.shared_parameters(model.n_clusters):
+        name = vade_layers.LIKELIHOOD_PARAMETERS
+        layers[name] = model.decoder.get_layer(name)
     return layers
 
 
@@ -419,19 +430,25 @@ def save_autoencoder_weights(model, path, overwrite=False, metadata=None):
                     "latent_dim": model.latent_dim,
                     "hidden_dims": list(model.hidden_dims),
                     "likelihood": model.likelihood.name,
+                    "likelihood_config": model.likelihood.get_config(),
                 }
             )
             if metadata:
                 handle.attrs["metadata"] = json.dumps(metadata)
             for name, layer in layers.items():
                 group = handle.create_group(name)
-                weight_names = [f"{name}_W", f"{name}_b"]
+                values = layer.get_weights()
+                # Dense layers as the original release names them.
+                weight_names = (
+                    [f"{name}_W", f"{name}_b"]
+                    if isinstance(layer, keras.layers.Dense)
+                    else [f"{name}_{index}" for index in range(len(values))]
+                )
                 group.attrs["weight_names"] = np.array(
                     [weight.encode("utf8") for weight in weight_names]
                 )
-                kernel, bias = layer.get_weights()
-                group.create_dataset(weight_names[0], data=kernel)
-                group.create_dataset(weight_names[1], data=bias)
+                for weight_name, value in zip(weight_names, values):
+                    group.create_dataset(weight_name, data=value)
 
 
 def _resolve_weights_path(path):
@@ -514,6 +531,16 @@ def load_autoencoder_weights(model, path):
             f"for that likelihood), but the model's likelihood is "
             f"{model.likelihood.name!r}. Build the model with "
             f"likelihood={saved_likelihood!r} or pretrain a new autoencoder."
+        )
+    saved_settings = saved_config.get("likelihood_config")
+    if saved_settings is not None and saved_settings != (
+        model.likelihood.get_config()
+    ):
+        raise ValueError(
+            f"{path} holds an autoencoder for the {saved_likelihood} "
+            f"likelihood with settings {saved_settings}, but the model's "
+            f"are {model.likelihood.get_config()}. Build the model with the "
+            "file's settings or pretrain a new autoencoder."
         )
     layers = autoencoder_layers(model)
     assignments = []

@@ -45,6 +45,8 @@ def write_shards(x, folder, rows_per_shard=100_000, overwrite=False):
         folder: str, created if needed.
         rows_per_shard: int >= 1.
         overwrite: bool; False refuses to replace an existing shard.
+            (Shards of an earlier, longer write that this one does not
+            replace stay in the folder: write to an empty folder.)
 
     Returns:
         list of str, the files written (`shard-00000.npy`, ...), in order.
@@ -160,8 +162,9 @@ def stream(
         seed: int or `None`, for the two shuffles.
         chunk_rows: int >= 1, rows per read.
         shard: `None`, or `(count, index)` to keep every `count`-th chunk
-            from `index` on: one worker's part of the data in multi-worker
-            training (each worker then reads only its own chunks).
+            from `index` on: one worker's part of the data (each worker
+            then reads only its own chunks). The parts may differ by a
+            chunk, so their batch counts may differ by one or two.
 
     Returns:
         A `tf.data.Dataset` of tensors `(batch, n_features)`, float32.

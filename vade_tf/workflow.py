@@ -141,8 +141,11 @@ def build_model(
             " Use input_scaling='auto' (the encoder sees log1p of the "
             "counts)."
         )
-    # Data-dependent settings (the library size counts are scaled to).
-    likelihood.adapt(x)
+    # Data-dependent settings (the library size counts are scaled to), on
+    # data checked first; `adapted` leaves the caller's object alone.
+    likelihood = likelihood.adapted(
+        validation.check_data(x, input_dim=x.shape[1], name="x")
+    )
     model = model_class(
         input_dim=x.shape[1],
         n_clusters=n_clusters,
@@ -331,7 +334,8 @@ def train(
        (labels are only reported, never used for training or selection).
     5. For a model trained without its mixture (`fits_mixture_after_training`,
        the VAE+GMM baseline `vade_tf.baselines.VAEGMM`), fit a Gaussian
-       mixture (`gmm_init="gmm"`) on the trained latent means.
+       mixture (`gmm_init="gmm"`) on the trained latent means
+       (`fit_mixture_after_training`).
 
     Args:
         model: a `vade_tf.VaDE` (see `build_model`).
@@ -410,19 +414,9 @@ def train(
             validation_data=validation_data,
             verbose=verbose,
         )
-    if model.fits_mixture_after_training:
-        # A model trained without the mixture (the VAE+GMM baseline): its
-        # clusters are a Gaussian mixture fitted on the trained latent
-        # means (whatever the recipe starts VaDE's from); the trained
-        # log-variance head is left as it is.
-        mixture = model.initialize_gmm(
-            x,
-            gmm_init="gmm",
-            random_state=random_state,
-            n_init=recipe.gmm_n_init,
-            posterior_var_ratio=None,
-            latent_std=recipe.latent_std,
-        )
+    mixture = fit_mixture_after_training(
+        model, x, recipe, random_state=random_state, default=mixture
+    )
     _report(on_stage, "trained", model)
     return TrainResult(
         model=model,
@@ -433,6 +427,38 @@ def train(
         mixture=mixture,
         timings={**start.timings, "train": time.perf_counter() - started},
         starts=starts,
+    )
+
+
+def fit_mixture_after_training(model, x, recipe, *, random_state, default):
+    """The VAE+GMM step: a mixture fitted on the trained latent means.
+
+    For a model trained without its mixture (`fits_mixture_after_training`,
+    `vade_tf.baselines.VAEGMM`) a diagonal Gaussian mixture
+    (`gmm_init="gmm"`, from the best of `recipe.gmm_n_init` k-means runs)
+    is fitted on the latent means and written into the model. The trained
+    networks are left exactly as they are: no latent rescaling and no reset
+    of the log-variance head. Other models are left alone.
+
+    Args:
+        model: a trained `vade_tf.VaDE`.
+        x: array of shape `(n_samples, input_dim)`, checked.
+        recipe: the `Recipe` of the run.
+        random_state: int or `None`, seeds the mixture's fit.
+        default: what to return for a model that needs no fit.
+
+    Returns:
+        The fitted scikit-learn estimator, or `default`.
+    """
+    if not model.fits_mixture_after_training:
+        return default
+    return model.initialize_gmm(
+        x,
+        gmm_init="gmm",
+        random_state=random_state,
+        n_init=recipe.gmm_n_init,
+        posterior_var_ratio=None,
+        latent_std=None,
     )
 
 
@@ -578,13 +604,16 @@ def resume(
         validation_data=validation_data,
         verbose=verbose,
     )
+    mixture = fit_mixture_after_training(
+        model, x, recipe, random_state=random_state, default=None
+    )
     return TrainResult(
         model=model,
         recipe=recipe,
         pretrain_recipe=None,
         history=history,
         pretrain_history={},
-        mixture=None,
+        mixture=mixture,
         timings={"train": seconds},
     )
 
