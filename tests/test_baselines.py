@@ -47,6 +47,7 @@ def test_vae_gmm_trains_the_networks_and_fits_the_mixture_after(blobs):
         random_state=0,
         on_stage=on_stage,
         callbacks=[KeepWeights()],
+        jit_compile=False,
     )
     # The refit leaves the trained networks exactly as they are (no latent
     # rescaling, no log-variance reset: the VAE's N(0, I) prior is not

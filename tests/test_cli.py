@@ -536,6 +536,7 @@ def test_each_bad_input_is_one_clear_message_and_exit_2(tmp_path, capsys):
         assert len(err.strip().splitlines()) == 1, (name, err)
 
 
+@pytest.mark.slow  # a whole run and an export, about 30 s
 def test_count_data_from_h5ad_with_zinb_and_beta(tmp_path):
     anndata = pytest.importorskip("anndata")
     from scipy import sparse
@@ -601,6 +602,7 @@ def test_train_baseline_vae_gmm(blob_file, tmp_path):
             "vae_gmm",
             "--epochs",
             "2",
+            "--no-xla",
             "--out",
             str(out),
             *TINY,
