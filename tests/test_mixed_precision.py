@@ -132,6 +132,7 @@ def test_short_fit_stays_finite_and_clusters_the_digits(policy, tmp_path):
     )
 
 
+@pytest.mark.slow  # keeps the fast suite short; about 4 s per policy
 @pytest.mark.parametrize("policy", POLICIES, indirect=True)
 def test_count_likelihood_trains_finite_with_float32_parameters(policy):
     x, _ = datasets.make_count_clusters(

@@ -136,6 +136,7 @@ print(rows, (after - before) / 1024)
 """
 
 
+@pytest.mark.slow  # writes 256 MiB and starts an interpreter, about 7 s
 def test_a_stream_larger_than_the_memory_budget_stays_within_it(tmp_path):
     # 256 MiB of shards, read through in a process whose peak memory may
     # grow by at most 64 MiB while it does.
