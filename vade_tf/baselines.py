@@ -54,6 +54,7 @@ class VAEGMM(vade_model.VaDE):
         # The prior is N(0, I): the mixture is fitted after training only.
         self.gmm.trainable = False
 
-    def prior_kl(self, z_mean, z_log_var, z):
-        """KL(q(z|x) || N(0, I)) per sample, shape `(batch,)`."""
+    def prior_kl(self, z_mean, z_log_var, log_gamma):
+        """KL(q(z|x) || N(0, I)) per sample, shape `(batch,)` (`log_gamma`
+        is not used: the prior has no clusters)."""
         return losses.standard_normal_kl(z_mean, z_log_var)

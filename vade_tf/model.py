@@ -438,35 +438,32 @@ class VaDE(keras.Model):
         else:
             z = vade_layers.reparameterize(z_mean, z_log_var, seed)
         outputs = self.decoder_outputs(z, training=training)
+        # q(c|x) = p(c|z) at the draw, once for both terms that use it.
+        log_gamma = self.gmm.training_log_p_c_z(z)
         if self.likelihood.cluster_dependent:
-            # E_q(c|x)[-log p(x|z, c)] with q(c|x) = p(c|z) at the draw.
-            gamma = ops.exp(self.gmm.training_log_p_c_z(z))
+            # E_q(c|x)[-log p(x|z, c)].
             reconstruction = self.likelihood.negative_log_likelihood(
-                x, outputs, gamma=gamma
+                x, outputs, gamma=ops.exp(log_gamma)
             )
         else:
             reconstruction = self.likelihood.negative_log_likelihood(x, outputs)
-        kl = self.prior_kl(z_mean, z_log_var, z)
+        kl = self.prior_kl(z_mean, z_log_var, log_gamma)
         return reconstruction, kl
 
-    def prior_kl(self, z_mean, z_log_var, z):
-        """KL(q(z, c|x) || p(z, c)) per sample, gamma = p(c|z) at the draw.
+    def prior_kl(self, z_mean, z_log_var, log_gamma):
+        """KL(q(z, c|x) || p(z, c)) per sample.
 
         Args:
             z_mean: float32 tensor of shape `(batch, latent_dim)`.
             z_log_var: float32 tensor of shape `(batch, latent_dim)`.
-            z: float32 tensor of shape `(batch, latent_dim)`, the draw.
+            log_gamma: float32 tensor of shape `(batch, n_clusters)`,
+                log q(c|x) = log p(c|z) at the draw of z.
 
         Returns:
             Tensor of shape `(batch,)`; see `vade_tf.losses.vade_kl`.
         """
         return losses.vade_kl(
-            z_mean,
-            z_log_var,
-            self.gmm.training_log_p_c_z(z),
-            self.theta_p,
-            self.c_mean,
-            self.c_var,
+            z_mean, z_log_var, log_gamma, self.theta_p, self.c_mean, self.c_var
         )
 
     # --- Training ----------------------------------------------------------

@@ -113,13 +113,14 @@ def shard_layout(path):
     return shape[0], shape[1], dtype, offset
 
 
-def read_rows(path, start, stop):
+def read_rows(path, start, stop, layout=None):
     """Rows `start:stop` of a `.npy` file as float32, by one file read.
 
     Plain reads, not a memory map: the pages read are the operating
-    system's cache, not the process's memory.
+    system's cache, not the process's memory. `layout` is the file's
+    `shard_layout`, read from its header when not given.
     """
-    rows, features, dtype, offset = shard_layout(path)
+    rows, features, dtype, offset = layout or shard_layout(path)
     stop = min(int(stop), rows)
     count = max(stop - int(start), 0) * features
     with open(path, "rb") as handle:
@@ -203,8 +204,12 @@ def stream(
             len(chunk_paths), seed=seed, reshuffle_each_iteration=True
         )
 
+    # Each file's header is read once here, not once per chunk.
+    layout_of = dict(zip(paths, layouts))
+
     def read(path, start):
-        return read_rows(path.decode(), start, start + chunk_rows)
+        path = path.decode()
+        return read_rows(path, start, start + chunk_rows, layout_of[path])
 
     def read_chunk(path, start):
         block = tf.numpy_function(read, [path, start], tf.float32)
