@@ -396,7 +396,7 @@ def test_option_names_match_the_modules_that_implement_them():
     assert workflow.LIKELIHOOD_AUTO == options.LIKELIHOOD_AUTO
     from vade_tf import distribution
 
-    for name in ("none", "mirrored"):
+    for name in ("none", "mirrored", "multiworker"):
         assert name in distribution.STRATEGIES
     with pytest.raises(ValueError, match="Unknown strategy"):
         distribution.make_strategy("ring")

@@ -374,8 +374,9 @@ def build_parser():
         choices=options.STRATEGIES,
         default=options.STRATEGIES[0],
         help="tf.distribute strategy: mirrored, over this machine's GPUs "
-        "or --cpu-replicas logical CPUs; see docs/distributed.md "
-        "(default: %(default)s)",
+        "or --cpu-replicas logical CPUs; multiworker, one process per "
+        "worker, each started with its TF_CONFIG (worker 0 writes --out); "
+        "see docs/distributed.md (default: %(default)s)",
     )
     train.add_argument(
         "--cpu-replicas",
@@ -804,8 +805,22 @@ def run_train(args):
         f"{strategy.num_replicas_in_sync} replicas in sync",
         flush=True,
     )
-    with strategy.scope():
-        return _run_train(args)
+    if distribution.is_chief(strategy):
+        with strategy.scope():
+            return _run_train(args)
+    # A worker other than the chief trains the same model in step with it
+    # but writes its run folder to a temporary place, removed at the end:
+    # the chief's --out is the run's result.
+    import shutil
+    import tempfile
+
+    args.out = tempfile.mkdtemp(prefix="vade-tf-worker-")
+    args.overwrite = True
+    try:
+        with strategy.scope():
+            return _run_train(args)
+    finally:
+        shutil.rmtree(args.out, ignore_errors=True)
 
 
 def _run_train(args):

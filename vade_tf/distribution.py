@@ -5,9 +5,11 @@ and compile the model inside `strategy.scope()`, then `fit`. Its variables
 (the networks, `theta_p`, `c_mean`, `c_var`) and both optimizers' slots are
 then mirrored, `train_step` divides the loss by the number of replicas so
 the summed gradients are those of the global batch's mean, and every
-replica applies the same update. docs/distributed.md says what was
-measured, and why several machines (`MultiWorkerMirroredStrategy`) do not
-work yet.
+replica applies the same update. Several machines train the same way under
+`tf.distribute.MultiWorkerMirroredStrategy`, one process per machine with
+its `TF_CONFIG` (`tf_config`); Keras 3's `fit` needs two things of the
+steps there, which VaDE's and its autoencoder's steps do (`reducible_logs`).
+docs/distributed.md says how to run it and what was measured.
 
 ```python
 strategy = vade_tf.distribution.make_strategy("mirrored")
@@ -16,6 +18,10 @@ with strategy.scope():
     vade_tf.workflow.train(model, x, random_state=0)
 ```
 """
+
+import json
+import os
+import socket
 
 import tensorflow as tf
 
@@ -67,11 +73,12 @@ def make_strategy(name, cpu_replicas=None):
     - `"none"`: the default strategy (one device).
     - `"mirrored"`: `MirroredStrategy` over the machine's GPUs, or over
       `cpu_replicas` logical CPUs (`split_cpu`) when given, else the CPU.
+    - `"multiworker"`: `MultiWorkerMirroredStrategy` over the workers of the
+      `TF_CONFIG` environment variable (`tf_config`), one process each;
+      every worker runs the same program on the same data.
 
     Create it first thing: TensorFlow must not have run an operation yet
-    (for the logical CPUs). `MultiWorkerMirroredStrategy` is not offered:
-    Keras 3's `fit` fails under it (keras-team/keras#20585;
-    docs/distributed.md).
+    (for the logical CPUs, and for the workers' collectives).
 
     Args:
         name: one of `STRATEGIES`.
@@ -87,6 +94,169 @@ def make_strategy(name, cpu_replicas=None):
         if cpu_replicas:
             devices = split_cpu(cpu_replicas)
         return tf.distribute.MirroredStrategy(devices)
+    if name == "multiworker":
+        if cpu_replicas:
+            raise ValueError(
+                "cpu_replicas is for the mirrored strategy; a multi-worker "
+                f"run has one replica per worker. Received: cpu_replicas="
+                f"{cpu_replicas!r}"
+            )
+        config = os.environ.get("TF_CONFIG")
+        if not config:
+            raise ValueError(
+                "The multiworker strategy needs the TF_CONFIG environment "
+                "variable of this worker (the cluster's addresses and this "
+                "task's index; see vade_tf.distribution.tf_config and "
+                "docs/distributed.md). Received: TF_CONFIG unset."
+            )
+        try:
+            json.loads(config)
+        except ValueError as error:
+            raise ValueError(
+                f"TF_CONFIG is not JSON ({error}). Received: {config!r}"
+            ) from None
+        return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(
         f"Unknown strategy. Expected one of {STRATEGIES}. Received: {name!r}"
     )
+
+
+def tf_config(workers, index):
+    """The `TF_CONFIG` of worker `index` in a cluster of `workers`.
+
+    Every worker gets the same list of addresses and its own index; worker
+    0 is the chief (it saves the model). Set it as the `TF_CONFIG`
+    environment variable before the strategy is made.
+
+    Args:
+        workers: list of `"host:port"` strings, one per worker.
+        index: int, this worker's position in `workers`.
+
+    Returns:
+        str, JSON.
+    """
+    workers = [str(address) for address in workers]
+    if not workers:
+        raise ValueError("workers must list at least one 'host:port'.")
+    if not 0 <= int(index) < len(workers):
+        raise ValueError(
+            f"index must be in [0, {len(workers)}). Received: index={index!r}"
+        )
+    return json.dumps(
+        {
+            "cluster": {"worker": workers},
+            "task": {"type": "worker", "index": int(index)},
+        }
+    )
+
+
+def local_addresses(count):
+    """`count` addresses `127.0.0.1:port` on ports free right now.
+
+    For a cluster of worker processes on this machine (tests, examples); a
+    port could be taken again between this call and a worker's start.
+
+    Args:
+        count: int >= 1.
+
+    Returns:
+        list of str.
+    """
+    sockets = [socket.socket() for _ in range(int(count))]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [f"127.0.0.1:{sock.getsockname()[1]}" for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def is_multi_worker(strategy=None):
+    """Whether `strategy` (default: the current one) spans several workers.
+
+    Returns:
+        bool.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    return sum(len(cluster.get(job, ())) for job in ("chief", "worker")) > 1
+
+
+def is_chief(strategy=None):
+    """Whether this process writes the run's files (the model, checkpoints).
+
+    True outside a multi-worker run; in one, for the task of type "chief",
+    or worker 0 when the cluster has no chief.
+
+    Returns:
+        bool.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    if not is_multi_worker(strategy):
+        return True
+    resolver = strategy.cluster_resolver
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return (
+        not has_chief
+        and resolver.task_type == "worker"
+        and (resolver.task_id == 0)
+    )
+
+
+def reducible_logs(logs):
+    """A training step's logs in the shape Keras can reduce across workers.
+
+    Under `MultiWorkerMirroredStrategy` Keras 3's `fit` averages each log
+    over the workers with `strategy.reduce("MEAN", value, axis=0)`, which
+    fails on the scalars every step returns (keras-team/keras#20585). A
+    log of shape `(1,)` reduces to the same scalar mean. Elsewhere the logs
+    are returned unchanged.
+
+    Args:
+        logs: dict of scalar tensors.
+
+    Returns:
+        dict, the same keys.
+    """
+    if not is_multi_worker():
+        return logs
+    return {name: tf.reshape(value, [-1]) for name, value in logs.items()}
+
+
+def broadcast_from_chief(variables):
+    """Gives every worker the chief's values of `variables`.
+
+    What each worker computes outside the training step (a loaded or
+    pretrained autoencoder, the mixture's start from scikit-learn) is the
+    same on workers that run the same program on the same data, but CPUs
+    of different kinds can round differently; from then on the workers
+    would apply the same summed gradients to different weights. Called on
+    the model's variables before training, this makes the start the
+    chief's, exactly. Outside a multi-worker run it does nothing.
+
+    Args:
+        variables: list of float variables created under the strategy.
+    """
+    strategy = tf.distribute.get_strategy()
+    if not is_multi_worker(strategy):
+        return
+    variables = [v for v in variables if tf.as_dtype(v.dtype).is_floating]
+
+    def keep_the_chiefs():
+        context = tf.distribute.get_replica_context()
+        chief = tf.equal(context.replica_id_in_sync_group, 0)
+        # Every replica but the chief's contributes zeros, so the sum is
+        # the chief's value bit for bit.
+        values = [
+            tf.where(chief, tf.identity(v), tf.zeros_like(v)) for v in variables
+        ]
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, values)
+
+    summed = strategy.run(tf.function(keep_the_chiefs))
+    for variable, value in zip(variables, summed):
+        variable.assign(strategy.experimental_local_results(value)[0])

@@ -559,7 +559,9 @@ class VaDE(keras.Model):
             reconstruction, sample_weight=batch
         )
         self.kl_tracker.update_state(kl, sample_weight=batch)
-        return {metric.name: metric.result() for metric in self.metrics}
+        return distribution.reducible_logs(
+            {metric.name: metric.result() for metric in self.metrics}
+        )
 
     def train_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

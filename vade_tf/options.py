@@ -21,4 +21,4 @@ PRETRAIN_RECIPES = ("adam", "dec", "augment", "counts")
 # gaussian likelihood and leaves bernoulli data in [0, 1] as they are.
 INPUT_SCALINGS = ("auto", "standardize", "none")
 # `tf.distribute` strategies (`vade_tf.distribution.make_strategy`).
-STRATEGIES = ("none", "mirrored")
+STRATEGIES = ("none", "mirrored", "multiworker")

@@ -43,8 +43,8 @@ def build_autoencoder(model, noise=0.0, raw_outputs=False):
             logits for bernoulli), which the likelihood's loss takes.
 
     Returns:
-        A functional `keras.Model` from `(batch, input_dim)` to
-        `(batch, input_dim)`.
+        An `Autoencoder` (a functional `keras.Model`) from
+        `(batch, input_dim)` to `(batch, input_dim)`.
     """
     inputs = keras.Input(shape=(model.input_dim,), name="x")
     # What the encoder sees (log1p of counts; else the data themselves).
@@ -62,7 +62,32 @@ def build_autoencoder(model, noise=0.0, raw_outputs=False):
         outputs = model.decoder_outputs(z_mean)
     else:
         outputs = model.decoder(z_mean)
-    return keras.Model(inputs, outputs, name="autoencoder")
+    return Autoencoder(inputs, outputs, name="autoencoder")
+
+
+class Autoencoder(keras.Model):
+    """A functional model trained to reconstruct its input.
+
+    Batches may be `x` alone (the target is then `x` itself) or `(x, y)`
+    as for any Keras model. Batches of `x` alone, and logs that Keras can
+    average over workers (`vade_tf.distribution.reducible_logs`), are what
+    `fit` needs under `MultiWorkerMirroredStrategy`, whose first batch Keras
+    reduces across the workers, which it cannot do for a tuple.
+    """
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        # A batch of x alone is its own target.
+        return super().compute_loss(
+            x, x if y is None else y, y_pred, sample_weight, training
+        )
+
+    def train_step(self, data):
+        return distribution.reducible_logs(super().train_step(data))
+
+    def test_step(self, data):
+        return distribution.reducible_logs(super().test_step(data))
 
 
 RECIPES = options.PRETRAIN_RECIPES
@@ -235,17 +260,14 @@ def image_augmentation(image_shape, rotation=10.0, shift=0.1, seed=None):
 
 
 def _shuffled_batches(x, batch_size, seed, epochs, augmentation=None):
-    """`tf.data` batches `(x_b, x_b)` for `epochs` epochs, in the order of
+    """`tf.data` batches of `x` for `epochs` epochs, in the order of
     `datasets.epoch_batches` (a stateless shuffle per epoch from `seed`,
-    independent of TensorFlow's global generator). With `augmentation`,
-    each batch is an augmented copy."""
-
-    def pair(batch):
-        if augmentation is not None:
-            batch = augmentation(batch, training=True)
-        return batch, batch
-
-    return datasets.epoch_batches(x, batch_size, seed, epochs=epochs).map(pair)
+    independent of TensorFlow's global generator), each its own target
+    (`Autoencoder`). With `augmentation`, each batch is an augmented copy."""
+    batches = datasets.epoch_batches(x, batch_size, seed, epochs=epochs)
+    if augmentation is None:
+        return batches
+    return batches.map(lambda batch: augmentation(batch, training=True))
 
 
 def pretrain_autoencoder(

@@ -25,7 +25,14 @@ import time
 import numpy as np
 
 from vade_tf import callbacks as vade_callbacks
-from vade_tf import datasets, losses, options, recipes, validation
+from vade_tf import (
+    datasets,
+    distribution,
+    losses,
+    options,
+    recipes,
+    validation,
+)
 from vade_tf import model as vade_model
 
 LIKELIHOOD_AUTO = options.LIKELIHOOD_AUTO
@@ -388,6 +395,8 @@ def train(
         verbose=verbose,
         on_stage=report,
     )
+    # Several workers: the start each computed is replaced by the chief's.
+    distribution.broadcast_from_chief(model.variables)
     optimizer, gmm_optimizer = recipe.optimizers()
     model.compile(
         optimizer=optimizer,
@@ -512,6 +521,7 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
                 latent_std=recipe.latent_std,
             )
         )
+        distribution.broadcast_from_chief(model.variables)
         _fit(
             model,
             x,
@@ -527,6 +537,8 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
         if scores[-1] == max(scores):
             best_state = _capture(variables)
     _restore(variables, best_state)
+    # Several workers go on from the chief's choice.
+    distribution.broadcast_from_chief(variables)
     chosen = int(np.argmax(scores))
     return StartSelection(
         seeds=seeds,

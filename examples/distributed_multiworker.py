@@ -1,0 +1,257 @@
+"""Train VaDE on several workers with `MultiWorkerMirroredStrategy`.
+
+Each worker is one process with its own `TF_CONFIG` (the cluster's
+addresses and the worker's index); all run the same program on the same
+data, Keras splits every global batch between them, and the gradients are
+summed across the workers at each step, so every worker holds the same
+model. Worker 0, the chief, saves it.
+
+This script plays both roles. Without `--worker-index` it starts
+`--workers` copies of itself on 127.0.0.1, one per worker, waits for all of
+them and prints the chief's result; with `--worker-index` it is one worker.
+By default it trains on the first 10,000 MNIST images (`--data-dir`, or
+scikit-learn's digits when MNIST is not there), with the library's default
+recipe shortened to 10 pretraining and 2 VaDE epochs (DIR: the MNIST folder,
+such as ../shared/data/mnist).
+
+    python examples/distributed_multiworker.py --data-dir DIR
+    python examples/distributed_multiworker.py --data-dir DIR --workers 1
+
+The second command is the same run in one process, to compare with.
+
+On several machines, start one worker on each host with the same list of
+addresses and its own index (worker 0 writes `--out`):
+
+    python examples/distributed_multiworker.py --worker-index I \\
+        --addresses host1:12345,host2:12345 --data-dir DIR --out run
+
+or, with the command line tool, set `TF_CONFIG` on each host
+(`vade_tf.distribution.tf_config`) and run `vade-tf train --strategy
+multiworker ...`. docs/distributed.md has the details and what was
+measured.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data-dir", help="folder with the MNIST IDX files")
+    parser.add_argument(
+        "--n-samples",
+        type=int,
+        default=10000,
+        help="train on the first N images (default: %(default)s)",
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pretrain-epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="TensorFlow threads per worker (default when started here: "
+        "the machine's cores divided among the workers)",
+    )
+    parser.add_argument(
+        "--no-xla",
+        action="store_true",
+        help="train without XLA (as several workers always do)",
+    )
+    parser.add_argument("--out", default="runs/multiworker")
+    parser.add_argument(
+        "--worker-index", type=int, help="run as this worker (0 = chief)"
+    )
+    parser.add_argument(
+        "--addresses", help="with --worker-index: host:port of every worker"
+    )
+    args = parser.parse_args()
+    if args.worker_index is None:
+        launch(args)
+    else:
+        work(args)
+
+
+def launch(args):
+    """Starts `args.workers` workers on this machine and reports."""
+    if args.workers < 1:
+        raise SystemExit(f"--workers must be >= 1. Received: {args.workers}")
+    from vade_tf import distribution
+
+    addresses = ",".join(distribution.local_addresses(args.workers))
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    passed = [
+        "--n-samples", str(args.n_samples),
+        "--pretrain-epochs", str(args.pretrain_epochs),
+        "--epochs", str(args.epochs),
+        "--seed", str(args.seed),
+        "--threads", str(threads),
+        "--out", args.out,
+        "--addresses", addresses,
+    ]  # fmt: skip
+    if args.data_dir:
+        passed += ["--data-dir", args.data_dir]
+    if args.no_xla:
+        passed.append("--no-xla")
+    print(
+        f"Starting {args.workers} worker(s) on {addresses}, {threads} "
+        "thread(s) each",
+        flush=True,
+    )
+    workers = [
+        subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__)]
+            + passed
+            + ["--worker-index", str(index)]
+        )
+        for index in range(args.workers)
+    ]
+    codes = [worker.wait() for worker in workers]
+    if any(codes):
+        raise SystemExit(f"A worker failed: exit codes {codes}")
+    with open(os.path.join(args.out, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    print(
+        f"{args.workers} worker(s) finished. The chief saved "
+        f"{os.path.join(args.out, 'model.keras')}: ACC {metrics['acc']:.4f}, "
+        f"NMI {metrics['nmi']:.4f}; VaDE "
+        f"{metrics['vade_samples_per_second']:.0f} samples/s, pretraining "
+        f"{metrics['pretrain_samples_per_second']:.0f} samples/s"
+    )
+
+
+class EpochTimer:
+    """Wall time of each epoch after the first (which builds the step)."""
+
+    def __init__(self):
+        import keras
+
+        class Callback(keras.callbacks.Callback):
+            def __init__(self, times):
+                super().__init__()
+                self.times = times
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.times.append(time.perf_counter() - self.start)
+
+        self.times = []
+        self.callback = Callback(self.times)
+
+    def samples_per_second(self, n_samples):
+        timed = self.times[1:] or self.times
+        return n_samples / (sum(timed) / len(timed)) if timed else float("nan")
+
+
+def work(args):
+    """One worker: the strategy, the data, the workflow; the chief saves."""
+    addresses = (args.addresses or "").split(",")
+    if len(addresses) > 1:
+        from vade_tf import distribution
+
+        os.environ["TF_CONFIG"] = distribution.tf_config(
+            addresses, args.worker_index
+        )
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    from vade_tf import distribution
+
+    strategy = distribution.make_strategy(
+        "multiworker" if len(addresses) > 1 else "none"
+    )
+
+    import keras
+    import numpy as np
+
+    import vade_tf
+    from vade_tf import fileio, metrics, recipes, workflow
+
+    keras.utils.set_random_seed(args.seed)
+    # MNIST when its files are here (never downloaded), else the digits.
+    folder = vade_tf.datasets.find_idx_folder("mnist", args.data_dir)
+    if folder:
+        x, y = vade_tf.datasets.load_dataset("mnist", folder)
+        image_shape = (28, 28)
+    else:
+        x, y = vade_tf.datasets.load_dataset("digits")
+        image_shape = None
+    x, y = x[: args.n_samples], y[: args.n_samples]
+    recipe = recipes.get_recipe(
+        pretrain_epochs=args.pretrain_epochs, epochs=args.epochs
+    )
+    pretrain_timer, vade_timer = EpochTimer(), EpochTimer()
+    with strategy.scope():
+        model = workflow.build_model(x, n_clusters=10, seed=args.seed)
+        result = workflow.train(
+            model,
+            x,
+            recipe,
+            image_shape=image_shape,
+            random_state=args.seed,
+            jit_compile=not args.no_xla,
+            callbacks=[vade_timer.callback],
+            pretrain_callbacks=[pretrain_timer.callback],
+            verbose=2 if distribution.is_chief(strategy) else 0,
+        )
+    # Every worker holds the same model: the same digest on each.
+    state = model.get_weights() + [
+        variable.numpy()
+        for optimizer in (model.optimizer, model.gmm_optimizer)
+        for variable in optimizer.variables
+    ]
+    digest = hashlib.sha256(
+        b"".join(np.ascontiguousarray(value).tobytes() for value in state)
+    ).hexdigest()[:16]
+    print(f"worker {args.worker_index}: weights {digest}", flush=True)
+    labels = model.predict_clusters(x)
+    scores = metrics.clustering_scores(y, labels)
+    if not distribution.is_chief(strategy):
+        print(f"worker {args.worker_index} done", flush=True)
+        return
+    os.makedirs(args.out, exist_ok=True)
+    with fileio.atomic_output(
+        os.path.join(args.out, "model.keras"), overwrite=True, suffix=".keras"
+    ) as tmp:
+        model.save(tmp)
+    report = {
+        "workers": len(addresses),
+        "threads_per_worker": args.threads,
+        "xla": bool(distribution.xla_supported() and not args.no_xla),
+        "n_samples": int(len(x)),
+        "data": "mnist" if image_shape else "digits",
+        "recipe": result.recipe.to_dict(),
+        **{name: float(value) for name, value in scores.items()},
+        "pretrain_samples_per_second": pretrain_timer.samples_per_second(
+            len(x)
+        ),
+        "vade_samples_per_second": vade_timer.samples_per_second(len(x)),
+        "pretrain_epoch_seconds": pretrain_timer.times,
+        "vade_epoch_seconds": vade_timer.times,
+        "weights_digest": digest,
+    }
+    with fileio.atomic_output(
+        os.path.join(args.out, "metrics.json"), overwrite=True
+    ) as tmp:
+        with open(tmp, "w") as handle:
+            json.dump(report, handle, indent=1)
+    print(f"worker {args.worker_index} (chief) saved {args.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
