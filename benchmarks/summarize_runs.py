@@ -7,13 +7,18 @@ ACC/NMI/ARI/loss/smallest-cluster curves; then prints a line per run.
 
     python benchmarks/summarize_runs.py runs/reproduce-mnist-original-seed0 \\
         runs/strict-original-mnist-seed0 --out benchmarks/some_runs.json
+
+`--plot PATH` also draws every run's ACC and smallest cluster per epoch, one
+line per run, coloured by the data set (`--label` names each run instead of
+its folder).
 """
 
 import argparse
 import json
 import os
 
-CURVES = ("acc", "nmi", "ari", "loss", "min_cluster_fraction")
+CURVES = ("acc", "nmi", "ari", "loss", "kl", "reconstruction")
+CURVES = (*CURVES, "min_cluster_fraction")
 
 
 def summarize(folder):
@@ -31,6 +36,7 @@ def summarize(folder):
     return {
         "run": os.path.basename(os.path.normpath(folder)),
         "command": metrics["command"],
+        "data": metrics.get("data"),
         "recipe": metrics.get("recipe"),
         "gamma_mode": metrics["config"]["gamma_mode"],
         "seed": metrics["config"]["seed"],
@@ -41,12 +47,50 @@ def summarize(folder):
     }
 
 
+def plot(runs, labels, path):
+    """ACC and the smallest cluster per epoch of every run, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(8, 7), sharex=True, height_ratios=(2, 1)
+    )
+    colours = {}
+    for run, label in zip(runs, labels):
+        colour = colours.setdefault(run["data"], f"C{len(colours)}")
+        epochs = range(1, len(run["curves"]["acc"]) + 1)
+        top.plot(epochs, run["curves"]["acc"], color=colour, label=label)
+        bottom.plot(
+            epochs,
+            [100 * v for v in run["curves"]["min_cluster_fraction"]],
+            color=colour,
+        )
+    top.set_ylabel("ACC")
+    top.legend(fontsize=8)
+    top.grid(alpha=0.3)
+    bottom.set_ylabel("smallest cluster (%)")
+    bottom.set_xlabel("VaDE epoch")
+    bottom.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="run folders")
     parser.add_argument("--out", required=True, help="the JSON to write")
+    parser.add_argument("--plot", help="a PNG of the curves")
+    parser.add_argument("--label", nargs="+", help="one name per run")
     args = parser.parse_args()
     runs = [summarize(folder) for folder in args.folders]
+    if args.plot:
+        labels = args.label or [run["run"] for run in runs]
+        if len(labels) != len(runs):
+            parser.error("--label needs one name per run folder")
+        plot(runs, labels, args.plot)
     with open(args.out, "w", encoding="utf8") as handle:
         json.dump({"runs": runs}, handle, indent=1)
     for run in runs:
