@@ -821,6 +821,11 @@ def run_train(args):
             return _run_train(args)
     finally:
         shutil.rmtree(args.out, ignore_errors=True)
+        print(
+            f"removed {args.out}: this worker's copy; the chief's --out "
+            "holds the run",
+            flush=True,
+        )
 
 
 def _run_train(args):
