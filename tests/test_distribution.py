@@ -40,6 +40,9 @@ def test_multiworker_strategy_needs_tf_config(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="not JSON"):
         distribution.make_strategy("multiworker")
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": ["a:1"]}')
+    with pytest.raises(ValueError, match="'cluster'.*'task'"):
+        distribution.make_strategy("multiworker")
     with pytest.raises(ValueError, match="one replica per worker"):
         distribution.make_strategy("multiworker", cpu_replicas=2)
 
@@ -61,6 +64,61 @@ def test_autoencoder_takes_batches_of_x_alone(small_model, rng):
     paired = autoencoder.evaluate(x, x, batch_size=32, verbose=0)
     assert np.isfinite(alone)
     np.testing.assert_allclose(alone, paired, rtol=1e-5)
+
+
+def test_autoencoder_reloads_and_takes_metrics_on_x_alone(
+    small_model, rng, tmp_path
+):
+    import keras
+
+    x = rng.random((64, small_model.input_dim)).astype("float32")
+    autoencoder = pretraining.build_autoencoder(small_model)
+    autoencoder.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    logs = autoencoder.evaluate(
+        tf.data.Dataset.from_tensor_slices(x).batch(32),
+        verbose=0,
+        return_dict=True,
+    )
+    mae = np.mean(np.abs(autoencoder.predict(x, verbose=0) - x))
+    assert logs["mae"] == pytest.approx(mae, rel=1e-5)
+    autoencoder.save(tmp_path / "autoencoder.keras")
+    reloaded = keras.models.load_model(tmp_path / "autoencoder.keras")
+    assert type(reloaded) is pretraining.Autoencoder
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0),
+        autoencoder.predict(x, verbose=0),
+        rtol=1e-6,
+    )
+
+
+def test_multiworker_refuses_resume(tmp_path, capsys):
+    from vade_tf import cli
+
+    # A run folder whose command trained on several workers.
+    (tmp_path / cli.COMMAND_FILE).write_text(
+        json.dumps(
+            {
+                "argv": ["train", "--dataset", "digits"]
+                + ["--strategy", "multiworker"],
+                "seed": 0,
+            }
+        )
+    )
+    code = cli.main(
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--strategy",
+            "multiworker",
+            "--resume",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2
+    assert "--resume is not available with --strategy multiworker" in (
+        capsys.readouterr().err
+    )
 
 
 def _start_workers(command, cwd, count=2):
@@ -157,34 +215,49 @@ def test_train_command_on_two_workers_writes_one_run_folder(tmp_path):
     # Only the chief's folder exists; the other worker's was temporary.
     assert (out / "model.keras").is_file()
     assert (out / "metrics.json").is_file()
-    temporary = re.search(r"wrote (\S+)", outputs[1]).group(1)
-    assert not os.path.exists(temporary)
+    temporary = re.search(r"removed (\S+): this worker's copy", outputs[1])
+    assert temporary, outputs[1][-2000:]
+    assert "vade-tf-worker-" in temporary[1]
+    assert not os.path.exists(temporary[1])
     # The two workers end on the same scores (the same model).
     finals = [re.search(r"VaDE +(ACC .*)", stdout)[1] for stdout in outputs]
     assert finals[0] == finals[1]
 
 
 _BROADCAST = """
+import keras
 from vade_tf import distribution
 strategy = distribution.make_strategy("multiworker")
 import tensorflow as tf
+chief = distribution.is_chief(strategy)
 with strategy.scope():
-    weights = tf.Variable([1.5, -2.0, 3.25])
-    steps = tf.Variable(5, dtype=tf.int64)
-    # A start that differs between the workers (as rounding on another CPU
-    # might make it), and values no float sum would keep exactly.
-    if not distribution.is_chief():
-        weights.assign([7.0, 8.0, 9.0])
-    else:
-        weights.assign([0.1, 1e-30, -3.0e38])
-    distribution.broadcast_from_chief([weights, steps])
-print("VALUES", weights.numpy().tobytes().hex(), int(steps.numpy()))
+    weights = keras.Variable([1.5, -2.0, 3.25])
+    raw = tf.Variable([[1.0, 2.0]], dtype=tf.float64)
+    steps = keras.Variable(5, dtype="int64")
+# A start that differs between the workers (as rounding on another CPU
+# might make it), with values no float sum would keep exactly (-0.0).
+if chief:
+    weights.assign([0.1, -0.0, -3.0e38])
+    raw.assign([[1e-300, -0.0]])
+else:
+    weights.assign([7.0, 8.0, 9.0])
+    raw.assign([[3.0, 4.0]])
+    steps.assign(6)
+distribution.broadcast_from_chief([weights, raw, steps], strategy)
+print(
+    "VALUES",
+    weights.numpy().tobytes().hex(),
+    raw.numpy().tobytes().hex(),
+    int(steps.numpy()),
+)
 """
 
 
 @pytest.mark.slow  # two processes, about 20 s
 def test_broadcast_from_chief_gives_every_worker_the_chiefs_values(tmp_path):
     outputs = _start_workers([sys.executable, "-c", _BROADCAST], tmp_path)
-    chief = np.array([0.1, 1e-30, -3.0e38], dtype="float32").tobytes().hex()
-    for stdout in outputs:
-        assert f"VALUES {chief} 5" in stdout
+    weights = np.array([0.1, -0.0, -3.0e38], "float32").tobytes().hex()
+    raw = np.array([[1e-300, -0.0]], "float64").tobytes().hex()
+    # Every float is the chief's, bit for bit; integers are left alone.
+    assert f"VALUES {weights} {raw} 5" in outputs[0]
+    assert f"VALUES {weights} {raw} 6" in outputs[1]

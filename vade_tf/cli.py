@@ -794,6 +794,12 @@ def run_train(args):
         )
     if strategy_name == options.STRATEGIES[0]:
         return _run_train(args)
+    if strategy_name == "multiworker" and args.resume:
+        raise ValueError(
+            "--resume is not available with --strategy multiworker: the "
+            "checkpoint holds one process's state. Received: --resume "
+            f"{args.resume} --strategy multiworker."
+        )
     # The strategy comes first: TensorFlow must not have run an operation.
     from vade_tf import distribution
 
@@ -821,11 +827,12 @@ def run_train(args):
             return _run_train(args)
     finally:
         shutil.rmtree(args.out, ignore_errors=True)
-        print(
-            f"removed {args.out}: this worker's copy; the chief's --out "
-            "holds the run",
-            flush=True,
-        )
+        if not os.path.exists(args.out):
+            print(
+                f"removed {args.out}: this worker's copy; the chief's --out "
+                "holds the run",
+                flush=True,
+            )
 
 
 def _run_train(args):

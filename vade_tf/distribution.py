@@ -110,11 +110,21 @@ def make_strategy(name, cpu_replicas=None):
                 "docs/distributed.md). Received: TF_CONFIG unset."
             )
         try:
-            json.loads(config)
+            parsed = json.loads(config)
         except ValueError as error:
             raise ValueError(
                 f"TF_CONFIG is not JSON ({error}). Received: {config!r}"
             ) from None
+        if not (
+            isinstance(parsed, dict)
+            and isinstance(parsed.get("cluster"), dict)
+            and isinstance(parsed.get("task"), dict)
+        ):
+            raise ValueError(
+                "TF_CONFIG must be a JSON object with a 'cluster' (job name "
+                "-> list of 'host:port') and this worker's 'task' ({'type': "
+                f"'worker', 'index': i}}). Received: {config!r}"
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(
         f"Unknown strategy. Expected one of {STRATEGIES}. Received: {name!r}"
@@ -137,7 +147,10 @@ def tf_config(workers, index):
     """
     workers = [str(address) for address in workers]
     if not workers:
-        raise ValueError("workers must list at least one 'host:port'.")
+        raise ValueError(
+            "workers must list at least one 'host:port'. Received: "
+            f"workers={workers!r}"
+        )
     if not 0 <= int(index) < len(workers):
         raise ValueError(
             f"index must be in [0, {len(workers)}). Received: index={index!r}"
@@ -173,7 +186,11 @@ def local_addresses(count):
 
 
 def is_multi_worker(strategy=None):
-    """Whether `strategy` (default: the current one) spans several workers.
+    """Whether `strategy` spans several workers.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`, or `None` for the current one
+            (inside `strategy.scope()`; outside it, the default strategy).
 
     Returns:
         bool.
@@ -189,7 +206,12 @@ def is_chief(strategy=None):
     """Whether this process writes the run's files (the model, checkpoints).
 
     True outside a multi-worker run; in one, for the task of type "chief",
-    or worker 0 when the cluster has no chief.
+    or worker 0 when the cluster has no chief. Outside `strategy.scope()`,
+    pass the strategy (`model.distribute_strategy`): the current one there
+    is the default strategy, whose process is always its own chief.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`, or `None` for the current one.
 
     Returns:
         bool.
@@ -214,21 +236,21 @@ def reducible_logs(logs):
     Under `MultiWorkerMirroredStrategy` Keras 3's `fit` averages each log
     over the workers with `strategy.reduce("MEAN", value, axis=0)`, which
     fails on the scalars every step returns (keras-team/keras#20585). A
-    log of shape `(1,)` reduces to the same scalar mean. Elsewhere the logs
-    are returned unchanged.
+    log with a leading axis of 1 reduces to the same mean. Elsewhere the
+    logs are returned unchanged.
 
     Args:
-        logs: dict of scalar tensors.
+        logs: dict of tensors (scalars, or metrics of any shape).
 
     Returns:
         dict, the same keys.
     """
     if not is_multi_worker():
         return logs
-    return {name: tf.reshape(value, [-1]) for name, value in logs.items()}
+    return {name: tf.expand_dims(value, 0) for name, value in logs.items()}
 
 
-def broadcast_from_chief(variables):
+def broadcast_from_chief(variables, strategy=None):
     """Gives every worker the chief's values of `variables`.
 
     What each worker computes outside the training step (a loaded or
@@ -237,26 +259,29 @@ def broadcast_from_chief(variables):
     of different kinds can round differently; from then on the workers
     would apply the same summed gradients to different weights. Called on
     the model's variables before training, this makes the start the
-    chief's, exactly. Outside a multi-worker run it does nothing.
+    chief's, bit for bit (each replica gathers every replica's values and
+    keeps replica 0's, the chief's). Outside a multi-worker run it does
+    nothing.
 
     Args:
-        variables: list of float variables created under the strategy.
+        variables: list of variables created under the strategy; those of
+            a non-float dtype (step counts, seeds) are left alone.
+        strategy: the strategy they were created under, or `None` for the
+            current one (`workflow.train` passes `model.distribute_strategy`).
     """
-    strategy = tf.distribute.get_strategy()
+    strategy = strategy or tf.distribute.get_strategy()
     if not is_multi_worker(strategy):
         return
     variables = [v for v in variables if tf.as_dtype(v.dtype).is_floating]
 
-    def keep_the_chiefs():
+    def the_chiefs():
         context = tf.distribute.get_replica_context()
-        chief = tf.equal(context.replica_id_in_sync_group, 0)
-        # Every replica but the chief's contributes zeros, so the sum is
-        # the chief's value bit for bit.
-        values = [
-            tf.where(chief, tf.identity(v), tf.zeros_like(v)) for v in variables
+        return [
+            context.all_gather(tf.expand_dims(tf.identity(v), 0), axis=0)[0]
+            for v in variables
         ]
-        return context.all_reduce(tf.distribute.ReduceOp.SUM, values)
 
-    summed = strategy.run(tf.function(keep_the_chiefs))
-    for variable, value in zip(variables, summed):
+    with strategy.scope():
+        values = strategy.run(tf.function(the_chiefs))
+    for variable, value in zip(variables, values):
         variable.assign(strategy.experimental_local_results(value)[0])

@@ -65,6 +65,7 @@ def build_autoencoder(model, noise=0.0, raw_outputs=False):
     return Autoencoder(inputs, outputs, name="autoencoder")
 
 
+@keras.saving.register_keras_serializable(package="vade_tf")
 class Autoencoder(keras.Model):
     """A functional model trained to reconstruct its input.
 
@@ -75,12 +76,18 @@ class Autoencoder(keras.Model):
     reduces across the workers, which it cannot do for a tuple.
     """
 
+    # A batch of x alone is its own target: for the loss and the metrics
+    # (Keras also calls both on symbolic batches while it builds the model).
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        # A batch of x alone is its own target.
         return super().compute_loss(
             x, x if y is None else y, y_pred, sample_weight, training
+        )
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(
+            x, x if y is None else y, y_pred, sample_weight
         )
 
     def train_step(self, data):

@@ -396,7 +396,9 @@ def train(
         on_stage=report,
     )
     # Several workers: the start each computed is replaced by the chief's.
-    distribution.broadcast_from_chief(model.variables)
+    distribution.broadcast_from_chief(
+        model.variables, model.distribute_strategy
+    )
     optimizer, gmm_optimizer = recipe.optimizers()
     model.compile(
         optimizer=optimizer,
@@ -521,7 +523,9 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
                 latent_std=recipe.latent_std,
             )
         )
-        distribution.broadcast_from_chief(model.variables)
+        distribution.broadcast_from_chief(
+            model.variables, model.distribute_strategy
+        )
         _fit(
             model,
             x,
@@ -537,8 +541,9 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
         if scores[-1] == max(scores):
             best_state = _capture(variables)
     _restore(variables, best_state)
-    # Several workers go on from the chief's choice.
-    distribution.broadcast_from_chief(variables)
+    # Several workers go on from the chief's choice (the returned selection
+    # is this worker's own; only the chief's is reported).
+    distribution.broadcast_from_chief(variables, model.distribute_strategy)
     chosen = int(np.argmax(scores))
     return StartSelection(
         seeds=seeds,
