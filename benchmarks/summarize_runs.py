@@ -10,7 +10,9 @@ ACC/NMI/ARI/loss/smallest-cluster curves; then prints a line per run.
 
 `--plot PATH` also draws every run's ACC and smallest cluster per epoch, one
 line per run, coloured by the data set (`--label` names each run instead of
-its folder).
+its folder). `--elbo` loads each run's `model.keras` and its data (the run's
+own `--data-dir`) and adds the final model's mean ELBO per sample
+(`VaDE.score_samples`), a label-free score to choose among runs.
 """
 
 import argparse
@@ -45,6 +47,23 @@ def summarize(folder):
         "timings": metrics["timings"],
         "curves": {k: history[k] for k in CURVES if k in history},
     }
+
+
+def final_elbo(folder, run):
+    """The mean ELBO per sample of a run's final model on its data."""
+    import shlex
+
+    import keras
+
+    import vade_tf
+
+    words = shlex.split(run["command"])
+    data_dir = (
+        words[words.index("--data-dir") + 1] if "--data-dir" in words else None
+    )
+    x, _ = vade_tf.datasets.load_dataset(run["data"], data_dir)
+    model = keras.models.load_model(os.path.join(folder, "model.keras"))
+    return float(model.score_samples(x).mean())
 
 
 def plot(runs, labels, path):
@@ -84,8 +103,14 @@ def main():
     parser.add_argument("--out", required=True, help="the JSON to write")
     parser.add_argument("--plot", help="a PNG of the curves")
     parser.add_argument("--label", nargs="+", help="one name per run")
+    parser.add_argument(
+        "--elbo", action="store_true", help="add each final model's ELBO"
+    )
     args = parser.parse_args()
     runs = [summarize(folder) for folder in args.folders]
+    if args.elbo:
+        for folder, run in zip(args.folders, runs):
+            run["final_elbo"] = final_elbo(folder, run)
     if args.plot:
         labels = args.label or [run["run"] for run in runs]
         if len(labels) != len(runs):
@@ -103,6 +128,7 @@ def main():
             ", smallest "
             f"cluster {final['min_cluster_fraction']:.2%}, "
             f"{len(acc)} epochs"
+            + (f", ELBO {run['final_elbo']:.3f}" if "final_elbo" in run else "")
         )
     print(f"wrote {args.out}")
 
