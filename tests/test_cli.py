@@ -259,7 +259,15 @@ def test_main_job_on_digits_reaches_080(tmp_path):
 def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
     args = cli.build_parser().parse_args(["reproduce", "MNIST"])
     assert args.dataset == "mnist"
-    assert cli._recipe(args) == vade_tf.recipes.TUNED
+    # reproduce trains the tuned recipe for its own number of epochs.
+    assert cli._recipe(args) == vade_tf.recipes.TUNED.replace(
+        epochs=vade_tf.recipes.REPRODUCE_EPOCHS
+    )
+    args = cli.build_parser().parse_args(
+        ["reproduce", "mnist", "--epochs", "7", "--recipe", "original"]
+    )
+    assert cli._recipe(args) == vade_tf.recipes.ORIGINAL.replace(epochs=7)
+    args = cli.build_parser().parse_args(["reproduce", "MNIST"])
     image_shape = cli._image_shape(args, "mnist")
     assert image_shape == (28, 28)
     assert (

@@ -156,7 +156,7 @@ def _add_model_arguments(parser):
     )
 
 
-def _add_recipe_arguments(parser, recipe):
+def _add_recipe_arguments(parser, recipe, epochs=None):
     parser.add_argument(
         "--recipe",
         default=recipe,
@@ -239,7 +239,12 @@ def _add_recipe_arguments(parser, recipe):
     parser.add_argument(
         "--epochs",
         type=int,
-        help="VaDE training epochs; " + _recipe_default("epochs"),
+        help="VaDE training epochs; "
+        + (
+            f"default: {epochs}, whatever the recipe"
+            if epochs
+            else _recipe_default("epochs")
+        ),
     )
     parser.add_argument(
         "--batch-size",
@@ -396,7 +401,7 @@ def build_parser():
         f"{recipes.TUNED.gmm_learning_rate:g} (epsilon "
         f"{recipes.TUNED.epsilon:g}), x{recipes.TUNED.lr_decay:g} every "
         f"{recipes.TUNED.lr_decay_every} epochs,\nbatch "
-        f"{recipes.TUNED.batch_size}, {recipes.TUNED.epochs} epochs. "
+        f"{recipes.TUNED.batch_size}, {recipes.REPRODUCE_EPOCHS} epochs. "
         "See docs/reproduction.md.",
     )
     reproduce.add_argument(
@@ -407,7 +412,9 @@ def build_parser():
     )
     reproduce.set_defaults(data=None, split="all")
     _add_model_arguments(reproduce)
-    _add_recipe_arguments(reproduce, recipe=recipes.TUNED.name)
+    _add_recipe_arguments(
+        reproduce, recipe=recipes.TUNED.name, epochs=recipes.REPRODUCE_EPOCHS
+    )
     _add_run_arguments(reproduce)
 
     pretrain = add(
@@ -586,6 +593,8 @@ def _recipe(args):
             changes[field] = value
     if changes.get("latent_std") == 0:
         changes["latent_std"] = None
+    if args.command == "reproduce":
+        changes.setdefault("epochs", recipes.REPRODUCE_EPOCHS)
     try:
         return recipes.get_recipe(args.recipe, **changes)
     except ValueError as error:
