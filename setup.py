@@ -30,7 +30,7 @@ setuptools.setup(
     },
     package_data={
         "vade_tf.pretrain_weights": ["*.weights.h5", "*.json"],
-        "vade_tf.models": ["*.keras", "README.md"],
+        "vade_tf.models": ["*.keras", "*.json", "README.md"],
     },
     python_requires=">=3.10",
     install_requires=[

@@ -24,11 +24,11 @@ def _test_split_scores(name, data_dir):
 def test_shipped_mnist_model_on_the_test_split(mnist_dir):
     scores = _test_split_scores("mnist", mnist_dir)
     assert scores["min_cluster_fraction"] >= 0.01
-    assert scores["acc"] >= 0.94, scores
+    assert scores["acc"] >= 0.96, scores
 
 
 @pytest.mark.slow
 def test_shipped_fashion_mnist_model_on_the_test_split(fashion_mnist_dir):
     scores = _test_split_scores("fashion_mnist", fashion_mnist_dir)
     assert scores["min_cluster_fraction"] >= 0.01
-    assert scores["acc"] >= 0.60, scores
+    assert scores["acc"] >= 0.65, scores
