@@ -132,36 +132,32 @@ def launch(args):
 
 
 class EpochTimer:
-    """Wall time of each epoch after the first (which builds the step)."""
+    """Wall time of each epoch, as a Keras callback (`.callback`)."""
 
     def __init__(self):
         import keras
 
-        class Callback(keras.callbacks.Callback):
-            def __init__(self, times):
-                super().__init__()
-                self.times = times
-
-            def on_epoch_begin(self, epoch, logs=None):
-                self.start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.times.append(time.perf_counter() - self.start)
-
-        self.times = []
-        self.callback = Callback(self.times)
+        self.times, starts = [], []
+        clock = time.perf_counter
+        self.callback = keras.callbacks.LambdaCallback(
+            on_epoch_begin=lambda epoch, logs: starts.append(clock()),
+            on_epoch_end=lambda epoch, logs: self.times.append(
+                clock() - starts[-1]
+            ),
+        )
 
     def samples_per_second(self, n_samples):
+        """Mean samples/s of the epochs after the first (which compiles)."""
         timed = self.times[1:] or self.times
         return n_samples / (sum(timed) / len(timed)) if timed else float("nan")
 
 
 def work(args):
     """One worker: the strategy, the data, the workflow; the chief saves."""
+    from vade_tf import distribution
+
     addresses = (args.addresses or "").split(",")
     if len(addresses) > 1:
-        from vade_tf import distribution
-
         os.environ["TF_CONFIG"] = distribution.tf_config(
             addresses, args.worker_index
         )
@@ -170,8 +166,6 @@ def work(args):
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    from vade_tf import distribution
-
     strategy = distribution.make_strategy(
         "multiworker" if len(addresses) > 1 else "none"
     )
@@ -196,6 +190,7 @@ def work(args):
         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs
     )
     pretrain_timer, vade_timer = EpochTimer(), EpochTimer()
+    chief = distribution.is_chief(strategy)
     with strategy.scope():
         model = workflow.build_model(x, n_clusters=10, seed=args.seed)
         result = workflow.train(
@@ -207,7 +202,7 @@ def work(args):
             jit_compile=not args.no_xla,
             callbacks=[vade_timer.callback],
             pretrain_callbacks=[pretrain_timer.callback],
-            verbose=2 if distribution.is_chief(strategy) else 0,
+            verbose=2 if chief else 0,
         )
     # Every worker holds the same model: the same digest on each.
     state = model.get_weights() + [
@@ -221,7 +216,7 @@ def work(args):
     print(f"worker {args.worker_index}: weights {digest}", flush=True)
     labels = model.predict_clusters(x)
     scores = metrics.clustering_scores(y, labels)
-    if not distribution.is_chief(strategy):
+    if not chief:
         print(f"worker {args.worker_index} done", flush=True)
         return
     os.makedirs(args.out, exist_ok=True)

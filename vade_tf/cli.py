@@ -820,28 +820,29 @@ def run_train(args):
         f"{strategy.num_replicas_in_sync} replicas in sync",
         flush=True,
     )
-    if distribution.is_chief(strategy):
-        with strategy.scope():
-            return _run_train(args)
-    # A worker other than the chief trains the same model in step with it
-    # but writes its run folder to a temporary place, removed at the end:
-    # the chief's --out is the run's result.
-    import shutil
-    import tempfile
+    temporary = None
+    if not distribution.is_chief(strategy):
+        # A worker other than the chief trains the same model in step with
+        # it but writes its run folder to a temporary place, removed at the
+        # end: the chief's --out is the run's result.
+        import tempfile
 
-    args.out = tempfile.mkdtemp(prefix="vade-tf-worker-")
-    args.overwrite = True
+        temporary = args.out = tempfile.mkdtemp(prefix="vade-tf-worker-")
+        args.overwrite = True
     try:
         with strategy.scope():
             return _run_train(args)
     finally:
-        shutil.rmtree(args.out, ignore_errors=True)
-        if not os.path.exists(args.out):
-            print(
-                f"removed {args.out}: this worker's copy; the chief's --out "
-                "holds the run",
-                flush=True,
-            )
+        if temporary:
+            import shutil
+
+            shutil.rmtree(temporary, ignore_errors=True)
+            if not os.path.exists(temporary):
+                print(
+                    f"removed {temporary}: this worker's copy; the chief's "
+                    "--out holds the run",
+                    flush=True,
+                )
 
 
 def _run_train(args):
