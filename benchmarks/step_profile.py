@@ -1,0 +1,347 @@
+"""Where a VaDE training step's time goes, on each side of versus_pytorch.py.
+
+A training step of the 784-500-500-2000-10 network is, by arithmetic, its
+matrix products; by memory traffic, the Adam update of its 3.35 million
+weights. This script times both parts on each side, so that a step's time
+can be split into them and compared with the CPU's matmul peak:
+
+- every matrix product of one training step, at batch 100 and 800: for
+  each Dense layer its forward product, its weight gradient and (except the
+  first layer's, which nothing needs) its input gradient; the two 10-unit
+  heads of the encoder are separate layers, as in both implementations;
+- the Adam update of the network's weights: Keras's `Adam` inside an XLA
+  function, as `VaDE.compile()` runs it, and `torch.optim.Adam(fused=True)`
+  as `torch_vade.py` runs it;
+- a whole training step, from a timed `fit` (vade_tf) or `train_epoch`
+  (PyTorch) epoch over synthetic rows of MNIST's shape;
+- the float32 matmul 2048 x 2048, the peak each side is measured against.
+
+Sides: `xla` (TensorFlow with XLA, the library's training default), `tf`
+(TensorFlow without XLA, oneDNN; the library's inference path) and `torch`
+(2 threads). Each side runs in its own process, one after the other.
+TensorFlow products are timed 20 at a time inside one function (20
+different left operands, all 20 results returned), so that the per-call
+overhead of a function call is not counted as kernel time; PyTorch products
+are timed one call at a time, which is what its eager step pays.
+
+Usage (from the repository root; `--torch-python`: an interpreter that has
+torch)::
+
+    TF_CPP_MIN_LOG_LEVEL=2 python benchmarks/step_profile.py \\
+        --torch-python /path/to/python --out benchmarks/step_profile.json
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIDES = ("xla", "tf", "torch")
+BATCHES = (100, 800)
+# The network's Dense layers as (inputs, outputs), in the order of a step.
+LAYERS = (
+    (784, 500),
+    (500, 500),
+    (500, 2000),
+    (2000, 10),  # z_mean head
+    (2000, 10),  # z_log_var head
+    (10, 2000),
+    (2000, 500),
+    (500, 500),
+    (500, 784),
+)
+MATMUL_SIZE = 2048
+CHAIN = 20  # TensorFlow products per timed call
+STEP_ROWS = 20000  # rows of the timed training epoch
+SEED = 0
+
+
+def step_products(batch):
+    """The matrix products of one training step at `batch`.
+
+    Args:
+        batch: int, the batch size.
+
+    Returns:
+        list of `(name, m, k, n)`: an `(m, k) @ (k, n)` product each, named
+        `fwd`, `dW` (weight gradient) or `dx` (input gradient) and the
+        layer's index.
+    """
+    products = []
+    for index, (k, n) in enumerate(LAYERS):
+        products.append((f"fwd{index}", batch, k, n))
+        products.append((f"dW{index}", k, batch, n))
+        if index:
+            products.append((f"dx{index}", batch, n, k))
+    return products
+
+
+def _calls_for(flop, per_call):
+    """Calls per timed repeat: about 0.2 GFLOP of work, at least 3."""
+    return max(3, int(2e8 / (flop * per_call)))
+
+
+def _best_seconds(call, per_call, calls, repeats=5):
+    """Best-of-`repeats` seconds of one unit of work.
+
+    Args:
+        call: callable doing `per_call` units (products or updates).
+        per_call: int, units per call.
+        calls: int, calls per timed repeat.
+        repeats: int, timed repeats after two untimed calls.
+
+    Returns:
+        float, the best repeat's seconds per unit.
+    """
+    call()
+    call()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(calls):
+            call()
+        best = min(best, (time.perf_counter() - started) / calls / per_call)
+    return best
+
+
+# =============================================================================
+# Workers
+# =============================================================================
+
+
+def tensorflow_worker(jit):
+    import keras
+    import tensorflow as tf
+
+    import vade_tf
+
+    sys.path.insert(0, HERE)
+    from measure import EpochClock
+
+    results = {"products": {}}
+    shapes = [(MATMUL_SIZE, MATMUL_SIZE, MATMUL_SIZE)]
+    for batch in BATCHES:
+        shapes += [shape[1:] for shape in step_products(batch)]
+    for m, k, n in dict.fromkeys(shapes):
+        lefts = [tf.random.uniform((m, k), seed=i) for i in range(CHAIN)]
+        right = tf.random.uniform((k, n), seed=CHAIN)
+
+        @tf.function(jit_compile=jit)
+        def products(lefts, right):
+            return [tf.matmul(left, right) for left in lefts]
+
+        def call(lefts=lefts, right=right):
+            products(lefts, right)[-1][0, 0].numpy()
+
+        calls = _calls_for(2 * m * k * n, CHAIN)
+        seconds = _best_seconds(call, CHAIN, calls)
+        results["products"][f"{m}x{k}x{n}"] = seconds
+    model = vade_tf.VaDE(784, 10, seed=SEED)
+    model.compile(jit_compile=jit)
+    variables = model.network_variables
+    gradients = [
+        tf.random.normal(v.shape, stddev=1e-3, seed=i)
+        for i, v in enumerate(variables)
+    ]
+
+    @tf.function(jit_compile=jit)
+    def adam_update(gradients):
+        model.optimizer.apply(gradients, variables)
+
+    def adam_call():
+        adam_update(gradients)
+        variables[0][0, 0].numpy()
+
+    results["adam_seconds"] = _best_seconds(adam_call, 1, 20)
+    results["parameters"] = int(sum(np.prod(v.shape) for v in variables))
+    x = np.random.default_rng(SEED).uniform(size=(STEP_ROWS, 784))
+    x = x.astype("float32")
+    results["step_seconds"] = {}
+    for batch in BATCHES:
+        model = vade_tf.VaDE(784, 10, seed=SEED)
+        model.compile(jit_compile=jit)
+        clock = EpochClock()
+        model.fit(x, batch_size=batch, epochs=3, verbose=0, callbacks=[clock])
+        steps = -(-STEP_ROWS // batch)
+        results["step_seconds"][str(batch)] = min(clock.seconds()[1:]) / steps
+        keras.backend.clear_session()
+    results["versions"] = {"tensorflow": tf.__version__}
+    return results
+
+
+def torch_worker():
+    import torch
+
+    sys.path.insert(0, HERE)
+    import torch_vade
+
+    torch.set_num_threads(2)
+    torch.manual_seed(SEED)
+    results = {"products": {}}
+    shapes = [(MATMUL_SIZE, MATMUL_SIZE, MATMUL_SIZE)]
+    for batch in BATCHES:
+        shapes += [shape[1:] for shape in step_products(batch)]
+    for m, k, n in dict.fromkeys(shapes):
+        left = torch.rand(m, k)
+        right = torch.rand(k, n)
+        calls = _calls_for(2 * m * k * n, 1)
+        seconds = _best_seconds(
+            lambda left=left, right=right: left @ right, 1, calls
+        )
+        results["products"][f"{m}x{k}x{n}"] = seconds
+    model = torch_vade.TorchVaDE(784, 10)
+    parameters = list(model.network_parameters())
+    for parameter in parameters:
+        parameter.grad = torch.randn_like(parameter) * 1e-3
+    optimizer = torch_vade.adam(parameters)
+    results["adam_seconds"] = _best_seconds(optimizer.step, 1, 20)
+    results["parameters"] = int(sum(p.numel() for p in parameters))
+    x = torch_vade.as_tensor(
+        np.random.default_rng(SEED).uniform(size=(STEP_ROWS, 784))
+    )
+    results["step_seconds"] = {}
+    for batch in BATCHES:
+        trainer = torch_vade.Trainer(torch_vade.TorchVaDE(784, 10), seed=SEED)
+        seconds = [trainer.train_epoch(x, batch) for _ in range(3)]
+        steps = -(-STEP_ROWS // batch)
+        results["step_seconds"][str(batch)] = min(seconds[1:]) / steps
+    results["versions"] = {"torch": torch.__version__}
+    return results
+
+
+# =============================================================================
+# The report
+# =============================================================================
+
+
+def summarize(sides):
+    """Per side and batch: step, products and Adam in ms, and GFLOP/s.
+
+    Args:
+        sides: dict of side name -> a worker's results.
+
+    Returns:
+        dict of side -> {"matmul_2048_gflops", "adam_ms", "batches": {batch:
+        {"step_ms", "products_ms", "products_gflops", "rest_ms",
+        "slowest_products"}}}.
+    """
+    summary = {}
+    for side, result in sides.items():
+        products = result["products"]
+        square = f"{MATMUL_SIZE}x{MATMUL_SIZE}x{MATMUL_SIZE}"
+        peak = 2 * MATMUL_SIZE**3 / products[square]
+        entry = {
+            "matmul_2048_gflops": peak / 1e9,
+            "adam_ms": result["adam_seconds"] * 1e3,
+            "batches": {},
+        }
+        for batch in BATCHES:
+            shapes = step_products(batch)
+            seconds = sum(products[f"{m}x{k}x{n}"] for _, m, k, n in shapes)
+            flop = sum(2 * m * k * n for _, m, k, n in shapes)
+            step = result["step_seconds"][str(batch)]
+            rates = sorted(
+                (2 * m * k * n / products[f"{m}x{k}x{n}"] / 1e9, name)
+                for name, m, k, n in shapes
+            )
+            entry["batches"][str(batch)] = {
+                "step_ms": step * 1e3,
+                "products_ms": seconds * 1e3,
+                "products_gflops": flop / seconds / 1e9,
+                "products_fraction_of_2048_peak": flop / seconds / peak,
+                "rest_ms": (step - seconds - result["adam_seconds"]) * 1e3,
+                "step_flop": flop,
+                "per_product_gflops": {name: rate for rate, name in rates},
+            }
+        summary[side] = entry
+    return summary
+
+
+def table(summary):
+    lines = [
+        "| side | batch | step ms | products ms (GFLOP/s, of 2048 peak) "
+        "| Adam ms | rest ms | 2048 matmul GFLOP/s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for side, entry in summary.items():
+        for batch, row in entry["batches"].items():
+            lines.append(
+                f"| {side} | {batch} | {row['step_ms']:.1f} | "
+                f"{row['products_ms']:.1f} ({row['products_gflops']:.0f}, "
+                f"{row['products_fraction_of_2048_peak']:.2f}) | "
+                f"{entry['adam_ms']:.1f} | {row['rest_ms']:.1f} | "
+                f"{entry['matmul_2048_gflops']:.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sides", default=",".join(SIDES))
+    parser.add_argument("--torch-python", default=sys.executable)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--worker", choices=SIDES)
+    parser.add_argument("--worker-out")
+    args = parser.parse_args(argv)
+    if args.worker:
+        if args.worker == "torch":
+            result = torch_worker()
+        else:
+            result = tensorflow_worker(jit=args.worker == "xla")
+        with open(args.worker_out, "w") as handle:
+            json.dump(result, handle)
+        return 0
+
+    sys.path.insert(0, HERE)
+    from versus_pytorch import cpu_info
+
+    sides = args.sides.split(",")
+    unknown = sorted(set(sides) - set(SIDES))
+    if unknown:
+        parser.error(f"unknown sides {unknown}; expected some of {SIDES}")
+    machine = cpu_info()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for side in sides:
+            python = args.torch_python if side == "torch" else sys.executable
+            out = os.path.join(tmp, f"{side}.json")
+            subprocess.run(
+                [
+                    python,
+                    os.path.abspath(__file__),
+                    "--worker",
+                    side,
+                    "--worker-out",
+                    out,
+                ],
+                check=True,
+                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+            )
+            with open(out) as handle:
+                results[side] = json.load(handle)
+            print(f"{side}: done", file=sys.stderr)
+    summary = summarize(results)
+    print(table(summary))
+    report = {
+        "machine": machine,
+        "load_average_at_end": list(os.getloadavg()),
+        "sides": results,
+        "summary": summary,
+        "note": "every time is the best of 5 timed repeats",
+    }
+    if args.out:
+        tmp_out = args.out + ".tmp"
+        with open(tmp_out, "w") as handle:
+            json.dump(report, handle, indent=1)
+        os.replace(tmp_out, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
