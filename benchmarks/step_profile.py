@@ -13,7 +13,10 @@ can be split into them and compared with the CPU's matmul peak:
   function, as `VaDE.compile()` runs it, and `torch.optim.Adam(fused=True)`
   as `torch_vade.py` runs it;
 - a whole training step, from a timed `fit` (vade_tf) or `train_epoch`
-  (PyTorch) epoch over synthetic rows of MNIST's shape;
+  (PyTorch) epoch over synthetic rows of MNIST's shape, once as it is and
+  once with the network's optimizer doing nothing: the difference is what
+  the update costs inside the step (the update alone, timed by itself,
+  need not cost the same);
 - the float32 matmul 2048 x 2048, the peak each side is measured against.
 
 Sides: `xla` (TensorFlow with XLA, the library's training default), `tf`
@@ -163,16 +166,49 @@ def tensorflow_worker(jit):
     x = np.random.default_rng(SEED).uniform(size=(STEP_ROWS, 784))
     x = x.astype("float32")
     results["step_seconds"] = {}
+    results["step_without_update_seconds"] = {}
     for batch in BATCHES:
-        model = vade_tf.VaDE(784, 10, seed=SEED)
-        model.compile(jit_compile=jit)
-        clock = EpochClock()
-        model.fit(x, batch_size=batch, epochs=3, verbose=0, callbacks=[clock])
-        steps = -(-STEP_ROWS // batch)
-        results["step_seconds"][str(batch)] = min(clock.seconds()[1:]) / steps
-        keras.backend.clear_session()
+        for key, optimizer in (
+            ("step_seconds", None),
+            ("step_without_update_seconds", _no_update_optimizer()),
+        ):
+            model = vade_tf.VaDE(784, 10, seed=SEED)
+            model.compile(optimizer=optimizer, jit_compile=jit)
+            clock = EpochClock()
+            model.fit(
+                x, batch_size=batch, epochs=3, verbose=0, callbacks=[clock]
+            )
+            steps = -(-STEP_ROWS // batch)
+            results[key][str(batch)] = min(clock.seconds()[1:]) / steps
+            keras.backend.clear_session()
     results["versions"] = {"tensorflow": tf.__version__}
     return results
+
+
+def _no_update_optimizer():
+    """A Keras optimizer that reads each gradient but updates nothing.
+
+    Compiled as the network's optimizer, it gives the training step without
+    the network's update. It still sums every gradient into a scalar: a
+    gradient nothing reads would be pruned (with its matrix products) by
+    XLA and by TensorFlow's graph optimizer. So the difference to the real
+    step is the update's cost inside the step, less one read of the
+    gradients.
+    """
+    import keras
+
+    class NoUpdate(keras.optimizers.Optimizer):
+        def __init__(self):
+            super().__init__(learning_rate=0.0, name="no_update")
+
+        def build(self, variables):
+            super().build(variables)
+            self.sink = self.add_variable((), name="gradient_sink")
+
+        def update_step(self, gradient, variable, learning_rate):
+            self.sink.assign_add(keras.ops.sum(gradient))
+
+    return NoUpdate()
 
 
 def torch_worker():
@@ -206,11 +242,17 @@ def torch_worker():
         np.random.default_rng(SEED).uniform(size=(STEP_ROWS, 784))
     )
     results["step_seconds"] = {}
+    results["step_without_update_seconds"] = {}
     for batch in BATCHES:
-        trainer = torch_vade.Trainer(torch_vade.TorchVaDE(784, 10), seed=SEED)
-        seconds = [trainer.train_epoch(x, batch) for _ in range(3)]
-        steps = -(-STEP_ROWS // batch)
-        results["step_seconds"][str(batch)] = min(seconds[1:]) / steps
+        for key in ("step_seconds", "step_without_update_seconds"):
+            model = torch_vade.TorchVaDE(784, 10)
+            trainer = torch_vade.Trainer(model, seed=SEED)
+            if key == "step_without_update_seconds":
+                # The network's update skipped; the rest of the step runs.
+                trainer.optimizer.step = lambda: None
+            seconds = [trainer.train_epoch(x, batch) for _ in range(3)]
+            steps = -(-STEP_ROWS // batch)
+            results[key][str(batch)] = min(seconds[1:]) / steps
     results["versions"] = {"torch": torch.__version__}
     return results
 
@@ -221,15 +263,17 @@ def torch_worker():
 
 
 def summarize(sides):
-    """Per side and batch: step, products and Adam in ms, and GFLOP/s.
+    """Per side and batch: a step split into products, update and the rest.
 
     Args:
         sides: dict of side name -> a worker's results.
 
     Returns:
-        dict of side -> {"matmul_2048_gflops", "adam_ms", "batches": {batch:
-        {"step_ms", "products_ms", "products_gflops", "rest_ms",
-        "slowest_products"}}}.
+        dict of side -> {"matmul_2048_gflops", "adam_ms" (the update alone),
+        "batches": {batch: {"step_ms", "products_ms", "products_gflops",
+        "products_fraction_of_2048_peak", "update_in_step_ms" (the step
+        with the network's update minus the step without it), "rest_ms"
+        (step - products - update), "step_flop", "per_product_gflops"}}}.
     """
     summary = {}
     for side, result in sides.items():
@@ -246,6 +290,7 @@ def summarize(sides):
             seconds = sum(products[f"{m}x{k}x{n}"] for _, m, k, n in shapes)
             flop = sum(2 * m * k * n for _, m, k, n in shapes)
             step = result["step_seconds"][str(batch)]
+            update = step - result["step_without_update_seconds"][str(batch)]
             rates = sorted(
                 (2 * m * k * n / products[f"{m}x{k}x{n}"] / 1e9, name)
                 for name, m, k, n in shapes
@@ -255,7 +300,8 @@ def summarize(sides):
                 "products_ms": seconds * 1e3,
                 "products_gflops": flop / seconds / 1e9,
                 "products_fraction_of_2048_peak": flop / seconds / peak,
-                "rest_ms": (step - seconds - result["adam_seconds"]) * 1e3,
+                "update_in_step_ms": update * 1e3,
+                "rest_ms": (step - seconds - update) * 1e3,
                 "step_flop": flop,
                 "per_product_gflops": {name: rate for rate, name in rates},
             }
@@ -266,8 +312,8 @@ def summarize(sides):
 def table(summary):
     lines = [
         "| side | batch | step ms | products ms (GFLOP/s, of 2048 peak) "
-        "| Adam ms | rest ms | 2048 matmul GFLOP/s |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| update in step ms | rest ms | Adam alone ms | 2048 GFLOP/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for side, entry in summary.items():
         for batch, row in entry["batches"].items():
@@ -275,8 +321,8 @@ def table(summary):
                 f"| {side} | {batch} | {row['step_ms']:.1f} | "
                 f"{row['products_ms']:.1f} ({row['products_gflops']:.0f}, "
                 f"{row['products_fraction_of_2048_peak']:.2f}) | "
-                f"{entry['adam_ms']:.1f} | {row['rest_ms']:.1f} | "
-                f"{entry['matmul_2048_gflops']:.0f} |"
+                f"{row['update_in_step_ms']:.1f} | {row['rest_ms']:.1f} | "
+                f"{entry['adam_ms']:.1f} | {entry['matmul_2048_gflops']:.0f} |"
             )
     return "\n".join(lines)
 
