@@ -5,27 +5,35 @@ matrix products; by memory traffic, the Adam update of its 3.35 million
 weights. This script times both parts on each side, so that a step's time
 can be split into them and compared with the CPU's matmul peak:
 
-- every matrix product of one training step, at batch 100 and 800: for
-  each Dense layer its forward product, its weight gradient and (except the
-  first layer's, which nothing needs) its input gradient; the two 10-unit
-  heads of the encoder are separate layers, as in both implementations;
+- the shapes of every matrix product of one training step, at batch 100
+  and 800: for each Dense layer its forward product, its weight gradient
+  and (except the first layer's, which nothing needs) its input gradient;
+  the two 10-unit heads of the encoder are separate layers, as in both
+  implementations. The gradients' products are timed as plain products of
+  operands of their shapes, not as the transposed products backpropagation
+  runs;
 - the Adam update of the network's weights: Keras's `Adam` inside an XLA
   function, as `VaDE.compile()` runs it, and `torch.optim.Adam(fused=True)`
   as `torch_vade.py` runs it;
 - a whole training step, from a timed `fit` (vade_tf) or `train_epoch`
   (PyTorch) epoch over synthetic rows of MNIST's shape, once as it is and
-  once with the network's optimizer doing nothing: the difference is what
-  the update costs inside the step (the update alone, timed by itself,
-  need not cost the same);
+  once with the network's optimizer only reading the gradients: the
+  difference is what the update costs inside the step (the update alone,
+  timed by itself, need not cost the same). A difference of two epoch
+  timings, it is as noisy as they are and can come out negative;
 - the float32 matmul 2048 x 2048, the peak each side is measured against.
 
 Sides: `xla` (TensorFlow with XLA, the library's training default), `tf`
 (TensorFlow without XLA, oneDNN; the library's inference path) and `torch`
 (2 threads). Each side runs in its own process, one after the other.
-TensorFlow products are timed 20 at a time inside one function (20
-different left operands, all 20 results returned), so that the per-call
-overhead of a function call is not counted as kernel time; PyTorch products
-are timed one call at a time, which is what its eager step pays.
+TensorFlow products are timed `PRODUCTS_PER_CALL` at a time inside one
+function (as many different left operands, all results returned), so that
+the per-call overhead of a function call is not counted as kernel time. The
+products of one call do not depend on each other, so TensorFlow may overlap
+them, which a step cannot: per-product times can come out a little faster
+than inside a step. PyTorch products are timed one call at a time, which is
+what its eager step pays. Products and the update alone are the best of 5
+timed repeats; a step is the best of a fit's second and third epochs.
 
 Usage (from the repository root; `--torch-python`: an interpreter that has
 torch)::
@@ -60,7 +68,7 @@ LAYERS = (
     (500, 784),
 )
 MATMUL_SIZE = 2048
-CHAIN = 20  # TensorFlow products per timed call
+PRODUCTS_PER_CALL = 20  # TensorFlow products per timed call
 STEP_ROWS = 20000  # rows of the timed training epoch
 SEED = 0
 
@@ -86,7 +94,15 @@ def step_products(batch):
 
 
 def _calls_for(flop, per_call):
-    """Calls per timed repeat: about 0.2 GFLOP of work, at least 3."""
+    """Calls per timed repeat: about 0.2 GFLOP of work, at least 3.
+
+    Args:
+        flop: int, the FLOP of one product.
+        per_call: int, products per call.
+
+    Returns:
+        int >= 3.
+    """
     return max(3, int(2e8 / (flop * per_call)))
 
 
@@ -119,6 +135,16 @@ def _best_seconds(call, per_call, calls, repeats=5):
 
 
 def tensorflow_worker(jit):
+    """Times the products, the update and a step with TensorFlow.
+
+    Args:
+        jit: bool, run everything under XLA (`jit_compile=True`).
+
+    Returns:
+        dict: `products` (shape key -> seconds), `adam_seconds`,
+        `parameters`, `step_seconds` and `step_without_update_seconds`
+        (batch key -> seconds per step), `versions`.
+    """
     import keras
     import tensorflow as tf
 
@@ -132,8 +158,10 @@ def tensorflow_worker(jit):
     for batch in BATCHES:
         shapes += [shape[1:] for shape in step_products(batch)]
     for m, k, n in dict.fromkeys(shapes):
-        lefts = [tf.random.uniform((m, k), seed=i) for i in range(CHAIN)]
-        right = tf.random.uniform((k, n), seed=CHAIN)
+        lefts = [
+            tf.random.uniform((m, k), seed=i) for i in range(PRODUCTS_PER_CALL)
+        ]
+        right = tf.random.uniform((k, n), seed=PRODUCTS_PER_CALL)
 
         @tf.function(jit_compile=jit)
         def products(lefts, right):
@@ -142,8 +170,8 @@ def tensorflow_worker(jit):
         def call(lefts=lefts, right=right):
             products(lefts, right)[-1][0, 0].numpy()
 
-        calls = _calls_for(2 * m * k * n, CHAIN)
-        seconds = _best_seconds(call, CHAIN, calls)
+        calls = _calls_for(2 * m * k * n, PRODUCTS_PER_CALL)
+        seconds = _best_seconds(call, PRODUCTS_PER_CALL, calls)
         results["products"][f"{m}x{k}x{n}"] = seconds
     model = vade_tf.VaDE(784, 10, seed=SEED)
     model.compile(jit_compile=jit)
@@ -212,6 +240,11 @@ def _no_update_optimizer():
 
 
 def torch_worker():
+    """Times the products, the update and a step with PyTorch (2 threads).
+
+    Returns:
+        dict with the keys of `tensorflow_worker`.
+    """
     import torch
 
     sys.path.insert(0, HERE)
@@ -310,6 +343,7 @@ def summarize(sides):
 
 
 def table(summary):
+    """The summary as a Markdown table, one row per side and batch."""
     lines = [
         "| side | batch | step ms | products ms (GFLOP/s, of 2048 peak) "
         "| update in step ms | rest ms | Adam alone ms | 2048 GFLOP/s |",
@@ -328,6 +362,7 @@ def table(summary):
 
 
 def main(argv=None):
+    """Runs each side in its own process; prints the table, writes JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sides", default=",".join(SIDES))
     parser.add_argument("--torch-python", default=sys.executable)
@@ -379,7 +414,10 @@ def main(argv=None):
         "load_average_at_end": list(os.getloadavg()),
         "sides": results,
         "summary": summary,
-        "note": "every time is the best of 5 timed repeats",
+        "note": (
+            "products and the update alone: best of 5 timed repeats; "
+            "steps: best of a fit's second and third epochs"
+        ),
     }
     if args.out:
         tmp_out = args.out + ".tmp"

@@ -776,10 +776,11 @@ class VaDE(keras.Model):
             rows = len(batch)
             padded = padded_batch_rows(rows, batch_size)
             if rows < padded:
-                # A short batch is padded to a power of two (at most
-                # `batch_size`), so the function sees a few shapes whatever
-                # the numbers of rows it is given: oneDNN builds (and
-                # caches) one set of kernels per shape.
+                # A short batch is padded (`padded_batch_rows`), so the
+                # function sees a few shapes whatever the numbers of rows
+                # it is given. The reason dates from the XLA encoder, which
+                # compiled once per shape; without XLA, oneDNN may still
+                # prepare kernels per shape, a cost not measured.
                 batch = np.concatenate(
                     [
                         batch,
@@ -979,7 +980,7 @@ def padded_batch_rows(rows, batch_size):
     """The rows `VaDE.encode` pads a batch of `rows` rows to.
 
     The next power of two at or above `rows` (at least `MIN_PADDED_ROWS`),
-    capped at `batch_size`: the compiled encoder then sees at most
+    capped at `batch_size`: the encoder's function then sees at most
     log2(batch_size) + 1 shapes, however many sizes it is called with.
 
     Args:
