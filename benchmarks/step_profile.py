@@ -93,6 +93,18 @@ def step_products(batch):
     return products
 
 
+def timed_shapes():
+    """Every distinct `(m, k, n)` to time: the 2048 matmul, then each step's.
+
+    Returns:
+        list of int triples, in first-seen order.
+    """
+    shapes = [(MATMUL_SIZE, MATMUL_SIZE, MATMUL_SIZE)]
+    for batch in BATCHES:
+        shapes += [shape[1:] for shape in step_products(batch)]
+    return list(dict.fromkeys(shapes))
+
+
 def _calls_for(flop, per_call):
     """Calls per timed repeat: about 0.2 GFLOP of work, at least 3.
 
@@ -154,10 +166,7 @@ def tensorflow_worker(jit):
     from measure import EpochClock
 
     results = {"products": {}}
-    shapes = [(MATMUL_SIZE, MATMUL_SIZE, MATMUL_SIZE)]
-    for batch in BATCHES:
-        shapes += [shape[1:] for shape in step_products(batch)]
-    for m, k, n in dict.fromkeys(shapes):
+    for m, k, n in timed_shapes():
         lefts = [
             tf.random.uniform((m, k), seed=i) for i in range(PRODUCTS_PER_CALL)
         ]
@@ -253,10 +262,7 @@ def torch_worker():
     torch.set_num_threads(2)
     torch.manual_seed(SEED)
     results = {"products": {}}
-    shapes = [(MATMUL_SIZE, MATMUL_SIZE, MATMUL_SIZE)]
-    for batch in BATCHES:
-        shapes += [shape[1:] for shape in step_products(batch)]
-    for m, k, n in dict.fromkeys(shapes):
+    for m, k, n in timed_shapes():
         left = torch.rand(m, k)
         right = torch.rand(k, n)
         calls = _calls_for(2 * m * k * n, 1)
@@ -420,10 +426,11 @@ def main(argv=None):
         ),
     }
     if args.out:
-        tmp_out = args.out + ".tmp"
-        with open(tmp_out, "w") as handle:
-            json.dump(report, handle, indent=1)
-        os.replace(tmp_out, args.out)
+        from vade_tf import fileio
+
+        with fileio.atomic_output(args.out, overwrite=True) as tmp:
+            with open(tmp, "w") as handle:
+                json.dump(report, handle, indent=1)
     return 0
 
 

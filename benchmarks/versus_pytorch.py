@@ -462,10 +462,11 @@ def main(argv=None):
     }
     print(json.dumps(report["summary"], indent=1))
     if args.out:
-        tmp_out = args.out + ".tmp"
-        with open(tmp_out, "w") as handle:
-            json.dump(report, handle, indent=1)
-        os.replace(tmp_out, args.out)
+        from vade_tf import fileio
+
+        with fileio.atomic_output(args.out, overwrite=True) as tmp:
+            with open(tmp, "w") as handle:
+                json.dump(report, handle, indent=1)
     return 0
 
 
