@@ -672,11 +672,16 @@ def test_fit_on_an_array_orders_batches_from_the_model_seed(blobs):
     for a, b in zip(first.weights, second.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert len(history["loss"]) == 2 and np.isfinite(history["loss"]).all()
-    # Every epoch visits each row once, in ceil(120 / 50) = 3 batches.
+    # Every epoch visits each row once, in ceil(120 / 50) = 3 batches: with
+    # the default steps_per_execution (32 > 3) a call stops at the epoch's
+    # end, so two epochs are 6 optimizer steps, not 64.
+    assert first.steps_per_execution == vade_tf.model.STEPS_PER_EXECUTION > 3
+    assert int(first.optimizer.iterations.numpy()) == 6
+    # One step per call: batch callbacks see every batch.
     model = vade_tf.VaDE(
         input_dim=12, n_clusters=3, latent_dim=2, hidden_dims=(16, 8), seed=1
     )
-    model.compile(jit_compile=False)
+    model.compile(jit_compile=False, steps_per_execution=1)
     steps = []
     counter = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: steps.append(batch)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from vade_tf import recipes, workflow
+from vade_tf import datasets, recipes, workflow
 
 # Runs in a fresh interpreter: "straight" trains 4 epochs; "stop" trains
 # with a Checkpoint and stops after epoch 2; "resume" loads the checkpoint
@@ -111,6 +111,23 @@ def test_epoch_batches_visit_every_row_once_in_an_order_set_by_the_epoch():
         ]
     )
     np.testing.assert_array_equal(again, second)
+
+
+def test_shuffled_epochs_pass_once_per_epoch_in_the_order_of_epoch_batches():
+    x = np.arange(10, dtype="float32")[:, None]
+    dataset, callback = datasets.shuffled_epochs(x, 4, seed=3)
+    assert int(dataset.cardinality()) == 3
+    for epoch in (1, 0, 4):
+        callback.on_epoch_begin(epoch)
+        passed = [b.numpy()[:, 0] for b in dataset]
+        assert [len(b) for b in passed] == [4, 4, 2]
+        expected = workflow.epoch_batches(
+            x, 4, seed=3, initial_epoch=epoch, epochs=epoch + 1
+        )
+        np.testing.assert_array_equal(
+            np.concatenate(passed),
+            np.concatenate([b.numpy()[:, 0] for b in expected]),
+        )
 
 
 def test_resume_refuses_what_it_cannot_continue(tmp_path):

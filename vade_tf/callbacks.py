@@ -62,6 +62,25 @@ class ClusteringMetrics(keras.callbacks.Callback):
             logs[self.prefix + name] = float(value)
 
 
+class DatasetEpoch(keras.callbacks.Callback):
+    """Tells a dataset which epoch begins (`datasets.shuffled_epochs`).
+
+    Sets `variable` to Keras's epoch number in `on_epoch_begin`, before
+    `fit` starts the epoch's pass over the data; the dataset reads it to
+    order that pass.
+
+    Args:
+        variable: an int64 scalar `tf.Variable`.
+    """
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
+
+
 class StepDecay(keras.callbacks.Callback):
     """The original release's schedule, driving both VaDE optimizers.
 

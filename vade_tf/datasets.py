@@ -378,16 +378,86 @@ def epoch_batches(x, batch_size, seed, initial_epoch=0, epochs=1):
     """
     import tensorflow as tf
 
-    n = len(x)
-    seed = tf.constant(seed, tf.int64)
-
     def epoch_order(epoch):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([seed, epoch])
-        )
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        return tf.data.Dataset.from_tensor_slices(
+            epoch_permutation(len(x), seed, epoch)
+        ).batch(batch_size)
 
     indices = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_order)
+    return _gathered(x, indices)
+
+
+def shuffled_epochs(x, batch_size, seed, initial_epoch=0):
+    """One epoch of `epoch_batches` per pass, and the callback that picks it.
+
+    Each pass over the dataset is one epoch, `ceil(n_samples / batch_size)`
+    batches in the order `epoch_batches` gives that epoch. The epoch is read
+    when a pass starts, from a variable the returned callback sets in
+    `on_epoch_begin`, so Keras's own epoch number decides the order (a run
+    resumed by `initial_epoch` or `keras.callbacks.BackupAndRestore` sees
+    the batches of the uninterrupted run). Because a pass ends with its
+    epoch, `steps_per_execution` never carries a step over into the next
+    epoch. Pass both to `fit`: `fit(dataset, callbacks=[callback, ...])`.
+
+    Args:
+        x: float32 array of shape `(n_samples, input_dim)`.
+        batch_size: int >= 1.
+        seed: int.
+        initial_epoch: int >= 0, the epoch of a pass made before the
+            callback has set one.
+
+    Returns:
+        Tuple `(dataset, callback)`: a `tf.data.Dataset` of
+        `(batch, input_dim)` float32 tensors with a known number of batches,
+        and a `vade_tf.callbacks.DatasetEpoch`.
+    """
+    import tensorflow as tf
+
+    from vade_tf.callbacks import DatasetEpoch
+
+    epoch = tf.Variable(
+        initial_epoch, dtype=tf.int64, trainable=False, name="dataset_epoch"
+    )
+    # One element per pass: the permutation of the epoch the variable holds
+    # when the pass starts, then its batches.
+    indices = (
+        tf.data.Dataset.range(1)
+        .map(lambda _: epoch_permutation(len(x), seed, epoch.read_value()))
+        .flat_map(
+            lambda order: tf.data.Dataset.from_tensor_slices(order).batch(
+                batch_size
+            )
+        )
+    )
+    dataset = _gathered(x, indices).apply(
+        tf.data.experimental.assert_cardinality(math.ceil(len(x) / batch_size))
+    )
+    return dataset, DatasetEpoch(epoch)
+
+
+def epoch_permutation(n, seed, epoch):
+    """The order of epoch `epoch`'s rows: a stateless shuffle of `range(n)`.
+
+    Args:
+        n: int, the number of rows.
+        seed: int.
+        epoch: int or int64 scalar tensor.
+
+    Returns:
+        int64 tensor of shape `(n,)`, a permutation of `range(n)`.
+    """
+    import tensorflow as tf
+
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(n, dtype=tf.int64),
+        seed=tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)]),
+    )
+
+
+def _gathered(x, indices):
+    """The rows of `x` at each batch of `indices`, prefetched."""
+    import tensorflow as tf
+
     rows = tf.data.Dataset.from_tensors(x).repeat()
     return (
         tf.data.Dataset.zip(rows, indices)

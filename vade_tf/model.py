@@ -8,8 +8,6 @@ generation methods. The rest lives beside what it works on: pretraining in
 checks in `vade_tf.validation`, the workflow in `vade_tf.workflow`.
 """
 
-import math
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -32,6 +30,10 @@ INFERENCE_BATCH_SIZE = 1000
 MIN_PADDED_ROWS = 16
 # Entries of the (rows, K, D) tensor per step of the mixture's posterior.
 _MIXTURE_CHUNK_ENTRIES = 2**22
+# Training steps per call of the compiled step function (`compile`'s
+# default): on a 2-core CPU the Python and graph overhead of a call costs
+# about a sixth of a batch-100 step (docs/performance.md).
+STEPS_PER_EXECUTION = 32
 # `compile` arguments that `model.save` keeps (plain values).
 _SAVED_COMPILE_ARGS = ("steps_per_execution", "run_eagerly", "auto_scale_loss")
 
@@ -473,6 +475,7 @@ class VaDE(keras.Model):
         optimizer=None,
         gmm_optimizer=None,
         jit_compile=True,
+        steps_per_execution=STEPS_PER_EXECUTION,
         **kwargs,
     ):
         """Configures the two optimizers and builds them on their variables.
@@ -485,9 +488,15 @@ class VaDE(keras.Model):
                 same default. Must be a different object from `optimizer`.
             jit_compile: bool, compile the training step with XLA. On by
                 default: it is faster on CPU (see docs/performance.md).
-            **kwargs: passed to `keras.Model.compile` (for example
-                `steps_per_execution`). `loss` and `metrics` are not used:
-                the loss is VaDE's ELBO.
+            steps_per_execution: int, training steps run by one call of the
+                compiled function (Keras's argument). Batch-level callbacks
+                see every `steps_per_execution`-th batch. A call never runs
+                past the end of an epoch of array `x` (`fit` gives each
+                epoch its own pass over the data); with an endless dataset
+                and `steps_per_epoch`, use a divisor of `steps_per_epoch`
+                (or 1).
+            **kwargs: passed to `keras.Model.compile`. `loss` and `metrics`
+                are not used: the loss is VaDE's ELBO.
         """
         for unused in ("metrics", "weighted_metrics"):
             if kwargs.get(unused) is not None:
@@ -516,6 +525,7 @@ class VaDE(keras.Model):
         super().compile(
             optimizer=optimizer,
             jit_compile=jit_compile and distribution.xla_supported(),
+            steps_per_execution=steps_per_execution,
             **kwargs,
         )
         self.gmm_optimizer = gmm_optimizer
@@ -527,6 +537,7 @@ class VaDE(keras.Model):
             "optimizer": keras.optimizers.serialize(self.optimizer),
             "gmm_optimizer": keras.optimizers.serialize(self.gmm_optimizer),
             "jit_compile": jit_compile,
+            "steps_per_execution": steps_per_execution,
             **{k: v for k, v in kwargs.items() if k in _SAVED_COMPILE_ARGS},
         }
 
@@ -618,19 +629,21 @@ class VaDE(keras.Model):
             kwargs.setdefault("shuffle", False)
         if _batches_itself(x, y, kwargs):
             # An array to shuffle: VaDE's own pipeline (a stateless shuffle
-            # per epoch from the model's seed) instead of Keras's array
-            # adapter, which was slower per epoch and far less steady on a
-            # 2-core CPU (docs/performance.md).
+            # per epoch from the model's seed, one pass per epoch) instead
+            # of Keras's array adapter, which was slower per epoch and far
+            # less steady on a 2-core CPU (docs/performance.md).
             batch_size = kwargs.pop("batch_size", None) or 32
             kwargs["shuffle"] = False  # the pipeline shuffles
-            kwargs["steps_per_epoch"] = math.ceil(len(x) / batch_size)
-            x = datasets.epoch_batches(
+            x, epoch_callback = datasets.shuffled_epochs(
                 x,
                 batch_size,
                 datasets.batch_order_seed(self.seed),
                 kwargs.get("initial_epoch", 0),
-                kwargs.get("epochs", 1),
             )
+            kwargs["callbacks"] = [
+                epoch_callback,
+                *(kwargs.get("callbacks") or []),
+            ]
         if isinstance(validation_data, (tuple, list)):
             validation_data = (
                 validation.check_model_input(

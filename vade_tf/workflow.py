@@ -666,16 +666,16 @@ def _fit(
     if y is not None:
         # First, so that later callbacks (CSV logs, checkpoints) see it.
         epoch_callbacks.insert(0, vade_callbacks.ClusteringMetrics(x, y))
+    batches, epoch_callback = datasets.shuffled_epochs(
+        x, recipe.batch_size, shuffle_seed, initial_epoch
+    )
     started = time.perf_counter()
     history = model.fit(
-        datasets.epoch_batches(
-            x, recipe.batch_size, shuffle_seed, initial_epoch, recipe.epochs
-        ),
+        batches,
         epochs=recipe.epochs,
         initial_epoch=initial_epoch,
-        steps_per_epoch=math.ceil(len(x) / recipe.batch_size),
-        shuffle=False,  # epoch_batches orders each epoch itself
-        callbacks=epoch_callbacks + list(callbacks),
+        shuffle=False,  # shuffled_epochs orders each epoch itself
+        callbacks=[epoch_callback, *epoch_callbacks, *callbacks],
         validation_data=validation_data,
         verbose=verbose,
     )
