@@ -17,7 +17,6 @@ import statistics
 import sys
 import time
 
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = 0
 
