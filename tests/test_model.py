@@ -692,3 +692,20 @@ def test_fit_on_an_array_orders_batches_from_the_model_seed(blobs):
     for kwargs in ({"shuffle": False}, {"validation_split": 0.25}):
         _, history = fit_after(1, **kwargs)
         assert np.isfinite(history["loss"]).all()
+
+
+def test_steps_per_execution_defaults_to_one_step_per_call_across_replicas(
+    monkeypatch,
+):
+    def compiled(**kwargs):
+        model = vade_tf.VaDE(input_dim=6, n_clusters=2, hidden_dims=(4,))
+        model.compile(jit_compile=False, **kwargs)
+        return model.steps_per_execution
+
+    assert compiled() == vade_tf.model.STEPS_PER_EXECUTION
+    assert compiled(steps_per_execution=5) == 5
+    # Keras's multi-step loop fails with several replicas in sync.
+    monkeypatch.setattr(
+        vade_tf.distribution, "multi_step_supported", lambda: False
+    )
+    assert compiled() == 1

@@ -43,6 +43,25 @@ def xla_supported():
     Returns:
         bool.
     """
+    return _one_replica()
+
+
+def multi_step_supported():
+    """Whether one call can run several training steps under the strategy.
+
+    Keras runs `steps_per_execution` > 1 steps in a `tf.while_loop` over
+    the iterator's optionals; with more than one replica in sync that loop
+    fails (an `InvalidArgumentError` at `while/cond/Placeholder`, seen with
+    `MultiWorkerMirroredStrategy` on two workers). So there `VaDE.compile`
+    defaults to one step per call.
+
+    Returns:
+        bool.
+    """
+    return _one_replica()
+
+
+def _one_replica():
     return tf.distribute.get_strategy().num_replicas_in_sync == 1
 
 

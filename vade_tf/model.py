@@ -475,7 +475,7 @@ class VaDE(keras.Model):
         optimizer=None,
         gmm_optimizer=None,
         jit_compile=True,
-        steps_per_execution=STEPS_PER_EXECUTION,
+        steps_per_execution=None,
         **kwargs,
     ):
         """Configures the two optimizers and builds them on their variables.
@@ -488,13 +488,15 @@ class VaDE(keras.Model):
                 same default. Must be a different object from `optimizer`.
             jit_compile: bool, compile the training step with XLA. On by
                 default: it is faster on CPU (see docs/performance.md).
-            steps_per_execution: int, training steps run by one call of the
-                compiled function (Keras's argument). Batch-level callbacks
-                see every `steps_per_execution`-th batch. A call never runs
-                past the end of an epoch of array `x` (`fit` gives each
-                epoch its own pass over the data); with an endless dataset
-                and `steps_per_epoch`, use a divisor of `steps_per_epoch`
-                (or 1).
+            steps_per_execution: int or `None`, training steps run by one
+                call of the compiled function (Keras's argument). `None`:
+                `STEPS_PER_EXECUTION`, or 1 with more than one replica in
+                sync (`distribution.multi_step_supported`). Batch-level
+                callbacks see every `steps_per_execution`-th batch. A call
+                never runs past the end of an epoch of array `x` (`fit`
+                gives each epoch its own pass over the data); with an
+                endless dataset and `steps_per_epoch`, use a divisor of
+                `steps_per_epoch` (or 1).
             **kwargs: passed to `keras.Model.compile`. `loss` and `metrics`
                 are not used: the loss is VaDE's ELBO.
         """
@@ -525,7 +527,12 @@ class VaDE(keras.Model):
         super().compile(
             optimizer=optimizer,
             jit_compile=jit_compile and distribution.xla_supported(),
-            steps_per_execution=steps_per_execution,
+            steps_per_execution=steps_per_execution
+            or (
+                STEPS_PER_EXECUTION
+                if distribution.multi_step_supported()
+                else 1
+            ),
             **kwargs,
         )
         self.gmm_optimizer = gmm_optimizer
