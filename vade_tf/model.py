@@ -31,8 +31,8 @@ MIN_PADDED_ROWS = 16
 # Entries of the (rows, K, D) tensor per step of the mixture's posterior.
 _MIXTURE_CHUNK_ENTRIES = 2**22
 # Training steps per call of the compiled step function (`compile`'s
-# default): on a 2-core CPU the Python and graph overhead of a call costs
-# about a sixth of a batch-100 step (docs/performance.md).
+# default): on a 2-core CPU the fixed cost of a call was a tenth to a sixth
+# of a batch-100 step (docs/performance.md, "Steps per call").
 STEPS_PER_EXECUTION = 32
 # `compile` arguments that `model.save` keeps (plain values).
 _SAVED_COMPILE_ARGS = ("steps_per_execution", "run_eagerly", "auto_scale_loss")
