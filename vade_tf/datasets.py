@@ -378,12 +378,9 @@ def epoch_batches(x, batch_size, seed, initial_epoch=0, epochs=1):
     """
     import tensorflow as tf
 
-    def epoch_order(epoch):
-        return tf.data.Dataset.from_tensor_slices(
-            epoch_permutation(len(x), seed, epoch)
-        ).batch(batch_size)
-
-    indices = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_order)
+    indices = tf.data.Dataset.range(initial_epoch, epochs).flat_map(
+        lambda epoch: _epoch_indices(len(x), batch_size, seed, epoch)
+    )
     return _gathered(x, indices)
 
 
@@ -418,16 +415,9 @@ def shuffled_epochs(x, batch_size, seed, initial_epoch=0):
     epoch = tf.Variable(
         initial_epoch, dtype=tf.int64, trainable=False, name="dataset_epoch"
     )
-    # One element per pass: the permutation of the epoch the variable holds
-    # when the pass starts, then its batches.
-    indices = (
-        tf.data.Dataset.range(1)
-        .map(lambda _: epoch_permutation(len(x), seed, epoch.read_value()))
-        .flat_map(
-            lambda order: tf.data.Dataset.from_tensor_slices(order).batch(
-                batch_size
-            )
-        )
+    # One pass: the batches of the epoch the variable holds when it starts.
+    indices = tf.data.Dataset.range(1).flat_map(
+        lambda _: _epoch_indices(len(x), batch_size, seed, epoch.read_value())
     )
     dataset = _gathered(x, indices).apply(
         tf.data.experimental.assert_cardinality(math.ceil(len(x) / batch_size))
@@ -452,6 +442,15 @@ def epoch_permutation(n, seed, epoch):
         tf.range(n, dtype=tf.int64),
         seed=tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)]),
     )
+
+
+def _epoch_indices(n, batch_size, seed, epoch):
+    """The batches of row indices of epoch `epoch`, a `tf.data.Dataset`."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(
+        epoch_permutation(n, seed, epoch)
+    ).batch(batch_size)
 
 
 def _gathered(x, indices):
