@@ -336,6 +336,10 @@ _checks_options = (
 )
 
 
+# The whole battery (about 45 checks, each fitting new models: 85-95 s on
+# 2 cores, a third of the fast suite) runs with the long tests; the tests
+# above keep the estimator's contract in the fast suite.
+@pytest.mark.slow
 @estimator_checks.parametrize_with_checks(
     [_fast_estimator()], **_checks_options
 )
