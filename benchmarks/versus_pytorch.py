@@ -282,8 +282,9 @@ def run_check(path):
         pairs.append((layer.bias.grad, arrays[f"grad_bias{index}"]))
     for name in ("theta_p", "c_mean", "c_var"):
         pairs.append((getattr(model, name).grad, arrays[f"grad_{name}"]))
-    worst = max(_relative(m.numpy(), theirs) for m, theirs in pairs)
-    disagreeing = max(_disagreeing(m.numpy(), theirs) for m, theirs in pairs)
+    pairs = [(mine.numpy(), theirs) for mine, theirs in pairs]
+    worst = max(_relative(mine, theirs) for mine, theirs in pairs)
+    disagreeing = max(_disagreeing(mine, theirs) for mine, theirs in pairs)
     return {
         "loss_vade_tf": float(arrays["loss"]),
         "loss_torch": float(loss),
@@ -300,14 +301,17 @@ def run_check(path):
 
 def _relative(mine, theirs):
     """Largest difference relative to the gradient's own scale."""
-    scale = max(float(np.max(np.abs(theirs))), 1e-12)
-    return float(np.max(np.abs(mine - theirs))) / scale
+    return float(np.max(np.abs(mine - theirs))) / _scale(theirs)
 
 
 def _disagreeing(mine, theirs, tolerance=GRADIENT_TOLERANCE):
     """Fraction of entries further apart than `tolerance` x the scale."""
-    scale = max(float(np.max(np.abs(theirs))), 1e-12)
-    return float(np.mean(np.abs(mine - theirs) > tolerance * scale))
+    return float(np.mean(np.abs(mine - theirs) > tolerance * _scale(theirs)))
+
+
+def _scale(gradient):
+    """The gradient's largest magnitude (at least 1e-12)."""
+    return max(float(np.max(np.abs(gradient))), 1e-12)
 
 
 # =============================================================================
