@@ -130,6 +130,18 @@ def test_shuffled_epochs_pass_once_per_epoch_in_the_order_of_epoch_batches():
         )
 
 
+def test_training_batches_are_made_in_the_callers_thread():
+    # An autotuned prefetch made whole epochs run at half speed on a 2-core
+    # machine (docs/performance.md, "The training input"): neither pipeline
+    # may autotune, and so neither gets a prefetch injected.
+    x = np.arange(10, dtype="float32")[:, None]
+    dataset, _ = datasets.shuffled_epochs(x, 4, seed=3)
+    for pipeline in (dataset, workflow.epoch_batches(x, 4, seed=3)):
+        options = pipeline.options()
+        assert options.autotune.enabled is False
+        assert options.experimental_optimization.inject_prefetch is False
+
+
 def test_resume_refuses_what_it_cannot_continue(tmp_path):
     x = np.random.default_rng(0).random((60, 16)).astype("float32")
     recipe = recipes.get_recipe(
