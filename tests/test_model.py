@@ -517,6 +517,34 @@ def test_predict_proba_clusters_and_transform(small_model, blobs):
     )
 
 
+def test_sampled_predict_proba_steps_do_not_depend_on_batch_size(
+    small_model, blobs, monkeypatch
+):
+    # A mixture step of 25 rows at 20 draws (K = 3, D = 2): 5 steps for 120
+    # rows, whatever rows the encoder takes per pass.
+    x, _ = blobs
+    monkeypatch.setattr(
+        vade_tf.model, "_MIXTURE_CHUNK_ENTRIES", 3 * 2 * 20 * 25
+    )
+    step_rows = []
+    q_c_x = small_model.gmm.q_c_x
+
+    def recording(z_mean, *args):
+        step_rows.append(len(z_mean))
+        return q_c_x(z_mean, *args)
+
+    monkeypatch.setattr(small_model.gmm, "q_c_x", recording)
+    by_batch = {
+        batch_size: small_model.predict_proba(
+            x, batch_size=batch_size, n_samples=20, seed=0
+        )
+        for batch_size in (7, 50, 4096)
+    }
+    assert step_rows == [25, 25, 25, 25, 20] * 3
+    for proba in by_batch.values():
+        np.testing.assert_allclose(proba, by_batch[50], rtol=1e-5, atol=1e-7)
+
+
 def test_encode_pads_short_batches_to_a_few_shapes(small_model, blobs):
     x, _ = blobs
     sizes = range(1, 101)
