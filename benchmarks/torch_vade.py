@@ -31,6 +31,9 @@ from torch import nn
 LOG_2PI = math.log(2.0 * math.pi)
 LOG_VAR_LIMIT = 30.0
 TINY = 1e-30
+# Rows per forward pass of `predict_proba`: the fastest of 1000, 2000 and
+# 4096 for this reference on a 2-core AVX-512 CPU (docs/performance.md).
+INFERENCE_BATCH_SIZE = 1000
 
 
 def dense_stack(widths):
@@ -164,7 +167,7 @@ class TorchVaDE(nn.Module):
         self.theta_p.copy_(simplex_with_floor(self.theta_p, self.min_weight))
 
     @torch.no_grad()
-    def predict_proba(self, x, batch_size=1000):
+    def predict_proba(self, x, batch_size=INFERENCE_BATCH_SIZE):
         """q(c|x) at z = z_mean, `(n, K)` numpy."""
         out = []
         for start in range(0, len(x), batch_size):
@@ -257,7 +260,7 @@ class Trainer:
             self.pretrain_optimizer.step()
         return time.perf_counter() - started
 
-    def inference_seconds(self, x, batch_size=1000):
+    def inference_seconds(self, x, batch_size=INFERENCE_BATCH_SIZE):
         """Seconds to compute q(c|x) for every row of `x`."""
         started = time.perf_counter()
         self.model.predict_proba(x, batch_size)
