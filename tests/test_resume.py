@@ -131,9 +131,9 @@ def test_shuffled_epochs_pass_once_per_epoch_in_the_order_of_epoch_batches():
 
 
 def test_training_batches_are_made_in_the_callers_thread():
-    # An autotuned prefetch made whole epochs run at half speed on a 2-core
-    # machine (docs/performance.md, "The training input"): neither pipeline
-    # may autotune, and so neither gets a prefetch injected.
+    # With an autotuned prefetch whole epochs ran at half to two thirds of
+    # the speed on a 2-core machine (docs/performance.md, "The training
+    # input"): neither pipeline may autotune, so neither gets one injected.
     x = np.arange(10, dtype="float32")[:, None]
     dataset, _ = datasets.shuffled_epochs(x, 4, seed=3)
     for pipeline in (dataset, workflow.epoch_batches(x, 4, seed=3)):

@@ -458,8 +458,8 @@ def _gathered(x, indices):
 
     The gather (a copy of one batch's rows) runs in the thread that asks
     for the batch: no prefetch, and tf.data's autotuning off, so that it
-    injects none. An autotuned prefetch made whole epochs run at half speed
-    on a 2-core machine, with both cores idle half the time
+    injects none. With an autotuned prefetch, whole epochs ran at half to
+    two thirds of the speed on a 2-core machine, the cores idle meanwhile
     (docs/performance.md, "The training input").
     """
     import tensorflow as tf
