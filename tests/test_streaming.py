@@ -52,6 +52,9 @@ def test_each_epoch_reads_every_row_once_in_a_new_order(shards, tmp_path):
     assert not np.array_equal(first, x[:, 0])
     unshuffled = streaming.stream(tmp_path / "s", 64, shuffle_buffer=0)
     np.testing.assert_array_equal(_rows(unshuffled), x[:, 0])
+    # Fixed parallelism and prefetch, without tf.data's autotuning on top
+    # (it left the cores idle: docs/performance.md, "The training input").
+    assert dataset.options().autotune.enabled is False
 
 
 def test_shards_of_chunks_split_the_rows_between_workers(shards, tmp_path):

@@ -234,6 +234,10 @@ def stream(
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.OFF
     )
+    # The parallelism and the prefetch are fixed above; tf.data's autotuning
+    # on top of them left both cores idle a third to half of each epoch on
+    # a 2-core machine (docs/performance.md, "The training input").
+    options.autotune.enabled = False
     return dataset.with_options(options)
 
 
