@@ -98,13 +98,14 @@ def run_mode(mode, rows, batch_size, epochs):
     x = np.random.default_rng(0).uniform(size=(rows, 784)).astype("float32")
     model = vade_tf.VaDE(784, 10, seed=0)
     model.compile()
-    seconds, idle = [], []
+    idle = []  # idle core-seconds of each epoch
     if mode == "step_loop":
         step = tf.function(model.train_step, jit_compile=True)
         batches = [
             tf.constant(x[i : i + batch_size])
             for i in range(0, rows, batch_size)
         ]
+        seconds = []
         for _ in range(epochs):
             idle_before = idle_core_seconds()
             started = time.perf_counter()
@@ -112,42 +113,35 @@ def run_mode(mode, rows, batch_size, epochs):
                 logs = step((batch,))
             float(logs["loss"])
             seconds.append(time.perf_counter() - started)
-            idle_after = idle_core_seconds()
             if idle_before is not None:
-                idle.append((idle_after - idle_before) / seconds[-1])
-        return [rows / s for s in seconds], idle
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from measure import EpochClock
-
-    class IdleCores(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.before = idle_core_seconds()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if self.before is not None:
-                idle.append(idle_core_seconds() - self.before)
-
-    clock = EpochClock()
-    fit = keras.Model.fit if mode == "keras_adapter" else type(model).fit
-    if mode == "autotuned_prefetch":
-        fit(
-            model,
-            prefetched_batches(x, batch_size),
-            epochs=epochs,
-            verbose=0,
-            callbacks=[IdleCores(), clock],
-        )
+                idle.append(idle_core_seconds() - idle_before)
     else:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from measure import EpochClock
+
+        class IdleCores(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.before = idle_core_seconds()
+
+            def on_epoch_end(self, epoch, logs=None):
+                if self.before is not None:
+                    idle.append(idle_core_seconds() - self.before)
+
+        clock = EpochClock()
+        fit = keras.Model.fit if mode == "keras_adapter" else type(model).fit
+        if mode == "autotuned_prefetch":
+            data, batch = prefetched_batches(x, batch_size), None
+        else:
+            data, batch = x, batch_size
         fit(
             model,
-            x,
-            batch_size=batch_size,
+            data,
+            batch_size=batch,
             epochs=epochs,
             verbose=0,
             callbacks=[IdleCores(), clock],
         )
-    seconds = clock.seconds()
+        seconds = clock.seconds()
     idle = [core_seconds / s for core_seconds, s in zip(idle, seconds)]
     return [rows / s for s in seconds], idle
 
