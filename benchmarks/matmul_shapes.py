@@ -1,0 +1,59 @@
+"""One float32 matrix product at given shapes, in one library, GFLOP/s.
+
+Usage:
+    THREADS=2 python benchmarks/matmul_shapes.py {xla,onednn,torch} \
+        800x500x2000,2048x2048x2048
+
+`xla`: TensorFlow with `jit_compile=True` (the training step's path);
+`onednn`: TensorFlow without XLA (the inference path); `torch`: PyTorch (MKL).
+`THREADS` sets the intra-op threads (default 2). Each shape m x k x n is the
+best of five repeats after two warm-up calls. Prints one JSON line.
+"""
+
+import json
+import os
+import sys
+import time
+
+
+def best_gflops(product, flop, repeats):
+    product()
+    product()
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            product()
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return flop / best / 1e9
+
+
+def main():
+    side = sys.argv[1]
+    shapes = [tuple(map(int, s.split("x"))) for s in sys.argv[2].split(",")]
+    threads = int(os.environ.get("THREADS", "2"))
+    if side == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        rand, matmul = torch.rand, torch.mm
+    else:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        rand = lambda *shape: tf.random.uniform(shape)  # noqa: E731
+        matmul = tf.function(tf.matmul, jit_compile=side == "xla")
+    result = {}
+    for m, k, n in shapes:
+        a, b = rand(m, k), rand(k, n)
+        flop = 2 * m * k * n
+        result[f"{m}x{k}x{n}"] = round(
+            best_gflops(
+                lambda a=a, b=b: matmul(a, b), flop, max(3, int(2e9 / flop))
+            )
+        )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
