@@ -9,6 +9,7 @@ restores float32 after itself.
 import keras
 import numpy as np
 import pytest
+import scipy
 import tensorflow as tf
 
 import vade_tf
@@ -67,6 +68,34 @@ def test_mixture_variables_stay_float32(policy):
     assert reconstruction.dtype == "float32" and kl.dtype == "float32"
     assert model.transform(x).dtype == np.float32
     assert model.generate(0, 3).dtype == np.float32
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+def test_keras_predict_and_call_use_the_float32_mixture(policy):
+    # `model.predict(x)` and `model(x)` go through `VaDE.__call__`, which
+    # autocasts float32 variables to the half-precision compute dtype; the
+    # mixture must still be applied in float32 with unrounded parameters.
+    # The means are set where rounding them to 8 (bfloat16) or 11 (float16)
+    # mantissa bits moves the posterior by far more than the tolerance.
+    model = _small_model()
+    rng = np.random.default_rng(2)
+    c_mean = 3.0 + rng.normal(size=(3, 2)) / 7
+    model.gmm.set_parameters([0.2, 0.3, 0.5], c_mean, np.full((3, 2), 0.05))
+    x = rng.random((20, 16)).astype("float32")
+    z = model.transform(x).astype("float64")
+    log_joint = np.log([0.2, 0.3, 0.5]) + np.stack(
+        [
+            scipy.stats.multivariate_normal(c_mean[k], 0.05).logpdf(z)
+            for k in range(3)
+        ],
+        axis=1,
+    )
+    expected = scipy.special.softmax(log_joint, axis=1)
+    for probs in (model.predict(x, verbose=0), model(x)):
+        probs = np.asarray(probs)
+        assert probs.dtype == np.float32
+        np.testing.assert_allclose(probs, expected, atol=2e-4)
+    np.testing.assert_allclose(model.predict_proba(x), expected, atol=2e-4)
 
 
 @pytest.mark.parametrize("policy", POLICIES, indirect=True)

@@ -364,7 +364,10 @@ class VaDE(keras.Model):
 
     def call(self, inputs, training=False):
         z_mean, _ = self.encoder_outputs(inputs, training=training)
-        return self.gmm.p_c_z(z_mean)
+        # Through the layer's `__call__`, not `p_c_z`: under mixed precision
+        # `VaDE.__call__` autocasts float32 variables to the compute dtype,
+        # and only the float32 layer's own call scope reads them unrounded.
+        return self.gmm(z_mean)
 
     def encoder_outputs(self, x, training=False):
         """The parameters of q(z|x) as float32 tensors.
