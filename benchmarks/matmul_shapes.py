@@ -1,4 +1,4 @@
-"""One float32 matrix product at given shapes, in one library, GFLOP/s.
+"""One matrix product at given shapes, in one library, GFLOP/s.
 
 Usage:
     THREADS=2 python benchmarks/matmul_shapes.py {xla,onednn,torch} \
@@ -6,8 +6,10 @@ Usage:
 
 `xla`: TensorFlow with `jit_compile=True` (the training step's path);
 `onednn`: TensorFlow without XLA (the inference path); `torch`: PyTorch (MKL).
-`THREADS` sets the intra-op threads (default 2). Each shape m x k x n is the
-best of five repeats after two warm-up calls. Prints one JSON line.
+`THREADS` sets the intra-op threads (default 2); `DTYPE` the operands'
+dtype, `float32` (default) or `bfloat16` (on CPUs with AMX, oneDNN's and
+MKL's bfloat16 products use its tiles). Each shape m x k x n is the best of
+five repeats after two warm-up calls. Prints one JSON line.
 """
 
 import json
@@ -32,16 +34,21 @@ def main():
     side = sys.argv[1]
     shapes = [tuple(map(int, s.split("x"))) for s in sys.argv[2].split(",")]
     threads = int(os.environ.get("THREADS", "2"))
+    dtype = os.environ.get("DTYPE", "float32")
+    if dtype not in ("float32", "bfloat16"):
+        raise SystemExit(f"DTYPE is float32 or bfloat16. Received: {dtype!r}.")
     if side == "torch":
         import torch
 
         torch.set_num_threads(threads)
-        rand, matmul = torch.rand, torch.mm
+        torch_dtype = getattr(torch, dtype)
+        rand = lambda *shape: torch.rand(*shape, dtype=torch_dtype)  # noqa: E731
+        matmul = torch.mm
     else:
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-        rand = lambda *shape: tf.random.uniform(shape)  # noqa: E731
+        rand = lambda *shape: tf.cast(tf.random.uniform(shape), dtype)  # noqa: E731
         matmul = tf.function(tf.matmul, jit_compile=side == "xla")
     result = {}
     for m, k, n in shapes:

@@ -1,13 +1,17 @@
 """Training speed of VaDE under float32, mixed_bfloat16 and mixed_float16.
 
 Usage: python benchmarks/mixed_precision_speed.py [--rounds 3] [--rows 20000]
+           [--batch-size 100] [--cases float32,mixed_bfloat16,mixed_float16]
 
-Each round runs one process per policy, in turn (interleaved, so a busy
-machine slows all alike): `VaDE(784, 10)` with the default compile (XLA),
-one warm-up epoch, then the best of two timed epochs at batch 100 on random
-[0, 1] data. Prints samples/s per policy and round, the per-round ratios to
-float32, and the CPU's bfloat16 support (the `avx512_bf16` / `amx_bf16`
-flags); speeds are ratios within one run, never absolute claims.
+A case is a Keras dtype policy, optionally followed by `/no-xla` for
+`compile(jit_compile=False)` (TensorFlow's own kernels, oneDNN on x86,
+instead of XLA's). Each round runs one process per case, in turn
+(interleaved, so a busy machine slows all alike): `VaDE(784, 10)` with the
+default compile, one warm-up epoch, then the best of two timed epochs at
+`--batch-size` on random [0, 1] data. Prints samples/s per case and round,
+the per-round ratios to the first case, and the CPU's bfloat16 support (the
+`avx512_bf16` / `amx_bf16` flags); speeds are ratios within one run, never
+absolute claims.
 """
 
 import argparse
@@ -17,22 +21,23 @@ import sys
 
 CHILD = """
 import sys, time, numpy as np, keras
-policy, rows = sys.argv[1], int(sys.argv[2])
+policy, xla = sys.argv[1], sys.argv[2] == "1"
+rows, batch = int(sys.argv[3]), int(sys.argv[4])
 keras.mixed_precision.set_dtype_policy(policy)
 import vade_tf
 x = np.random.default_rng(0).random((rows, 784), dtype="float32")
 model = vade_tf.VaDE(784, 10, seed=0)
-model.compile()
-model.fit(x, epochs=1, batch_size=100, verbose=0)
+model.compile(jit_compile=xla)
+model.fit(x, epochs=1, batch_size=batch, verbose=0)
 best = 0.0
 for _ in range(2):
     start = time.perf_counter()
-    model.fit(x, epochs=1, batch_size=100, verbose=0)
+    model.fit(x, epochs=1, batch_size=batch, verbose=0)
     best = max(best, rows / (time.perf_counter() - start))
 print(best)
 """
 
-POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+CASES = "float32,mixed_bfloat16,mixed_float16"
 
 
 def cpu_flags():
@@ -44,35 +49,58 @@ def cpu_flags():
     return []
 
 
+def parse_case(case):
+    """`"policy"` or `"policy/no-xla"` -> (policy, xla)."""
+    policy, _, suffix = case.partition("/")
+    if suffix not in ("", "no-xla"):
+        raise SystemExit(
+            f"A case is a dtype policy, optionally with '/no-xla'. "
+            f"Received: {case!r}."
+        )
+    return policy, not suffix
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=20000)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--cases", default=CASES)
     args = parser.parse_args()
-    speeds = {policy: [] for policy in POLICIES}
+    cases = args.cases.split(",")
+    speeds = {case: [] for case in cases}
     for _ in range(args.rounds):
-        for policy in POLICIES:
+        for case in cases:
+            policy, xla = parse_case(case)
             out = subprocess.run(
-                [sys.executable, "-c", CHILD, policy, str(args.rows)],
+                [
+                    sys.executable,
+                    "-c",
+                    CHILD,
+                    policy,
+                    str(int(xla)),
+                    str(args.rows),
+                    str(args.batch_size),
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
             ).stdout
-            speeds[policy].append(float(out.strip().splitlines()[-1]))
-    ratios = {
-        policy: [
-            round(s / f, 2) for s, f in zip(speeds[policy], speeds["float32"])
-        ]
-        for policy in POLICIES
-    }
+            speeds[case].append(float(out.strip().splitlines()[-1]))
+    first = speeds[cases[0]]
     print(
         json.dumps(
             {
                 "bf16_cpu_flags": cpu_flags(),
+                "rows": args.rows,
+                "batch_size": args.batch_size,
                 "samples_per_second": {
-                    p: [round(s) for s in v] for p, v in speeds.items()
+                    case: [round(s) for s in v] for case, v in speeds.items()
                 },
-                "ratio_to_float32": ratios,
+                f"ratio_to_{cases[0]}": {
+                    case: [round(s / f, 2) for s, f in zip(v, first)]
+                    for case, v in speeds.items()
+                },
             },
             indent=2,
         )
