@@ -2,16 +2,19 @@
 
 Usage: python benchmarks/mixed_precision_speed.py [--rounds 3] [--rows 20000]
            [--batch-size 100] [--cases float32,mixed_bfloat16,mixed_float16]
+           [--work fit|pretrain]
 
 A case is a Keras dtype policy, optionally followed by `/no-xla` for
-`compile(jit_compile=False)` (TensorFlow's own kernels, oneDNN on x86,
-instead of XLA's). Each round runs one process per case, in turn
-(interleaved, so a busy machine slows all alike): `VaDE(784, 10)` with the
-default compile, one warm-up epoch, then the best of two timed epochs at
-`--batch-size` on random [0, 1] data. Prints samples/s per case and round,
-the per-round ratios to the first case, and the CPU's bfloat16 support (the
-`avx512_bf16` / `amx_bf16` flags); speeds are ratios within one run, never
-absolute claims.
+`jit_compile=False` (TensorFlow's own kernels, oneDNN on x86, instead of
+XLA's); without it the case runs XLA (`jit_compile=True`), whatever "auto"
+would pick. Each round runs one process per case, in turn
+(interleaved, so a busy machine slows all alike): `VaDE(784, 10)`, one call
+of three epochs at `--batch-size` on random [0, 1] data, the best of the
+last two epochs timed by a callback: of VaDE training (`fit`) or of
+autoencoder pretraining (`pretrain`, the "adam" recipe). Prints samples/s
+per case and round, the per-round ratios to the first case, and the CPU's
+bfloat16 support (the `avx512_bf16` / `amx_bf16` flags); speeds are ratios
+within one run, never absolute claims.
 """
 
 import argparse
@@ -22,18 +25,30 @@ import sys
 CHILD = """
 import sys, time, numpy as np, keras
 policy, xla = sys.argv[1], sys.argv[2] == "1"
-rows, batch = int(sys.argv[3]), int(sys.argv[4])
+rows, batch, work = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 keras.mixed_precision.set_dtype_policy(policy)
 import vade_tf
 x = np.random.default_rng(0).random((rows, 784), dtype="float32")
 model = vade_tf.VaDE(784, 10, seed=0)
-model.compile(jit_compile=xla)
-model.fit(x, epochs=1, batch_size=batch, verbose=0)
-best = 0.0
-for _ in range(2):
-    start = time.perf_counter()
-    model.fit(x, epochs=1, batch_size=batch, verbose=0)
-    best = max(best, rows / (time.perf_counter() - start))
+
+
+class EpochTimes(keras.callbacks.Callback):
+    seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+args = dict(epochs=3, batch_size=batch, verbose=0, callbacks=[EpochTimes()])
+if work == "fit":
+    model.compile(jit_compile=xla)
+    model.fit(x, **args)
+else:
+    model.pretrain(x, recipe="adam", jit_compile=xla, **args)
+best = rows / min(EpochTimes.seconds[1:])
 print(best)
 """
 
@@ -66,6 +81,7 @@ def main():
     parser.add_argument("--rows", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--cases", default=CASES)
+    parser.add_argument("--work", choices=("fit", "pretrain"), default="fit")
     args = parser.parse_args()
     cases = args.cases.split(",")
     speeds = {case: [] for case in cases}
@@ -81,6 +97,7 @@ def main():
                     str(int(xla)),
                     str(args.rows),
                     str(args.batch_size),
+                    args.work,
                 ],
                 capture_output=True,
                 text=True,
@@ -94,6 +111,7 @@ def main():
                 "bf16_cpu_flags": cpu_flags(),
                 "rows": args.rows,
                 "batch_size": args.batch_size,
+                "work": args.work,
                 "samples_per_second": {
                     case: [round(s) for s in v] for case, v in speeds.items()
                 },

@@ -7,6 +7,7 @@
 from vade_tf import (
     baselines,
     callbacks,
+    compilation,
     datasets,
     distribution,
     export,
@@ -35,6 +36,7 @@ __all__ = [
     "export_saved_model",
     "baselines",
     "callbacks",
+    "compilation",
     "datasets",
     "distribution",
     "export",

@@ -753,7 +753,7 @@ def run_pretrain(args):
             )
     import keras
 
-    from vade_tf import workflow
+    from vade_tf import compilation, workflow
 
     keras.utils.set_random_seed(args.seed)
     x, y, name = _load_data(args)
@@ -769,7 +769,7 @@ def run_pretrain(args):
         recipe,
         image_shape=image_shape,
         random_state=args.seed,
-        jit_compile=not args.no_xla,
+        jit_compile=False if args.no_xla else compilation.JIT_COMPILE,
         verbose=_verbosity(args),
         on_stage=writer,
     )
@@ -848,7 +848,7 @@ def run_train(args):
 def _run_train(args):
     import keras
 
-    from vade_tf import callbacks, fileio, plotting, workflow
+    from vade_tf import callbacks, compilation, fileio, plotting, workflow
 
     keras.utils.set_random_seed(args.seed)
     x, y, name = _load_data(args)
@@ -927,7 +927,7 @@ def _run_train(args):
             image_shape=image_shape,
             random_state=args.seed,
             callbacks=epoch_callbacks,
-            jit_compile=not args.no_xla,
+            jit_compile=False if args.no_xla else compilation.JIT_COMPILE,
             verbose=_verbosity(args),
             on_stage=on_stage,
         )

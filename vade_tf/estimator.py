@@ -11,7 +11,7 @@ import numpy as np
 from sklearn import base
 from sklearn.utils import validation as sklearn_validation
 
-from vade_tf import layers, recipes, validation, workflow
+from vade_tf import compilation, layers, recipes, validation, workflow
 from vade_tf import options as vade_options
 
 # `validate_data` is public from scikit-learn 1.6; older versions have the
@@ -109,8 +109,10 @@ class VaDEClustering(
             it seeds the model (weights, batch order, z draws) and the
             mixture's start, so two fits give the same model; the global
             Python, NumPy and TensorFlow generators are left alone.
-        jit_compile: bool, compile the training steps with XLA. Faster on
-            large data; on small data the compile time dominates.
+        jit_compile: True, False or "auto" (default): compile the training
+            steps with XLA (`vade_tf.compilation.resolve`: XLA but for a
+            bfloat16 network on a CPU with AMX). Faster on large data; on
+            small data the compile time dominates.
         verbose: int, Keras' verbosity in pretraining and training (0
             silent, 1 progress bar, 2 one line per epoch).
 
@@ -189,7 +191,7 @@ class VaDEClustering(
         start_epochs=None,
         image_shape=None,
         random_state=None,
-        jit_compile=True,
+        jit_compile=compilation.JIT_COMPILE,
         verbose=0,
     ):
         self.n_clusters = n_clusters

@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras import ops
 
 from vade_tf import (
+    compilation,
     datasets,
     distribution,
     losses,
@@ -479,7 +480,7 @@ class VaDE(keras.Model):
         self,
         optimizer=None,
         gmm_optimizer=None,
-        jit_compile=True,
+        jit_compile=compilation.JIT_COMPILE,
         steps_per_execution=None,
         **kwargs,
     ):
@@ -491,8 +492,13 @@ class VaDE(keras.Model):
                 epsilon=1e-4)`.
             gmm_optimizer: optimizer of `theta_p`, `c_mean`, `c_var`; the
                 same default. Must be a different object from `optimizer`.
-            jit_compile: bool, compile the training step with XLA. On by
-                default: it is faster on CPU (see docs/performance.md).
+            jit_compile: True, False or "auto": compile the training step
+                with XLA. "auto" (the default) is XLA, faster on CPU in
+                float32 (docs/performance.md), except for a bfloat16
+                network on a CPU with AMX, where TensorFlow's own kernels
+                use its matrix tiles and XLA's do not
+                (`vade_tf.compilation`). Off anyway under a strategy with
+                several replicas.
             steps_per_execution: int or `None`, training steps run by one
                 call of the compiled function (Keras's argument). `None`:
                 `STEPS_PER_EXECUTION`, or 1 with more than one replica in
@@ -531,7 +537,9 @@ class VaDE(keras.Model):
             )
         super().compile(
             optimizer=optimizer,
-            jit_compile=jit_compile and distribution.xla_supported(),
+            jit_compile=compilation.resolve(
+                jit_compile, self.encoder.compute_dtype
+            ),
             steps_per_execution=steps_per_execution
             or (
                 STEPS_PER_EXECUTION
@@ -561,7 +569,7 @@ class VaDE(keras.Model):
         self.compile(
             optimizer=keras.optimizers.deserialize(config["optimizer"]),
             gmm_optimizer=keras.optimizers.deserialize(config["gmm_optimizer"]),
-            jit_compile=config.get("jit_compile", True),
+            jit_compile=config.get("jit_compile", compilation.JIT_COMPILE),
             **extra,
         )
 

@@ -20,7 +20,7 @@ import h5py
 import keras
 import numpy as np
 
-from vade_tf import datasets, distribution, fileio, options
+from vade_tf import compilation, datasets, distribution, fileio, options
 from vade_tf import layers as vade_layers
 
 FORMAT_VERSION = 1
@@ -286,7 +286,7 @@ def pretrain_autoencoder(
     loss=None,
     noise=0.0,
     recipe="adam",
-    jit_compile=True,
+    jit_compile=compilation.JIT_COMPILE,
     augment=None,
     image_shape=None,
     **fit_kwargs,
@@ -304,8 +304,9 @@ def pretrain_autoencoder(
             for bernoulli, mean squared error for gaussian.
         noise: float, input dropout rate (denoising); 0 turns it off.
         recipe: one of `RECIPES`, see `recipe_settings`.
-        jit_compile: bool, compile with XLA (off anyway under a strategy
-            with several replicas, `vade_tf.distribution.xla_supported`).
+        jit_compile: True, False or "auto" (`vade_tf.compilation.resolve`:
+            XLA but for a bfloat16 network on a CPU with AMX); off anyway
+            under a strategy with several replicas.
         augment: `None` (the recipe's choice), `False`, `True` (rotations
             up to 10 degrees, shifts up to 10%) or a dict of
             `image_augmentation` keyword arguments. The autoencoder then
@@ -358,7 +359,9 @@ def pretrain_autoencoder(
     autoencoder.compile(
         optimizer=optimizer or settings["optimizer"],
         loss=loss or likelihood_loss(model.likelihood, model.input_dim),
-        jit_compile=jit_compile and distribution.xla_supported(),
+        jit_compile=compilation.resolve(
+            jit_compile, model.encoder.compute_dtype
+        ),
     )
     if augment is not None:
         augmentation = image_augmentation(

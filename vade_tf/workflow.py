@@ -26,6 +26,7 @@ import numpy as np
 
 from vade_tf import callbacks as vade_callbacks
 from vade_tf import (
+    compilation,
     datasets,
     distribution,
     losses,
@@ -247,7 +248,7 @@ def prepare(
     image_shape=None,
     random_state=None,
     pretrain_callbacks=(),
-    jit_compile=True,
+    jit_compile=compilation.JIT_COMPILE,
     verbose=0,
     on_stage=None,
 ):
@@ -323,7 +324,7 @@ def train(
     callbacks=(),
     pretrain_callbacks=(),
     validation_data=None,
-    jit_compile=True,
+    jit_compile=compilation.JIT_COMPILE,
     verbose=0,
     on_stage=None,
 ):
@@ -358,7 +359,8 @@ def train(
         callbacks: Keras callbacks for VaDE's `fit`, after the recipe's.
         pretrain_callbacks: Keras callbacks for pretraining.
         validation_data: passed to `fit`.
-        jit_compile: bool, XLA for pretraining and training.
+        jit_compile: True, False or "auto", XLA for pretraining and
+            training (`vade_tf.compilation.resolve`).
         verbose: int, Keras's verbosity (0 silent, 1 progress bar, 2 one
             line per epoch).
         on_stage: `None` or a function `(stage, model)` called after each
