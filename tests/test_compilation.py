@@ -6,12 +6,17 @@ import platform
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import vade_tf
 from vade_tf import compilation
 
 AMX = frozenset({"avx512f", "avx512_bf16", "amx_tile", "amx_bf16"})
 BF16_WITHOUT_AMX = frozenset({"avx512f", "avx512_bf16"})
+# With a GPU, "auto" is XLA whatever the CPU; the AMX cases assume none.
+cpu_only = pytest.mark.skipif(
+    bool(tf.config.list_logical_devices("GPU")), reason="a GPU is present"
+)
 
 
 @pytest.fixture
@@ -34,6 +39,7 @@ def cpu(monkeypatch):
         (frozenset(), "bfloat16", True),
     ],
 )
+@cpu_only
 def test_auto_leaves_xla_only_for_bfloat16_on_amx(cpu, flags, dtype, expected):
     cpu(flags)
     assert compilation.resolve("auto", dtype) is expected
@@ -76,6 +82,7 @@ def _model():
     return vade_tf.VaDE(8, 2, latent_dim=2, hidden_dims=(8,), seed=0)
 
 
+@cpu_only
 def test_compile_resolves_auto_and_saves_it(cpu, bfloat16_policy, tmp_path):
     cpu(AMX)
     model = _model()
