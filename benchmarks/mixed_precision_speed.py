@@ -65,7 +65,14 @@ def cpu_flags():
 
 
 def parse_case(case):
-    """`"policy"` or `"policy/no-xla"` -> (policy, xla)."""
+    """Splits a case into its dtype policy and whether it runs XLA.
+
+    Args:
+        case: str, `"policy"` or `"policy/no-xla"`.
+
+    Returns:
+        Tuple `(policy, xla)`: str and bool.
+    """
     policy, _, suffix = case.partition("/")
     if suffix not in ("", "no-xla"):
         raise SystemExit(

@@ -27,7 +27,7 @@ How:
   `--timed-epochs` epochs over all rows; its figure is the best timed
   epoch's samples/s (inference: the best of 3 passes). Each process also
   measures its library's float32 matmul (2048 x 2048).
-- Ratios are vade_tf / PyTorch within a round, against the faster PyTorch
+- Ratios are vade_tf / PyTorch within a round, against the fastest PyTorch
   variant of that round; the summary gives each work's medians and every
   round's ratio.
 - `--busy` keeps one of the cores busy with a spinning process for the whole
@@ -178,11 +178,27 @@ def vade_tf_worker(x, works, timed_epochs):
 
 
 def torch_worker(x, works, timed_epochs, compile, flush_denormal=False):
-    """Times each work with `torch_vade`; returns samples/s per work."""
+    """Times each work with `torch_vade`; returns samples/s per work.
+
+    Args:
+        x: float32 array `(rows, 784)`.
+        works: names in `WORKS`.
+        timed_epochs: int, epochs timed after the warm-up one.
+        compile: bool, `torch.compile` the losses.
+        flush_denormal: bool, `torch.set_flush_denormal(True)` first (x86
+            with SSE3 only).
+
+    Returns:
+        dict of samples/s per work, the matmul GFLOP/s and versions.
+    """
     import torch
 
     if flush_denormal and not torch.set_flush_denormal(True):
-        raise SystemExit("this CPU cannot flush denormals in PyTorch")
+        raise SystemExit(
+            "PyTorch cannot flush denormals on this CPU (it needs x86 with "
+            "SSE3): leave torch_flush out, e.g. "
+            "--sides vade_tf,torch_eager,torch_compile"
+        )
 
     sys.path.insert(0, HERE)
     import torch_vade

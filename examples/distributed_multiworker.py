@@ -174,7 +174,7 @@ def work(args):
     import numpy as np
 
     import vade_tf
-    from vade_tf import fileio, metrics, recipes, workflow
+    from vade_tf import compilation, fileio, metrics, recipes, workflow
 
     keras.utils.set_random_seed(args.seed)
     # MNIST when its files are here (never downloaded), else the digits.
@@ -199,7 +199,7 @@ def work(args):
             recipe,
             image_shape=image_shape,
             random_state=args.seed,
-            jit_compile=not args.no_xla,
+            jit_compile=False if args.no_xla else compilation.JIT_COMPILE,
             callbacks=[vade_timer.callback],
             pretrain_callbacks=[pretrain_timer.callback],
             verbose=2 if chief else 0,
@@ -227,7 +227,7 @@ def work(args):
     report = {
         "workers": len(addresses),
         "threads_per_worker": args.threads,
-        "xla": bool(distribution.xla_supported() and not args.no_xla),
+        "xla": bool(model.jit_compile),
         "n_samples": int(len(x)),
         "data": "mnist" if image_shape else "digits",
         "recipe": result.recipe.to_dict(),

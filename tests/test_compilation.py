@@ -105,3 +105,8 @@ def test_compile_uses_xla_in_float32_on_amx(cpu):
     assert model.jit_compile is True
     model.compile(jit_compile=False)
     assert model.jit_compile is False
+
+
+def test_numpy_bools_are_bools():
+    assert compilation.resolve(np.bool_(False), "float32") is False
+    assert compilation.resolve(np.bool_(True), "float32") is True

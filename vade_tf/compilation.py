@@ -4,13 +4,15 @@ XLA is the faster way to run VaDE's float32 training step on a CPU
 (docs/performance.md). It is not under a bfloat16 compute dtype on a CPU with
 AMX: XLA's CPU back end does not run bfloat16 matrix products on AMX's tiles,
 while TensorFlow's own kernels (oneDNN) do. On a 2-core Intel Xeon with AMX,
-`mixed_bfloat16` trained at batch 800 at 1.53-1.58x float32's speed without
-XLA and 0.90-0.94x with it (level with each other at batch 100). So "auto"
+`mixed_bfloat16` trained and pretrained at batch 800 at 1.77-1.86x float32's
+speed without XLA and 0.93-0.96x with it (level with each other at batch
+100; docs/performance.md, "Mixed precision"). So "auto"
 means XLA, except for a bfloat16 network on a CPU that reports `amx_bf16`.
 """
 
 import functools
 
+import numpy as np
 import tensorflow as tf
 
 from vade_tf import distribution
@@ -61,9 +63,11 @@ def resolve(jit_compile, compute_dtype):
         bool. Always False where XLA cannot compile the step
         (`distribution.xla_supported`).
     """
-    if jit_compile == "auto":
+    if isinstance(jit_compile, str) and jit_compile == "auto":
         jit_compile = xla_pays(compute_dtype)
-    elif not isinstance(jit_compile, bool):
+    elif isinstance(jit_compile, (bool, np.bool_)):
+        jit_compile = bool(jit_compile)
+    else:
         raise ValueError(
             'jit_compile must be True, False or "auto". '
             f"Received: jit_compile={jit_compile!r}."
