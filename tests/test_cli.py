@@ -406,6 +406,8 @@ def test_option_names_match_the_modules_that_implement_them():
 
     for name in ("none", "mirrored", "multiworker"):
         assert name in distribution.STRATEGIES
+    for name in options.DTYPE_POLICIES:
+        assert keras.dtype_policies.get(name).name == name
     with pytest.raises(ValueError, match="Unknown strategy"):
         distribution.make_strategy("ring")
 
@@ -623,6 +625,37 @@ def test_train_baseline_vae_gmm(blob_file, tmp_path):
     x, y = datasets.load_array(blob_file)
     acc = metrics.cluster_acc(y, model.predict_clusters(x))[0]
     assert acc == pytest.approx(report["vade"]["acc"])
+
+
+def test_dtype_policy_flag_trains_a_mixed_model_and_restores_float32(
+    blob_file, tmp_path
+):
+    out = tmp_path / "run"
+    status = cli.main(
+        [
+            "train",
+            "--data",
+            str(blob_file),
+            "--dtype-policy",
+            "mixed_bfloat16",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            *TINY,
+        ]
+    )
+    assert status == 0
+    # The run's process goes on in float32; the saved model keeps its policy.
+    assert keras.config.dtype_policy().name == "float32"
+    model = keras.models.load_model(out / "model.keras")
+    assert model.encoder.compute_dtype == "bfloat16"
+    assert all(v.dtype == "float32" for v in model.gmm_variables)
+    x, _ = datasets.load_array(blob_file)
+    probs = model.predict_proba(x)
+    assert probs.dtype == np.float32 and np.isfinite(probs).all()
+    report = json.loads((out / "metrics.json").read_text())
+    assert np.isfinite(report["history"]["loss"]).all()
 
 
 @pytest.mark.slow  # a fresh interpreter: the CPU is split before TF starts

@@ -182,3 +182,36 @@ def test_count_likelihood_trains_finite_with_float32_parameters(policy):
     assert np.isfinite(history.history["loss"]).all()
     assert np.isfinite(model.predict_proba(x)).all()
     assert np.isfinite(model.generate(0, 2, seed=0)).all()
+
+
+@pytest.mark.parametrize("policy", POLICIES, indirect=True)
+def test_a_saved_mixed_model_reloads_mixed_under_float32(policy, tmp_path):
+    # The networks follow the model's own policy (in its config), not the
+    # global one at load time.
+    model = _small_model()
+    compute_dtype = model.encoder.compute_dtype
+    x = np.random.default_rng(3).random((10, 16)).astype("float32")
+    expected = model.predict_proba(x)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    keras.mixed_precision.set_dtype_policy("float32")
+    loaded = keras.models.load_model(path)
+    assert loaded.encoder.compute_dtype == compute_dtype != "float32"
+    assert loaded.decoder.compute_dtype == compute_dtype
+    assert all(v.dtype == "float32" for v in loaded.gmm_variables)
+    np.testing.assert_allclose(loaded.predict_proba(x), expected, atol=1e-6)
+    # A model built under float32 stays float32.
+    assert _small_model().encoder.compute_dtype == "float32"
+
+
+def test_the_dtype_argument_sets_the_networks_policy_alone():
+    model = vade_tf.VaDE(
+        16, 3, latent_dim=2, hidden_dims=(32,), dtype="mixed_bfloat16"
+    )
+    assert keras.config.dtype_policy().name == "float32"
+    assert model.encoder.compute_dtype == "bfloat16"
+    assert model.decoder.compute_dtype == "bfloat16"
+    assert model.gmm.compute_dtype == "float32"
+    x = np.random.default_rng(4).random((8, 16)).astype("float32")
+    reconstruction, kl = model.elbo_terms(x)
+    assert reconstruction.dtype == "float32" and kl.dtype == "float32"

@@ -154,6 +154,14 @@ def _add_model_arguments(parser):
         help="seeds the weights, the mixture's start and z sampling "
         "(default: %(default)s)",
     )
+    parser.add_argument(
+        "--dtype-policy",
+        default=options.DTYPE_POLICIES[0],
+        choices=options.DTYPE_POLICIES,
+        help="Keras dtype policy of the encoder and decoder; the mixture "
+        "and the ELBO stay float32. mixed_bfloat16 pays on CPUs with AMX "
+        "at large batches (docs/performance.md) (default: %(default)s)",
+    )
 
 
 def _add_recipe_arguments(parser, recipe, epochs=None):
@@ -1151,7 +1159,14 @@ def main(argv=None):
     """Entry point of `vade-tf`; returns the exit status."""
     args = parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        policy = getattr(args, "dtype_policy", None)
+        if policy is None:
+            return COMMANDS[args.command](args)
+        # Restored after: `main` may run in a process that goes on.
+        from vade_tf import model as vade_model
+
+        with vade_model.dtype_policy_scope(policy):
+            return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print(
             f"\nvade-tf {args.command}: interrupted; {_interrupted(args)}",

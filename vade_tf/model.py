@@ -8,6 +8,8 @@ generation methods. The rest lives beside what it works on: pretraining in
 checks in `vade_tf.validation`, the workflow in `vade_tf.workflow`.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -66,6 +68,21 @@ def layer_initializer(identifier, seed, index):
     if "seed" in config:
         config["seed"] = None if seed is None else seed + index
     return type(initializer).from_config(config)
+
+
+@contextlib.contextmanager
+def dtype_policy_scope(policy):
+    """Keras's global dtype policy set to `policy` inside, restored after.
+
+    Args:
+        policy: a dtype policy or its name, such as `"mixed_bfloat16"`.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def build_encoder(
@@ -282,27 +299,32 @@ class VaDE(keras.Model):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         # === Layers ===
-        self.encoder = build_encoder(
-            self.input_dim,
-            self.latent_dim,
-            hidden_dims,
-            self.kernel_initializer,
-            self.seed,
-        )
-        self.decoder = build_decoder(
-            self.input_dim,
-            self.latent_dim,
-            hidden_dims,
-            self.likelihood,
-            self.kernel_initializer,
-            self.seed,
-            self.n_clusters,
-        )
-        # Identity until `vade_tf.workflow.build_model` (or the user) adapts
-        # it to data for the gaussian likelihood.
-        self.input_scaling = vade_layers.Standardize(
-            self.input_dim, name="input_scaling"
-        )
+        # The networks follow the model's own dtype policy (the `dtype`
+        # argument, which a saved model's config holds, else the global
+        # policy at construction), so that a model saved under mixed
+        # precision reloads with it whatever the global policy is then.
+        with dtype_policy_scope(self.dtype_policy):
+            self.encoder = build_encoder(
+                self.input_dim,
+                self.latent_dim,
+                hidden_dims,
+                self.kernel_initializer,
+                self.seed,
+            )
+            self.decoder = build_decoder(
+                self.input_dim,
+                self.latent_dim,
+                hidden_dims,
+                self.likelihood,
+                self.kernel_initializer,
+                self.seed,
+                self.n_clusters,
+            )
+            # Identity until `vade_tf.workflow.build_model` (or the user)
+            # adapts it to data for the gaussian likelihood.
+            self.input_scaling = vade_layers.Standardize(
+                self.input_dim, name="input_scaling"
+            )
         # The mixture, the draws of z and the ELBO stay in float32 under a
         # mixed-precision policy; only the two networks follow the policy.
         self.gmm = vade_layers.GMMPosterior(

@@ -22,3 +22,6 @@ PRETRAIN_RECIPES = ("adam", "dec", "augment", "counts")
 INPUT_SCALINGS = ("auto", "standardize", "none")
 # `tf.distribute` strategies (`vade_tf.distribution.make_strategy`).
 STRATEGIES = ("none", "mirrored", "multiworker")
+# Keras dtype policies of the networks (`vade-tf ... --dtype-policy`); the
+# mixture and the ELBO stay float32 under each (docs/reliability.md).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
