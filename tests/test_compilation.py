@@ -71,11 +71,8 @@ def test_cpu_flags_reads_this_cpu():
 
 @pytest.fixture
 def bfloat16_policy():
-    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
-    try:
+    with vade_tf.model.dtype_policy_scope("mixed_bfloat16"):
         yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
 
 
 def _model():

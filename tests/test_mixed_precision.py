@@ -20,11 +20,8 @@ POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 @pytest.fixture
 def policy(request):
-    keras.mixed_precision.set_dtype_policy(request.param)
-    try:
+    with vade_tf.model.dtype_policy_scope(request.param):
         yield request.param
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
 
 
 def _small_model(seed=0):
