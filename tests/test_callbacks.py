@@ -47,6 +47,9 @@ def test_clustering_metrics_every_and_prefix(small_model, blobs):
         callbacks.ClusteringMetrics(x, y[:5])
     with pytest.raises(ValueError, match="every"):
         callbacks.ClusteringMetrics(x, y, every=0)
+    with pytest.raises(ValueError, match="every must be an integer"):
+        callbacks.ClusteringMetrics(x, y, every=True)
+    assert callbacks.ClusteringMetrics(x, y, every=np.int64(2)).every == 2
 
 
 def test_step_decay_drives_both_optimizers(small_model, blobs):

@@ -202,6 +202,8 @@ def test_count_likelihoods_refuse_what_is_not_counts(x, message):
     [
         ({"dispersion": "gene"}, "dispersion must be one of"),
         ({"target_sum": 0.0}, "target_sum"),
+        ({"target_sum": "a"}, "target_sum must be a finite number.*'a'"),
+        ({"target_sum": True}, "target_sum"),
         ({"normalize_library": "yes"}, "normalize_library"),
     ],
 )

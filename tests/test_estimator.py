@@ -293,6 +293,20 @@ def test_fit_rejects_bad_parameters(params, message):
         _fast_estimator(**params).fit(x)
 
 
+def test_standardised_input_picks_the_gaussian_likelihood():
+    # Data in [0, 1] would be bernoulli, whose loss standardised values
+    # would make unbounded; with input_scaling="standardize" "auto" is
+    # gaussian, and bernoulli is refused.
+    x = np.random.default_rng(0).uniform(size=(40, 3))
+    fitted = _fast_estimator(input_scaling="standardize").fit(x)
+    assert fitted.likelihood_ == "gaussian"
+    assert np.isfinite(fitted.history_["loss"]).all()
+    with pytest.raises(ValueError, match="bernoulli likelihood scores"):
+        _fast_estimator(
+            likelihood="bernoulli", input_scaling="standardize"
+        ).fit(x)
+
+
 def test_fit_rejects_data_outside_the_likelihood_support():
     x = np.random.default_rng(0).uniform(-1, 1, size=(20, 3))
     with pytest.raises(ValueError, match=r"bernoulli likelihood needs data"):

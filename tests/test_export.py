@@ -68,8 +68,16 @@ def test_layout_and_refusal_to_overwrite(exported, tmp_path):
     )
     # No temporary folder is left behind.
     assert sorted(os.listdir(tmp_path / "serving")) == ["3"]
-    with pytest.raises(ValueError, match="version"):
-        vade_tf.export_saved_model(model, tmp_path / "serving", version=0)
+    for version in (0, True, 2.0, "4"):
+        with pytest.raises(ValueError, match="version must be an integer"):
+            vade_tf.export_saved_model(
+                model, tmp_path / "serving", version=version
+            )
+    # A numpy integer is an integer.
+    path = vade_tf.export_saved_model(
+        model, tmp_path / "serving", version=np.int64(4)
+    )
+    assert os.path.basename(path) == "4"
 
 
 def test_tensorflow_only_process_reproduces_the_keras_model(exported, tmp_path):

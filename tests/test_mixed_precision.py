@@ -201,6 +201,33 @@ def test_a_saved_mixed_model_reloads_mixed_under_float32(policy, tmp_path):
     assert _small_model().encoder.compute_dtype == "float32"
 
 
+def test_workflow_trains_under_mixed_float16_with_the_step_decay():
+    # Under "mixed_float16" the network optimizer is a LossScaleOptimizer,
+    # whose config holds no learning rate of its own: the recipe's
+    # StepDecay reads and sets its inner optimizer's.
+    x = np.random.default_rng(4).random((60, 16)).astype("float32")
+    recipe = vade_tf.recipes.get_recipe(
+        "original",
+        pretrain_epochs=1,
+        epochs=2,
+        batch_size=30,
+        gmm_n_init=1,
+        lr_decay=0.5,
+        lr_decay_every=1,
+    )
+    with vade_tf.model.dtype_policy_scope("mixed_float16"):
+        model = vade_tf.workflow.build_model(
+            x, n_clusters=3, latent_dim=2, hidden_dims=(8,), seed=0
+        )
+        result = vade_tf.workflow.train(model, x, recipe, jit_compile=False)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    rate = recipe.learning_rate
+    np.testing.assert_allclose(
+        result.history["learning_rate"], [rate, rate * 0.5], rtol=1e-6
+    )
+    assert np.isfinite(result.history["loss"]).all()
+
+
 def test_the_dtype_argument_sets_the_networks_policy_alone():
     model = vade_tf.VaDE(
         16, 3, latent_dim=2, hidden_dims=(32,), dtype="mixed_bfloat16"

@@ -62,6 +62,8 @@ def test_sub_models_have_stable_layer_names(small_model):
         ({"beta": -1.0}, "beta"),
         ({"beta": float("nan")}, "beta"),
         ({"latent_dim": True}, "latent_dim"),
+        ({"seed": "a"}, "seed must be an integer or None.*'a'"),
+        ({"seed": 1.5}, "seed must be an integer"),
     ],
 )
 def test_constructor_rejects_bad_arguments(kwargs, message):
@@ -156,6 +158,38 @@ def test_sample_weights_scale_each_sample(small_model, blobs):
     np.testing.assert_allclose(
         logs["reconstruction"], (reconstruction * weights).mean(), rtol=1e-4
     )
+
+
+def test_validation_sample_weights_count_without_targets(small_model, blobs):
+    # (x_val, None, weights), as `evaluate(x_val, sample_weight=...)`: the
+    # weights are kept although there are no targets.
+    x, _ = blobs
+    # z's draws negligible (std ~3e-7), so the ELBO is the same at each call.
+    head = small_model.encoder.get_layer("z_log_var")
+    head.bias.assign(np.full(head.bias.shape, -30.0, "float32"))
+    small_model.compile(jit_compile=False)
+    weights = np.array([1.0] * 20 + [0.0] * 30, "float32")
+    history = small_model.fit(
+        x,
+        epochs=1,
+        batch_size=40,
+        verbose=0,
+        validation_data=(x[:50], None, weights),
+    )
+    expected = small_model.evaluate(
+        x[:50],
+        sample_weight=weights,
+        batch_size=40,
+        verbose=0,
+        return_dict=True,
+    )
+    unweighted = small_model.evaluate(
+        x[:50], batch_size=40, verbose=0, return_dict=True
+    )
+    assert history.history["val_loss"][-1] == pytest.approx(
+        expected["loss"], rel=1e-5
+    )
+    assert expected["loss"] != pytest.approx(unweighted["loss"], rel=1e-3)
 
 
 def test_float64_dataset_and_streamed_input_errors(small_model, blobs):
@@ -493,6 +527,20 @@ def test_set_gmm_parameters_checks_shapes(small_model):
         small_model.set_gmm_parameters(
             np.ones(3) / 3, np.zeros((2, 2)), np.ones((3, 2))
         )
+    # A sign error is refused, not projected away.
+    with pytest.raises(ValueError, match="smallest c_var -1"):
+        small_model.set_gmm_parameters(
+            np.ones(3) / 3, np.zeros((3, 2)), -np.ones((3, 2))
+        )
+    with pytest.raises(ValueError, match="theta_p must be >= 0"):
+        small_model.set_gmm_parameters(
+            np.array([0.6, 0.6, -0.2]), np.zeros((3, 2)), np.ones((3, 2))
+        )
+    # A zero weight is rounding, projected onto the simplex's floor.
+    small_model.set_gmm_parameters(
+        np.array([0.5, 0.5, 0.0]), np.zeros((3, 2)), np.ones((3, 2))
+    )
+    assert float(np.min(small_model.theta_p)) > 0
 
 
 # --- Inference ---------------------------------------------------------------

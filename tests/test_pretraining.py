@@ -6,6 +6,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import vade_tf
 from vade_tf import mixture, pretraining
@@ -187,6 +188,53 @@ def test_augment_recipe_pretrains_on_images(rng):
         model.pretrain(x, epochs=1, recipe="augment", validation_split=0.2)
     with pytest.raises(ValueError, match="augment"):
         model.pretrain(x, epochs=1, augment="yes")
+
+
+def _standardised_model(x):
+    # Values in the hundreds: the gaussian likelihood, input standardised.
+    model = vade_tf.workflow.build_model(
+        x, n_clusters=2, latent_dim=2, hidden_dims=(16,), seed=0
+    )
+    assert model.likelihood.name == "gaussian"
+    assert not model.input_scaling.is_identity
+    return model
+
+
+def test_augmented_pretraining_standardises_as_the_model_does(rng):
+    # An augmentation that moves nothing must train exactly as no
+    # augmentation: on the standardised images, not on the raw ones.
+    x = (200 * _centred_blobs(80, 4, rng) + 50).astype("float32")
+    losses = []
+    for augment in (False, {"rotation": 0.0, "shift": 0.0}):
+        model = _standardised_model(x)
+        history = model.pretrain(
+            x, epochs=3, augment=augment, image_shape=(4, 4), verbose=0
+        )
+        losses.append(history.history["loss"])
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
+
+
+def test_pretraining_validation_data_is_standardised_like_x(rng):
+    x = (200 * rng.random((120, 6)) + 50).astype("float32")
+    x_val = x[:30]
+    model = _standardised_model(x)
+    val_losses = []
+    for validation_data in (
+        x_val,
+        (x_val, x_val),
+        tf.data.Dataset.from_tensor_slices(x_val).batch(10),
+    ):
+        history = model.pretrain(
+            x, epochs=1, validation_data=validation_data, verbose=0
+        )
+        val_losses.append(history.history["val_loss"][-1])
+        # What the autoencoder now reconstructs of x_val, standardised.
+        standardised = model.input_scaling.transform(x_val)
+        autoencoder = pretraining.build_autoencoder(model)
+        expected = np.mean((autoencoder(standardised) - standardised) ** 2)
+        assert val_losses[-1] == pytest.approx(float(expected), rel=1e-4)
+    # Unstandardised, x_val would score in the tens of thousands.
+    assert max(val_losses) < 10
 
 
 def test_own_format_round_trip(small_model, tmp_path):

@@ -39,6 +39,21 @@ def test_write_shards_splits_and_refuses_to_overwrite(shards, tmp_path):
     assert streaming.count_rows(tmp_path / "s") == 2500
 
 
+def test_write_shards_refuses_before_writing_any(tmp_path):
+    # Only the second shard exists: nothing is written, not even the first.
+    folder = tmp_path / "partial"
+    folder.mkdir()
+    np.save(folder / "shard-00001.npy", np.zeros((2, 3), "float32"))
+    x = np.ones((10, 3), "float32")
+    with pytest.raises(FileExistsError, match="1 of the 2 shards"):
+        streaming.write_shards(x, folder, rows_per_shard=5)
+    assert sorted(os.listdir(folder)) == ["shard-00001.npy"]
+    paths = streaming.write_shards(x, folder, rows_per_shard=5, overwrite=True)
+    np.testing.assert_array_equal(
+        np.concatenate([np.load(p) for p in paths]), x
+    )
+
+
 def test_each_epoch_reads_every_row_once_in_a_new_order(shards, tmp_path):
     x, _ = shards
     dataset = streaming.stream(

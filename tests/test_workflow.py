@@ -98,6 +98,31 @@ def _small_recipe(**changes):
     )
 
 
+def _prepared_for_starts(x, recipe, seed=1):
+    """A compiled model after pretraining, and its pretrained variables."""
+    model = workflow.build_model(
+        x, n_clusters=3, latent_dim=2, hidden_dims=(16, 8), seed=seed
+    )
+    pretrained = []
+    workflow.prepare(
+        model,
+        x,
+        recipe,
+        random_state=0,
+        jit_compile=False,
+        on_stage=lambda stage, m: (
+            pretrained.append([v.numpy() for v in m.variables])
+            if stage == "pretrained"
+            else None
+        ),
+    )
+    optimizer, gmm_optimizer = recipe.optimizers()
+    model.compile(
+        optimizer=optimizer, gmm_optimizer=gmm_optimizer, jit_compile=False
+    )
+    return model, pretrained[0]
+
+
 def test_several_starts_keep_the_best_elbo_and_train_on(blobs):
     x, y = blobs
     model = workflow.build_model(
@@ -121,30 +146,9 @@ def test_several_starts_keep_the_best_elbo_and_train_on(blobs):
 
 def test_select_start_leaves_the_model_as_the_best_start_ended(blobs):
     x, _ = blobs
-    model = workflow.build_model(
-        x, n_clusters=3, latent_dim=2, hidden_dims=(16, 8), seed=1
-    )
     recipe = _small_recipe(epochs=4, n_starts=2, start_epochs=2)
-    pretrained = []
-    workflow.prepare(
-        model,
-        x,
-        recipe,
-        random_state=0,
-        jit_compile=False,
-        on_stage=lambda stage, m: (
-            pretrained.append([v.numpy() for v in m.variables])
-            if stage == "pretrained"
-            else None
-        ),
-    )
-    optimizer, gmm_optimizer = recipe.optimizers()
-    model.compile(
-        optimizer=optimizer, gmm_optimizer=gmm_optimizer, jit_compile=False
-    )
-    starts = workflow.select_start(
-        model, x, recipe, pretrained[0], random_state=0
-    )
+    model, pretrained = _prepared_for_starts(x, recipe)
+    starts = workflow.select_start(model, x, recipe, pretrained, random_state=0)
     assert starts.seeds == [0, 1] and starts.epochs == 2
     # Restored exactly: the same weights give the same (seeded) ELBO.
     assert np.mean(model.score_samples(x)) == pytest.approx(
@@ -158,3 +162,57 @@ def test_n_starts_and_start_epochs_are_checked():
         recipes.get_recipe("tuned", n_starts=0)
     with pytest.raises(ValueError, match="start_epochs"):
         recipes.get_recipe("tuned", start_epochs=0)
+
+
+def test_select_start_never_keeps_a_start_whose_elbo_is_not_finite(
+    blobs, monkeypatch
+):
+    x, _ = blobs
+    recipe = _small_recipe(epochs=2, n_starts=3, start_epochs=1)
+    model, pretrained = _prepared_for_starts(x, recipe)
+    real_score = type(model).score_samples
+    calls = []
+
+    def first_start_diverged(self, *args, **kwargs):
+        # The first start (however good its real ELBO) reads as diverged.
+        scores = real_score(self, *args, **kwargs)
+        calls.append(len(calls))
+        return np.full_like(scores, np.nan) if len(calls) == 1 else scores
+
+    monkeypatch.setattr(type(model), "score_samples", first_start_diverged)
+    starts = workflow.select_start(model, x, recipe, pretrained, random_state=0)
+    assert np.isnan(starts.elbo[0]) and np.all(np.isfinite(starts.elbo[1:]))
+    assert starts.chosen == 1 + int(np.argmax(starts.elbo[1:]))
+    assert starts.mixture is not None
+    # The model is left as the chosen start ended.
+    monkeypatch.setattr(type(model), "score_samples", real_score)
+    assert np.mean(model.score_samples(x)) == pytest.approx(
+        starts.elbo[starts.chosen], rel=1e-6
+    )
+
+    # Every start diverged: a clear error, not a crash on a missing state.
+    monkeypatch.setattr(
+        type(model),
+        "score_samples",
+        lambda self, *a, **k: np.full((len(a[0]),), np.nan, "float32"),
+    )
+    with pytest.raises(FloatingPointError, match="Every one of the 3"):
+        workflow.select_start(model, x, recipe, pretrained, random_state=0)
+
+
+def test_standardised_input_takes_no_bernoulli_likelihood(blobs):
+    x, _ = blobs  # in [0, 1]: "auto" alone would be bernoulli
+    assert workflow.resolve_likelihood(x) == "bernoulli"
+    assert workflow.resolve_likelihood(x, "auto", "standardize") == "gaussian"
+    model = workflow.build_model(
+        x, n_clusters=3, hidden_dims=(8,), input_scaling="standardize"
+    )
+    assert model.likelihood.name == "gaussian"
+    assert not model.input_scaling.is_identity
+    with pytest.raises(ValueError, match="bernoulli likelihood scores"):
+        workflow.build_model(
+            x,
+            n_clusters=3,
+            likelihood="bernoulli",
+            input_scaling="standardize",
+        )

@@ -33,12 +33,10 @@ class ClusteringMetrics(keras.callbacks.Callback):
                 "x and y must have the same number of samples. Received "
                 f"{len(x)} and {len(y)}."
             )
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an int >= 1. Received: {every!r}")
         self.x = x
         self.y = y
         self.batch_size = batch_size
-        self.every = every
+        self.every = validation.check_int(every, "every", 1)
         self.prefix = prefix
 
     def on_train_begin(self, logs=None):
@@ -128,9 +126,16 @@ class StepDecay(keras.callbacks.Callback):
             optimizers.append(gmm_optimizer)
         return optimizers
 
+    @staticmethod
+    def _configured_rate(optimizer):
+        # A LossScaleOptimizer (under "mixed_float16") has the rate in its
+        # inner optimizer's config, not its own.
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+        return optimizer.get_config()["learning_rate"]
+
     def on_train_begin(self, logs=None):
         for optimizer in self._optimizers():
-            rate = optimizer.get_config()["learning_rate"]
+            rate = self._configured_rate(optimizer)
             if not isinstance(rate, (int, float)):
                 raise ValueError(
                     "StepDecay sets the learning rate of both optimizers, "
@@ -140,7 +145,7 @@ class StepDecay(keras.callbacks.Callback):
                 )
         if self.initial_rates is None:
             self.initial_rates = [
-                float(optimizer.get_config()["learning_rate"])
+                float(self._configured_rate(optimizer))
                 for optimizer in self._optimizers()
             ]
 
@@ -153,7 +158,7 @@ class StepDecay(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(
-                self.model.optimizer.get_config()["learning_rate"]
+                self._configured_rate(self.model.optimizer)
             )
 
 

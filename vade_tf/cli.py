@@ -116,8 +116,8 @@ def _add_model_arguments(parser):
         "--likelihood",
         default="auto",
         choices=LIKELIHOOD_CHOICES,
-        help="p(x|z); auto: bernoulli for data in [0, 1], else gaussian "
-        "(default: %(default)s)",
+        help="p(x|z); auto: bernoulli for data in [0, 1] (unless "
+        "--input-scaling standardize), else gaussian (default: %(default)s)",
     )
     parser.add_argument(
         "--input-scaling",
@@ -1179,6 +1179,7 @@ def main(argv=None):
         FileExistsError,
         OSError,
         ImportError,  # an optional extra missing, for example anndata
+        FloatingPointError,  # training diverged (`workflow.select_start`)
     ) as error:
         print(f"vade-tf {args.command}: error: {error}", file=sys.stderr)
         return EXIT_ERROR

@@ -68,10 +68,11 @@ class VaDEClustering(
             decoder mirrors them.
         likelihood: `"auto"`, `"bernoulli"`, `"gaussian"`, or for counts
             `"nb"` / `"zinb"` (see `vade_tf.losses`). `"auto"` picks
-            bernoulli when every value of `X` is in [0, 1] and gaussian
-            otherwise; the choice is stored in `likelihood_`. For
-            bernoulli, values within 1e-6 of [0, 1] (a scaler's rounding)
-            are moved onto it in `fit` and `score`.
+            bernoulli when every value of `X` is in [0, 1] (and
+            `input_scaling` is not `"standardize"`), gaussian otherwise;
+            the choice is stored in `likelihood_`. For bernoulli, values
+            within 1e-6 of [0, 1] (a scaler's rounding) are moved onto it
+            in `fit` and `score`.
         input_scaling: `"auto"` (standardise each feature for the
             gaussian likelihood, inside the model), `"standardize"` or
             `"none"`; see `vade_tf.workflow.build_model`.
@@ -235,7 +236,9 @@ class VaDEClustering(
         """
         X = self._validate(X, reset=True)
         recipe = self._check_params(n_samples=X.shape[0])
-        likelihood = workflow.resolve_likelihood(X, self.likelihood)
+        likelihood = workflow.resolve_likelihood(
+            X, self.likelihood, self.input_scaling
+        )
         x_train = _snap_to_unit_interval(X) if likelihood == "bernoulli" else X
         seed = _seed_from_random_state(self.random_state)
 

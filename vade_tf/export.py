@@ -20,6 +20,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from vade_tf import validation
+
 SIGNATURES = ("serving_default", "embed", "decode", "generate")
 
 
@@ -36,10 +38,7 @@ def export_saved_model(model, export_dir, version=1, overwrite=False):
     Returns:
         str, the path of the written version folder.
     """
-    if not isinstance(version, int) or version < 1:
-        raise ValueError(
-            f"version must be an integer >= 1. Received: version={version!r}"
-        )
+    version = validation.check_int(version, "version", 1)
     target = os.path.join(os.fspath(export_dir), str(version))
     if os.path.exists(target) and not overwrite:
         raise FileExistsError(

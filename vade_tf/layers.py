@@ -540,9 +540,14 @@ class GMMPosterior(keras.layers.Layer):
         """Assigns the mixture parameters, checked and projected to be valid.
 
         Args:
-            theta_p: array of shape `(K,)`, positive.
+            theta_p: array of shape `(K,)`, >= 0 (normalised to sum to 1).
             c_mean: array of shape `(K, D)`.
-            c_var: array of shape `(K, D)`, positive.
+            c_var: array of shape `(K, D)`, > 0 (floored as the variable's
+                constraint says).
+
+        Raises:
+            ValueError: for a wrong shape, a value that is not finite, a
+                negative weight or a variance <= 0.
         """
         expected = {
             "theta_p": (self.n_clusters,),
@@ -561,6 +566,14 @@ class GMMPosterior(keras.layers.Layer):
             if not np.isfinite(value).all():
                 raise ValueError(f"{name} contains NaN or inf.")
             checked[name] = value
+        # The projection below mends rounding (a weight of 0, a variance
+        # under the floor), not a sign error, which it would hide.
+        if (checked["theta_p"] < 0).any() or (checked["c_var"] <= 0).any():
+            raise ValueError(
+                "theta_p must be >= 0 and c_var > 0. Received: smallest "
+                f"theta_p {float(checked['theta_p'].min())}, smallest c_var "
+                f"{float(checked['c_var'].min())}."
+            )
         for name, value in checked.items():
             variable = getattr(self, name)
             if variable.constraint is not None:

@@ -311,13 +311,16 @@ class NegativeBinomialLikelihood(Likelihood):
                 "normalize_library must be True or False. Received: "
                 f"normalize_library={normalize_library!r}"
             )
-        if target_sum is not None and not (
-            np.isfinite(target_sum) and target_sum > 0
-        ):
-            raise ValueError(
-                "target_sum must be a finite number > 0 or None. Received: "
-                f"target_sum={target_sum!r}"
-            )
+        if target_sum is not None:
+            try:
+                valid = bool(np.isfinite(target_sum) and target_sum > 0)
+            except TypeError:
+                valid = False
+            if not valid or isinstance(target_sum, bool):
+                raise ValueError(
+                    "target_sum must be a finite number > 0 or None. "
+                    f"Received: target_sum={target_sum!r}"
+                )
         self.dispersion = dispersion
         self.normalize_library = bool(normalize_library)
         self.target_sum = None if target_sum is None else float(target_sum)

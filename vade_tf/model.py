@@ -295,6 +295,10 @@ class VaDE(keras.Model):
         self.alpha = float(alpha)
         self.beta = float(beta)
         self.gamma_mode = gamma_mode
+        if seed is not None and not validation.is_int(seed):
+            raise ValueError(
+                f"seed must be an integer or None. Received: seed={seed!r}"
+            )
         self.seed = None if seed is None else int(seed)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
@@ -687,12 +691,14 @@ class VaDE(keras.Model):
                 *(kwargs.get("callbacks") or []),
             ]
         if isinstance(validation_data, (tuple, list)):
-            validation_data = (
-                validation.check_model_input(
-                    self, validation_data[0], "validation_data"
-                ),
-                *validation_data[1:],
+            x_val = validation.check_model_input(
+                self, validation_data[0], "validation_data"
             )
+            rest = list(validation_data[1:])
+            if len(rest) == 2:
+                # (x_val, None, weights): Keras would drop the weights.
+                rest[0] = _placeholder_targets(x_val, rest[0], rest[1])
+            validation_data = (x_val, *rest)
         else:
             validation_data = validation.check_model_input(
                 self, validation_data, "validation_data"

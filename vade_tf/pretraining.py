@@ -19,6 +19,7 @@ import os
 import h5py
 import keras
 import numpy as np
+import tensorflow as tf
 
 from vade_tf import compilation, datasets, distribution, fileio, options
 from vade_tf import layers as vade_layers
@@ -266,15 +267,55 @@ def image_augmentation(image_shape, rotation=10.0, shift=0.1, seed=None):
     )
 
 
-def _shuffled_batches(x, batch_size, seed, epochs, augmentation=None):
+def _shuffled_batches(
+    x, batch_size, seed, epochs, augmentation=None, scaling=None
+):
     """`tf.data` batches of `x` for `epochs` epochs, in the order of
     `datasets.epoch_batches` (a stateless shuffle per epoch from `seed`,
     independent of TensorFlow's global generator), each its own target
-    (`Autoencoder`). With `augmentation`, each batch is an augmented copy."""
+    (`Autoencoder`). With `augmentation`, each batch is an augmented copy
+    of the images, standardised afterwards by `scaling` (a
+    `layers.Standardize`) if given."""
     batches = datasets.epoch_batches(x, batch_size, seed, epochs=epochs)
     if augmentation is None:
         return batches
-    return batches.map(lambda batch: augmentation(batch, training=True))
+
+    def augmented(batch):
+        batch = augmentation(batch, training=True)
+        return batch if scaling is None else scaling(batch)
+
+    return batches.map(augmented)
+
+
+def _scaled_validation(validation_data, scaling):
+    """`validation_data` of `pretrain_autoencoder` in the space the
+    autoencoder trains in: its inputs, and targets if given, standardised
+    by `scaling` (a `layers.Standardize`); sample weights kept.
+
+    Args:
+        validation_data: `None`, an array `x_val` (its own target), a tuple
+            `(x_val[, y_val[, sample_weight]])` of arrays, or a `tf.data`
+            dataset of such batches.
+        scaling: the model's `layers.Standardize`.
+
+    Returns:
+        The same structure, scaled.
+    """
+    if validation_data is None or scaling.is_identity:
+        return validation_data
+    if isinstance(validation_data, tf.data.Dataset):
+
+        def scaled(*parts):
+            parts = [scaling(part) for part in parts[:2]] + list(parts[2:])
+            return parts[0] if len(parts) == 1 else tuple(parts)
+
+        return validation_data.map(scaled)
+    if isinstance(validation_data, (tuple, list)):
+        return tuple(
+            part if index >= 2 or part is None else scaling.transform(part)
+            for index, part in enumerate(validation_data)
+        )
+    return scaling.transform(validation_data)
 
 
 def pretrain_autoencoder(
@@ -316,7 +357,8 @@ def pretrain_autoencoder(
             is a square number.
         **fit_kwargs: passed to `fit` (`verbose`, `callbacks`, `shuffle`,
             `validation_split`, ...; augmented data are always shuffled and
-            take no `validation_split`).
+            take no `validation_split`). `validation_data` is in the data's
+            units, like `x`, and is standardised as `x` is.
 
     Returns:
         The `History` of the fit.
@@ -349,6 +391,10 @@ def pretrain_autoencoder(
         # The batches are reshuffled by the data pipeline itself.
         fit_kwargs["shuffle"] = False
     batch_size = batch_size or settings["batch_size"]
+    if "validation_data" in fit_kwargs:
+        fit_kwargs["validation_data"] = _scaled_validation(
+            fit_kwargs["validation_data"], model.input_scaling
+        )
     if settings["initializer"] is not None:
         reinitialize_autoencoder(model, settings["initializer"], model.seed)
     # The default loss is the likelihood's own, on the raw outputs; a
@@ -367,12 +413,15 @@ def pretrain_autoencoder(
         augmentation = image_augmentation(
             image_shape, seed=model.seed, **augment
         )
+        # Augmented in the images' own units, then standardised as the
+        # model standardises its input (`VaDE.input_scaling`).
         data = _shuffled_batches(
             np.asarray(x, dtype="float32"),
             batch_size,
             datasets.batch_order_seed(model.seed),
             epochs,
             augmentation,
+            None if model.input_scaling.is_identity else model.input_scaling,
         )
         return autoencoder.fit(
             data,

@@ -57,14 +57,24 @@ def write_shards(x, folder, rows_per_shard=100_000, overwrite=False):
             "x must be a non-empty array of shape (n_samples, n_features). "
             f"Received shape {np.shape(x)}."
         )
+    starts = range(0, len(x), rows_per_shard)
+    paths = [
+        os.path.join(folder, f"shard-{index:05d}.npy")
+        for index in range(len(starts))
+    ]
+    existing = [path for path in paths if os.path.exists(path)]
+    if existing and not overwrite:
+        # Refused before any shard is written: no mix of old and new files.
+        raise FileExistsError(
+            f"{existing[0]} exists ({len(existing)} of the {len(paths)} "
+            "shards to write do). Pass overwrite=True to replace them, or "
+            "write to an empty folder."
+        )
     os.makedirs(folder, exist_ok=True)
-    paths = []
-    for index, start in enumerate(range(0, len(x), rows_per_shard)):
-        path = os.path.join(folder, f"shard-{index:05d}.npy")
+    for path, start in zip(paths, starts):
         block = np.asarray(x[start : start + rows_per_shard], dtype="float32")
         with fileio.atomic_output(path, overwrite, suffix=".npy") as temp:
             np.save(temp, block)
-        paths.append(path)
     return paths
 
 

@@ -45,19 +45,26 @@ UNIT_INTERVAL_TOLERANCE = 1e-6
 STAGES = ("pretrained", "initialized", "trained")
 
 
-def resolve_likelihood(x, likelihood=LIKELIHOOD_AUTO):
+def resolve_likelihood(
+    x, likelihood=LIKELIHOOD_AUTO, input_scaling=options.INPUT_SCALINGS[0]
+):
     """The likelihood for data `x`: bernoulli inside [0, 1], else gaussian.
 
     Args:
         x: array of shape `(n_samples, n_features)`.
         likelihood: `"auto"`, or a likelihood name or object (returned as
             it is).
+        input_scaling: one of `vade_tf.options.INPUT_SCALINGS`. Under
+            `"standardize"` the data the likelihood scores are no longer in
+            [0, 1], so "auto" is gaussian.
 
     Returns:
         A likelihood name or object for `vade_tf.VaDE`.
     """
     if not (isinstance(likelihood, str) and likelihood == LIKELIHOOD_AUTO):
         return likelihood
+    if input_scaling == "standardize":
+        return "gaussian"
     inside = (
         float(np.min(x)) >= -UNIT_INTERVAL_TOLERANCE
         and float(np.max(x)) <= 1.0 + UNIT_INTERVAL_TOLERANCE
@@ -139,7 +146,9 @@ def build_model(
             "model_class must be vade_tf.VaDE or a subclass of it. "
             f"Received: model_class={model_class!r}"
         )
-    likelihood = losses.get_likelihood(resolve_likelihood(x, likelihood))
+    likelihood = losses.get_likelihood(
+        resolve_likelihood(x, likelihood, input_scaling)
+    )
     if input_scaling == "standardize" and likelihood.name in (
         options.COUNT_LIKELIHOODS
     ):
@@ -148,6 +157,14 @@ def build_model(
             "cannot be standardised. Received: input_scaling='standardize'."
             " Use input_scaling='auto' (the encoder sees log1p of the "
             "counts)."
+        )
+    if input_scaling == "standardize" and likelihood.name == "bernoulli":
+        raise ValueError(
+            "The bernoulli likelihood scores values in [0, 1], which "
+            "standardised data are not (its loss would be unbounded). "
+            "Received: likelihood='bernoulli', input_scaling='standardize'."
+            " Use input_scaling='auto' (no scaling for bernoulli) or the "
+            "gaussian likelihood."
         )
     # Data-dependent settings (the library size counts are scaled to), on
     # data checked first; `adapted` leaves the caller's object alone.
@@ -512,7 +529,7 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
     ]
     variables = [*model.variables, *optimizer_variables]
     fresh_optimizers = _capture(optimizer_variables)
-    scores, best_state, mixtures = [], None, []
+    scores, best_state, chosen, mixtures = [], None, None, []
     for seed in seeds:
         _restore(model.variables, pretrained_state)
         _restore(optimizer_variables, fresh_optimizers)
@@ -540,13 +557,21 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
             verbose=0,
         )
         scores.append(float(np.mean(model.score_samples(x))))
-        if scores[-1] == max(scores):
-            best_state = _capture(variables)
+        # A start whose ELBO is not finite (it diverged) is never chosen.
+        if np.isfinite(scores[-1]) and (
+            best_state is None or scores[-1] > scores[chosen]
+        ):
+            best_state, chosen = _capture(variables), len(scores) - 1
+    if best_state is None:
+        raise FloatingPointError(
+            f"Every one of the {recipe.n_starts} mixture starts diverged: "
+            f"their mean ELBOs are {scores}. Lower the learning rate or "
+            "check the data's scale."
+        )
     _restore(variables, best_state)
     # Several workers go on from the chief's choice (the returned selection
     # is this worker's own; only the chief's is reported).
     distribution.broadcast_from_chief(variables, model.distribute_strategy)
-    chosen = int(np.argmax(scores))
     return StartSelection(
         seeds=seeds,
         elbo=scores,
