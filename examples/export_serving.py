@@ -36,6 +36,12 @@ def main():
     parser.add_argument("--version", type=int, default=1)
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args()
+    target = os.path.join(args.out, str(args.version))
+    if os.path.exists(target) and not args.overwrite:
+        parser.error(
+            f"{target} exists: pass --overwrite to replace it, or "
+            f"--version {args.version + 1} to export a new version beside it"
+        )
 
     import keras
 

@@ -60,6 +60,8 @@ def main():
         "--overwrite", action="store_true", help="replace an existing --out"
     )
     args = parser.parse_args()
+    if os.path.exists(args.out) and not args.overwrite:
+        parser.error(f"{args.out} exists: pass --overwrite or another --out")
 
     path = args.model or _shipped_mnist_model()
     x = y = None

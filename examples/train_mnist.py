@@ -10,8 +10,9 @@ epoch): `ModelCheckpoint`, `CSVLogger`, and `TensorBoard` when it is
 installed (`pip install "vade_tf[examples]"`).
 
 By default it runs a short demonstration: the shipped autoencoder weights,
-10,000 images, 3 epochs (well under two minutes on two cores). The paper's
-run is `--full`: all 70,000 images and the recipe's 20 epochs.
+10,000 images, 3 epochs (well under two minutes on two cores). `--full`
+trains on all 70,000 images for the recipe's 20 epochs; the paper-length run
+(100 VaDE epochs, the figures of docs/results.md) is `vade-tf reproduce`.
 
     python examples/train_mnist.py --data-dir ../shared/data/mnist
     python examples/train_mnist.py --data-dir ../shared/data/mnist --full

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+import vade_tf
 from vade_tf import callbacks, metrics
 
 
@@ -219,6 +220,19 @@ def test_collapse_monitor_names_the_cluster_and_the_cause(small_model, blobs):
     assert any("nearly uniform" in m for m in messages)
 
 
+def test_collapse_monitor_leaves_a_mixture_fitted_after_training_alone(blobs):
+    # The VAE+GMM baseline's mixture is fitted only at the end: during
+    # training it is no sign of collapse, whatever it holds.
+    x, _ = blobs
+    model = vade_tf.baselines.VAEGMM(
+        12, 3, latent_dim=2, hidden_dims=(8,), seed=0
+    )
+    model.set_gmm_parameters(
+        [1 / 3, 1 / 3, 1 / 3], np.zeros((3, 2)), np.full((3, 2), 1e4)
+    )
+    assert _monitor_messages(model, x) == ([], {})
+
+
 def test_collapse_monitor_warns_once_per_cause(small_model, blobs):
     x, _ = blobs
     small_model.set_gmm_parameters(
@@ -240,3 +254,18 @@ def test_collapse_monitor_warns_once_per_cause(small_model, blobs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", callbacks.VaDECollapseWarning)
         monitor.on_epoch_end(1, {})  # the same cause: no second warning
+
+
+def test_progress_bar_never_counts_past_the_epoch(capsys):
+    # 18 steps an epoch, 32 steps per call: Keras alone would show 32/18.
+    x = np.random.default_rng(0).random((180, 12)).astype("float32")
+    model = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(8,), seed=0)
+    model.compile(jit_compile=False, steps_per_execution=32)
+    capsys.readouterr()
+    model.fit(x, batch_size=10, epochs=1, verbose=1)
+    shown = capsys.readouterr().out
+    assert "18/18" in shown and "32/18" not in shown
+    # A progress bar of the user's own is left as it is.
+    own = keras.callbacks.ProgbarLogger()
+    model.fit(x, batch_size=10, epochs=1, verbose=1, callbacks=[own])
+    assert "18/18" in capsys.readouterr().out

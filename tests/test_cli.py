@@ -682,3 +682,20 @@ def test_train_under_a_mirrored_strategy_of_two_cpu_replicas(tmp_path):
     report = json.loads((out / "metrics.json").read_text())
     acc = metrics.cluster_acc(y, model.predict_clusters(x))[0]
     assert acc == pytest.approx(report["vade"]["acc"])
+
+
+def test_resume_before_the_first_checkpoint_points_to_the_autoencoder(
+    tmp_path, capsys
+):
+    # A run stopped during its first VaDE epoch keeps command.json and the
+    # pretrained autoencoder, not yet a checkpoint.
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "digits", "--hidden-dims", "16"]
+    argv += ["--pretrain-epochs", "1", "--epochs", "1", "--out", str(out)]
+    assert cli.main(argv) == 0
+    os.remove(out / "checkpoint.keras")
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "No checkpoint.keras" in err
+    assert f"--pretrained {out / 'ae.weights.h5'}" in err

@@ -68,17 +68,21 @@ def test_missing_files_say_where_they_looked(tmp_path, monkeypatch):
         datasets, "_DEBIAN_DIRS", {"mnist": str(tmp_path / "deb")}
     )
 
-    def offline(name, split):  # stands in for Keras's download, offline
-        raise datasets.DataNotFoundError(
-            "Could not find the mnist IDX files. Looked in:\n  "
-            + "\n  ".join(datasets.candidate_folders(name, str(tmp_path)))
+    def no_download(name, split):
+        raise AssertionError(
+            "a given data_dir must not fall back to a download"
         )
 
-    monkeypatch.setattr(datasets, "_keras_download", offline)
+    monkeypatch.setattr(datasets, "_keras_download", no_download)
+    given = tmp_path / "mine"
     with pytest.raises(ValueError, match="Looked in") as info:
-        datasets.load_dataset("mnist", data_dir=str(tmp_path))
-    assert str(tmp_path / "none") in str(info.value)
+        datasets.load_dataset("mnist", data_dir=given)
+    message = str(info.value)
     assert isinstance(info.value, FileNotFoundError)
+    # The user's folder first, then the others searched; what is needed.
+    assert message.index(str(given)) < message.index(str(tmp_path / "none"))
+    assert "train-images-idx3-ubyte.gz" in message
+    assert "nothing was downloaded" in message
 
 
 def test_keras_download_failure_is_a_clear_error(monkeypatch, tmp_path):

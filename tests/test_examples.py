@@ -9,7 +9,7 @@ import pytest
 from .conftest import REPO
 
 
-def _run(tmp_path, script, *args):
+def _run(tmp_path, script, *args, status=0):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
         [sys.executable, str(REPO / "examples" / script), *args],
@@ -19,8 +19,8 @@ def _run(tmp_path, script, *args):
         cwd=tmp_path,
         env=env,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    assert result.returncode == status, result.stderr[-3000:]
+    return result.stdout if status == 0 else result.stderr
 
 
 @pytest.mark.slow
@@ -52,6 +52,12 @@ def test_generate_per_cluster(tmp_path):
     )
     assert "wrote grid.png" in out
     assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+    # Run again: refused in one line before any work, the file kept.
+    err = _run(
+        tmp_path, "generate_per_cluster.py", "--out", "grid.png", status=2
+    )
+    assert "grid.png exists: pass --overwrite" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.slow
@@ -59,6 +65,9 @@ def test_export_serving(tmp_path):
     out = _run(tmp_path, "export_serving.py", "--out", "serving")
     assert "matches the Keras model: True" in out
     assert (tmp_path / "serving" / "1" / "saved_model.pb").exists()
+    err = _run(tmp_path, "export_serving.py", "--out", "serving", status=2)
+    assert "exists: pass --overwrite" in err and "--version 2" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.slow

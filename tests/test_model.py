@@ -428,6 +428,16 @@ def test_fit_accepts_a_tf_data_dataset(small_model, blobs):
 # --- Saving ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("name", ["m.h5", "M.HDF5"])
+def test_legacy_h5_save_is_refused_with_the_alternatives(
+    small_model, tmp_path, name
+):
+    # Keras would write it, then fail to load it ("Unknown layer: 'VaDE'").
+    with pytest.raises(ValueError, match=r"\.keras file.*save_pretrained"):
+        small_model.save(tmp_path / name)
+    assert not os.path.exists(tmp_path / name)
+
+
 @pytest.mark.slow
 def test_keras_file_round_trip_gives_identical_predictions(
     small_model, blobs, tmp_path
@@ -785,3 +795,15 @@ def test_steps_per_execution_defaults_to_one_step_per_call_across_replicas(
         vade_tf.distribution, "multi_step_supported", lambda: False
     )
     assert compiled() == 1
+
+
+def test_many_models_encode_without_a_retracing_warning(blobs, caplog):
+    # Each model traces its encoder once (a grid search builds many): that
+    # is not the "excessive retracing" TensorFlow warns about.
+    x, _ = blobs
+    caplog.set_level("WARNING", logger="tensorflow")
+    for seed in range(7):
+        model = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(8,), seed=seed)
+        for rows in (5, 50, 120):
+            model.transform(x[:rows])
+    assert "retracing" not in caplog.text

@@ -79,6 +79,23 @@ class DatasetEpoch(keras.callbacks.Callback):
         self.variable.assign(epoch)
 
 
+class StepProgbar(keras.callbacks.ProgbarLogger):
+    """`keras.callbacks.ProgbarLogger` that never counts past an epoch's end.
+
+    With `steps_per_execution` > 1, Keras reports each call of the training
+    function as ending `steps_per_execution` steps after it began, also the
+    last call of an epoch, which ends earlier: an epoch of 18 steps showed
+    `32/18` and a negative ETA before its final `18/18` (keras-team/keras
+    issue 20861). This logger clips the count to the epoch's steps;
+    `VaDE.fit` uses it unless `callbacks` hold a progress bar already.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.target is not None:
+            batch = min(batch, self.target - 1)
+        super().on_train_batch_end(batch, logs)
+
+
 class StepDecay(keras.callbacks.Callback):
     """The original release's schedule, driving both VaDE optimizers.
 
@@ -236,7 +253,10 @@ class CollapseMonitor(keras.callbacks.Callback):
     VaDECollapseWarning)` turns them into errors) or through `report`. It
     uses no labels. The epoch logs get `min_cluster_fraction`, the
     smallest share, unless an earlier callback (`ClusteringMetrics`, on
-    all of x) logged it.
+    all of x) logged it. A model whose mixture is fitted only after
+    training (`fits_mixture_after_training`, the VAE+GMM baseline) is not
+    checked: its mixture during training is not the one it will cluster
+    with.
 
     Args:
         x: array of shape `(n_samples, input_dim)`, the training data.
@@ -300,7 +320,9 @@ class CollapseMonitor(keras.callbacks.Callback):
         warnings.warn(message, VaDECollapseWarning, stacklevel=2)
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
+        if (epoch + 1) % self.every or getattr(
+            self.model, "fits_mixture_after_training", False
+        ):
             return
         k = self.model.n_clusters
         probs = self.model.predict_proba(self.x, check_input=False)

@@ -865,6 +865,14 @@ def _run_train(args):
     out = _run_folder(args, name)
     if args.resume:
         checkpoint = os.path.join(out, "checkpoint.keras")
+        autoencoder = os.path.join(out, "ae.weights.h5")
+        if not os.path.exists(checkpoint) and os.path.exists(autoencoder):
+            raise FileNotFoundError(
+                f"No checkpoint.keras in {out}: the run stopped before its "
+                "first VaDE epoch ended, so there is nothing to resume. Its "
+                "pretrained autoencoder is kept: run the same command again "
+                f"with --pretrained {autoencoder} and a new --out."
+            )
         model = _load_model(checkpoint)
         pretrained = None
     else:

@@ -61,9 +61,11 @@ def load_dataset(name, data_dir=None, split="all"):
     MNIST and Fashion-MNIST are read from the standard IDX .gz files found
     in, in order: `data_dir`; `$VADE_TF_DATA` (the folder itself or its
     `<name>/` subfolder); `~/.keras/datasets/<name>/`; Debian's
-    `/usr/share/datasets/...`; and last Keras's own download (which needs a
-    network connection). `digits` is scikit-learn's embedded 8x8 digits
-    (1,797 samples, 64 features, values /16).
+    `/usr/share/datasets/...`; and last, when no `data_dir` is given,
+    Keras's own download (which needs a network connection). A `data_dir`
+    without the files is an error: nothing is downloaded elsewhere.
+    `digits` is scikit-learn's embedded 8x8 digits (1,797 samples, 64
+    features, values /16).
 
     Args:
         name: one of `"digits"`, `"mnist"`, `"fashion_mnist"`.
@@ -94,6 +96,13 @@ def load_dataset(name, data_dir=None, split="all"):
         )
     splits = ("train", "test") if split == "all" else (split,)
     folder = find_idx_folder(name, data_dir)
+    if folder is None and data_dir is not None:
+        raise _not_found(
+            name,
+            data_dir,
+            f"data_dir={os.fspath(data_dir)!r} was given, so nothing was "
+            "downloaded.",
+        )
     if folder is None:
         parts = [_keras_download(name, s) for s in splits]
     else:
@@ -108,6 +117,7 @@ def candidate_folders(name, data_dir=None):
     """The folders `load_dataset` searches for `name`'s IDX files, in order."""
     folders = []
     if data_dir is not None:
+        data_dir = os.fspath(data_dir)
         folders += [data_dir, os.path.join(data_dir, name)]
     env = os.environ.get("VADE_TF_DATA")
     if env:
@@ -172,6 +182,17 @@ def _read_idx_split(folder, split):
     return x, y
 
 
+def _not_found(name, data_dir, reason):
+    """The `DataNotFoundError` for `name`'s IDX files: the files needed,
+    every folder searched, `reason`, and how to get the files."""
+    needed = ", ".join(f for pair in _IDX_FILES.values() for f in pair)
+    looked = "\n  ".join(candidate_folders(name, data_dir))
+    return DataNotFoundError(
+        f"Could not find the {name} IDX files ({needed}). Looked in:\n  "
+        f"{looked}\n{reason} {_HOW_TO_GET[name]}"
+    )
+
+
 def _keras_download(name, split):
     import keras
 
@@ -179,11 +200,10 @@ def _keras_download(name, split):
     try:
         train, test = module.load_data()
     except Exception as error:  # no network, or the mirror is down
-        looked = "\n  ".join(candidate_folders(name))
-        raise DataNotFoundError(
-            f"Could not find the {name} IDX files. Looked in:\n  {looked}\n"
-            f"and Keras's download failed ({type(error).__name__}: {error}). "
-            + _HOW_TO_GET[name]
+        raise _not_found(
+            name,
+            None,
+            f"Keras's download failed ({type(error).__name__}: {error}).",
         ) from None
     return train if split == "train" else test
 

@@ -9,12 +9,14 @@ checks in `vade_tf.validation`, the workflow in `vade_tf.workflow`.
 """
 
 import contextlib
+import functools
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from vade_tf import callbacks as vade_callbacks
 from vade_tf import (
     compilation,
     datasets,
@@ -690,6 +692,14 @@ class VaDE(keras.Model):
                 epoch_callback,
                 *(kwargs.get("callbacks") or []),
             ]
+        if kwargs.get("verbose", "auto") != 0 and not any(
+            isinstance(callback, keras.callbacks.ProgbarLogger)
+            for callback in kwargs.get("callbacks") or []
+        ):
+            kwargs["callbacks"] = [
+                *(kwargs.get("callbacks") or []),
+                vade_callbacks.StepProgbar(),
+            ]
         if isinstance(validation_data, (tuple, list)):
             x_val = validation.check_model_input(
                 self, validation_data[0], "validation_data"
@@ -714,6 +724,25 @@ class VaDE(keras.Model):
     def predict(self, x, **kwargs):
         """`keras.Model.predict`: q(c|x) at z_mean, shape `(N, n_clusters)`."""
         return super().predict(validation.check_model_input(self, x), **kwargs)
+
+    def save(self, filepath, *args, **kwargs):
+        """`keras.Model.save` to a `.keras` file (the whole model: config,
+        weights, both optimizers; `keras.models.load_model` reads it back).
+
+        Keras's legacy `.h5` format is refused: it cannot store this
+        subclassed model so that it loads again. For the autoencoder's
+        weights in the original release's HDF5 layout, use
+        `save_pretrained_weights`.
+        """
+        if str(filepath).lower().endswith((".h5", ".hdf5")):
+            raise ValueError(
+                "VaDE is saved as a .keras file; Keras's legacy .h5 format "
+                "cannot load it back. Received: filepath="
+                f"{str(filepath)!r}. Use a name ending in .keras, or "
+                "save_pretrained_weights() for the autoencoder's weights "
+                "as HDF5."
+            )
+        return super().save(filepath, *args, **kwargs)
 
     # --- Pretraining and the mixture's start (delegated) -------------------
 
@@ -864,8 +893,12 @@ class VaDE(keras.Model):
         4096; docs/performance.md), while training keeps XLA.
         """
         if getattr(self, "_encoder_function", None) is None:
+            # A partial, not the bound method: TensorFlow counts traces per
+            # code object, so each new model's one trace of the method
+            # (several models in a grid search) added up to a warning of
+            # "excessive retracing" that did not apply.
             self._encoder_function = tf.function(
-                self.encoder_outputs,
+                functools.partial(type(self).encoder_outputs, self),
                 jit_compile=False,
                 input_signature=[
                     tf.TensorSpec([None, self.input_dim], tf.float32)
