@@ -269,3 +269,31 @@ def test_progress_bar_never_counts_past_the_epoch(capsys):
     own = keras.callbacks.ProgbarLogger()
     model.fit(x, batch_size=10, epochs=1, verbose=1, callbacks=[own])
     assert "18/18" in capsys.readouterr().out
+
+
+def test_history_csv_resumed_from_an_earlier_epoch_drops_its_later_rows(
+    small_model, blobs, tmp_path
+):
+    # A run stopped after writing epoch 3's row but before its checkpoint:
+    # the resumed run starts at epoch 3 again, and its row is not doubled.
+    x, _ = blobs
+    path = tmp_path / "history.csv"
+    small_model.compile(jit_compile=False)
+    small_model.fit(
+        x,
+        epochs=4,
+        batch_size=40,
+        verbose=0,
+        callbacks=[callbacks.HistoryCSV(path)],
+    )
+    small_model.fit(
+        x,
+        initial_epoch=2,
+        epochs=5,
+        batch_size=40,
+        verbose=0,
+        callbacks=[callbacks.HistoryCSV(path, append=True)],
+    )
+    rows = path.read_text().splitlines()
+    assert rows[0].startswith("epoch,")
+    assert [row.split(",")[0] for row in rows[1:]] == ["0", "1", "2", "3", "4"]

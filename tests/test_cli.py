@@ -1,5 +1,6 @@
 """The `vade-tf` command line, and the main job end to end on digits."""
 
+import argparse
 import json
 import os
 import shutil
@@ -445,16 +446,54 @@ def test_resume_continues_a_run_to_the_weights_of_a_straight_run(
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     rows = (tmp_path / "stopped" / "history.csv").read_text().splitlines()
     assert len(rows) == 1 + 4  # header, then epochs 1-2 and 3-4
+    # metrics.json and history.png tell the whole run, not the resumed part.
+    metrics = json.loads((tmp_path / "stopped" / "metrics.json").read_text())
+    assert metrics["resumed"] and len(metrics["history"]["loss"]) == 4
+    assert metrics["ae_gmm"]["min_cluster_fraction"] > 0
+    # The saved command is the run's, with the new --epochs, without what
+    # --resume added.
+    command = tmp_path / "stopped" / "command.json"
+    saved = json.loads(command.read_text())["argv"]
+    assert saved[-2:] == ["--epochs", "4"]
+    assert "--resume" not in saved and "--overwrite" not in saved
+    # A resume that fails its checks leaves the saved command alone.
+    status = cli.main(
+        ["train", "--resume", str(tmp_path / "stopped"), "--batch-size", "7"]
+    )
+    assert status == 2
+    assert json.loads(command.read_text())["argv"] == saved
     # Nothing left to resume.
     status = cli.main(["train", "--resume", str(tmp_path / "stopped")])
     assert status == 2
     assert "finished 4 epochs" in capsys.readouterr().err
+    # --overwrite starts afresh: no file of the earlier run is left to pass
+    # for this one's (its checkpoint above all).
+    (tmp_path / "stopped" / "notes.txt").write_text("mine")
+    assert train(tmp_path / "stopped", "--epochs", "1", "--overwrite") == 0
+    rows = (tmp_path / "stopped" / "history.csv").read_text().splitlines()
+    assert len(rows) == 1 + 1
+    model = keras.models.load_model(tmp_path / "stopped" / "checkpoint.keras")
+    four_epochs = int(resumed.optimizer.iterations.numpy())
+    assert int(model.optimizer.iterations.numpy()) * 4 == four_epochs
+    assert (tmp_path / "stopped" / "notes.txt").read_text() == "mine"
 
 
 def test_resume_and_evaluate_name_a_bad_folder_or_file(tmp_path, capsys):
+    for argv in (
+        ["train", "--resume", str(tmp_path)],
+        ["train", f"--resume={tmp_path}"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv)
+        # One line on stderr and status 2, as for any bad input.
+        assert exit_info.value.code == cli.EXIT_ERROR
+        err = capsys.readouterr().err
+        assert "error: --resume" in err and "command.json" in err
+        assert err.count("\n") == 1
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["train", "--resume", str(tmp_path)])
-    assert "command.json" in str(exit_info.value)
+        cli.main(["train", "--resume", str(tmp_path), "--out", "elsewhere"])
+    assert exit_info.value.code == cli.EXIT_ERROR
+    assert "--out cannot be given" in capsys.readouterr().err
     truncated = tmp_path / "checkpoint.keras"
     truncated.write_bytes(b"PK\x03\x04" + b"\0" * 100)
     status = cli.main(
@@ -699,3 +738,16 @@ def test_resume_before_the_first_checkpoint_points_to_the_autoencoder(
     err = capsys.readouterr().err
     assert "No checkpoint.keras" in err
     assert f"--pretrained {out / 'ae.weights.h5'}" in err
+
+
+def test_an_interrupted_pretrain_names_what_it_kept(tmp_path):
+    # Stopped after pretraining, during the mixture's fit: the weights and
+    # their metadata are on disk, and the report says so.
+    out = tmp_path / "ae.weights.h5"
+    args = argparse.Namespace(command="pretrain", out=str(out))
+    assert cli._interrupted(args) == "nothing was written"
+    out.write_bytes(b"")
+    (tmp_path / "ae.weights.json").write_text("{}")
+    assert cli._interrupted(args) == (
+        f"kept {out} {tmp_path / 'ae.weights.json'}"
+    )

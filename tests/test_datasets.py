@@ -109,6 +109,14 @@ def test_read_idx_rejects_bad_files(tmp_path):
         handle.write(b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"ab")
     with pytest.raises(ValueError, match="truncated"):
         datasets.read_idx(str(short))
+    # A download cut short: the gzip stream itself ends early.
+    whole = gzip.compress(b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + b"abc")
+    (tmp_path / "cut.gz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match="cut.gz is truncated or not an IDX"):
+        datasets.read_idx(str(tmp_path / "cut.gz"))
+    (tmp_path / "text.gz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="text.gz is truncated or not an IDX"):
+        datasets.read_idx(str(tmp_path / "text.gz"))
 
 
 @pytest.mark.slow
@@ -150,8 +158,58 @@ def test_load_array_formats(tmp_path, rng):
     assert got_y is None
     got_x, got_y = datasets.load_array(tmp_path / "plain.csv")
     assert got_x.shape == (8, 5) and got_y is None
-    got_x, got_y = datasets.load_array(tmp_path / "plain.csv", label_column=0)
-    assert got_x.shape == (8, 4) and got_y.shape == (8,)
+    # A column of fractions is no label column.
+    with pytest.raises(ValueError, match="whole numbers or names"):
+        datasets.load_array(tmp_path / "plain.csv", label_column=0)
+    labelled = np.column_stack([y, x[:, 1:]])
+    np.savetxt(tmp_path / "first.csv", labelled, delimiter=",")
+    got_x, got_y = datasets.load_array(tmp_path / "first.csv", label_column=0)
+    assert got_x.shape == (8, 4)
+    np.testing.assert_array_equal(got_y, y)
+
+
+def test_load_array_reads_labels_as_users_write_them(tmp_path, rng):
+    x = rng.uniform(size=(6, 3)).round(3)
+    names = np.array(["cat", "dog", "cat", "emu", "dog", "cat"])
+    expected = np.array([0, 1, 0, 2, 1, 0])
+    # Names in a .npz; an array of the user's own name with label_column.
+    np.savez(tmp_path / "names.npz", x=x, species=names)
+    got_x, got_y = datasets.load_array(tmp_path / "names.npz", "species")
+    np.testing.assert_allclose(got_x, x, rtol=1e-6)
+    np.testing.assert_array_equal(got_y, expected)
+    with pytest.raises(ValueError, match=r"no array 'kind'.*'species', 'x'"):
+        datasets.load_array(tmp_path / "names.npz", "kind")
+    np.save(tmp_path / "x.npy", x)
+    with pytest.raises(ValueError, match="holds x only"):
+        datasets.load_array(tmp_path / "x.npy", "species")
+    # A spreadsheet's "CSV UTF-8": a byte-order mark, semicolons, names.
+    lines = ["y;a;b;c"] + [
+        ";".join([name, *map(str, row)]) for name, row in zip(names, x)
+    ]
+    (tmp_path / "excel.csv").write_text("\n".join(lines), encoding="utf-8-sig")
+    got_x, got_y = datasets.load_array(tmp_path / "excel.csv")
+    np.testing.assert_allclose(got_x, x, rtol=1e-6)
+    np.testing.assert_array_equal(got_y, expected)
+    # Missing labels are an error, not a class of their own.
+    (tmp_path / "nan.csv").write_text("a,y\n0.5,1\n0.2,\n0.1,nan\n")
+    with pytest.raises(ValueError, match="2 labels are"):
+        datasets.load_array(tmp_path / "nan.csv")
+    np.savez(tmp_path / "nan.npz", x=x, y=[0, 1, np.nan, 1, 0, 0])
+    with pytest.raises(ValueError, match="1 labels are NaN.*sample 2"):
+        datasets.load_array(tmp_path / "nan.npz")
+
+
+def test_load_array_names_what_is_wrong_in_a_csv(tmp_path):
+    cases = {
+        "header_only.csv": ("a,b,y\n", "a header .* but no data rows"),
+        "empty.csv": ("\n\n", "is empty"),
+        "text.csv": ("a,b\n1,2\n3,x\n", r"'x' at data row 2, column 2 \('b'\)"),
+        "ragged.csv": ("1,2,3\n4,5\n", "data row 2 has 2 values, expected 3"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=message):
+            datasets.load_array(tmp_path / name)
 
 
 def test_load_array_flattens_images_and_checks_errors(tmp_path, rng):

@@ -61,6 +61,10 @@ def test_layout_and_refusal_to_overwrite(exported, tmp_path):
     model, path, _ = exported
     assert path == os.path.join(tmp_path / "serving", "3")
     assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+    # Readable by others as any new folder is (not mkdtemp's 0700).
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o777 & ~umask
     with pytest.raises(FileExistsError, match="overwrite=True"):
         vade_tf.export_saved_model(model, tmp_path / "serving", version=3)
     vade_tf.export_saved_model(

@@ -227,6 +227,40 @@ class HistoryCSV(keras.callbacks.CSVLogger):
         append: bool, append to an existing file.
     """
 
+    def on_train_begin(self, logs=None):
+        self._first_epoch = True
+        super().on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.append and self._first_epoch:
+            self._drop_rows_from(epoch)
+        self._first_epoch = False
+
+    def _drop_rows_from(self, epoch):
+        """Drops the rows of epochs >= `epoch` from the file being appended
+        to: a run resumed from an earlier checkpoint (one stopped between
+        writing an epoch's row and saving its checkpoint) repeats them."""
+        import csv
+        import io
+
+        from vade_tf import fileio
+
+        self.csv_file.close()
+        with open(self.filename, newline="", encoding="utf8") as handle:
+            lines = list(csv.reader(handle, delimiter=self.sep))
+        kept = lines[:1] + [
+            row for row in lines[1:] if row and int(float(row[0])) < epoch
+        ]
+        if len(kept) < len(lines):
+            text = io.StringIO()
+            csv.writer(text, delimiter=self.sep, lineterminator="\n").writerows(
+                kept
+            )
+            with fileio.atomic_output(self.filename, overwrite=True) as temp:
+                with open(temp, "w", encoding="utf8", newline="") as handle:
+                    handle.write(text.getvalue())
+        self.csv_file = open(self.filename, "a", encoding="utf8")
+
     def on_epoch_end(self, epoch, logs=None):
         if self.keys is None and logs:
             self.keys = sorted(logs)

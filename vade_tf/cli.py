@@ -690,8 +690,11 @@ class _StageReporter:
     ):
         self.x, self.y = x, y
         self.path = path
-        from vade_tf import workflow
+        from vade_tf import pretraining, workflow
 
+        pretrain_recipe = workflow.resolve_pretrain_recipe(
+            recipe, image_shape, getattr(args, "likelihood", None)
+        )
         self.overwrite = overwrite
         self.next_step = next_step
         self.scores = None
@@ -701,12 +704,11 @@ class _StageReporter:
             "command": " ".join(sys.argv),
             # The pretraining recipe, its epochs and batch size (the keys of
             # the shipped weights' JSON), then the whole training recipe.
-            "recipe": workflow.resolve_pretrain_recipe(
-                recipe, image_shape, getattr(args, "likelihood", None)
-            ),
+            "recipe": pretrain_recipe,
             "image_shape": image_shape,
             "epochs": recipe.pretrain_epochs,
-            "batch_size": recipe.pretrain_batch_size,
+            "batch_size": recipe.pretrain_batch_size
+            or pretraining.recipe_settings(pretrain_recipe)["batch_size"],
             "noise": recipe.noise,
             "gmm_init": recipe.gmm_init,
             "latent_std": recipe.latent_std,
@@ -783,6 +785,59 @@ def run_pretrain(args):
     )
     print(f"wrote {args.out}")
     return 0
+
+
+# The files `train` and `reproduce` write in a run folder.
+RUN_FILES = (
+    "model.keras",
+    "checkpoint.keras",
+    "metrics.json",
+    "history.csv",
+    "latent.png",
+    "samples.png",
+    "history.png",
+    "command.json",
+    "ae.weights.h5",
+    "ae.weights.json",
+)
+
+
+def _remove_run_files(out, keep=None):
+    """Removes a run's own files (`RUN_FILES`) from `out`, except `keep`
+    (the `--pretrained` file, which may be an earlier run's); other files
+    are left alone."""
+    keep = os.path.abspath(keep) if isinstance(keep, str) else None
+    for name in RUN_FILES:
+        path = os.path.join(out, name)
+        if os.path.isfile(path) and os.path.abspath(path) != keep:
+            os.remove(path)
+
+
+def _read_history_csv(path):
+    """`history.csv` as `{column: [values per epoch]}` (empty cells and the
+    epoch column left out), or `None` without the file."""
+    import csv
+
+    if not os.path.isfile(path):
+        return None
+    with open(path, newline="", encoding="utf8") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = [key for key in (rows[0] if rows else {}) if key != "epoch"]
+    return {
+        key: [float(row[key]) for row in rows if row.get(key)]
+        for key in columns
+    }
+
+
+def _pretraining_record(out):
+    """The AE+GMM scores and pretraining recipe of the run in `out`, from its
+    `ae.weights.json` (both `None` when it pretrained nothing)."""
+    try:
+        with open(os.path.join(out, "ae.weights.json"), encoding="utf8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        return None, None
+    return record.get("ae_gmm"), record.get("recipe")
 
 
 def _run_folder(args, name):
@@ -882,16 +937,25 @@ def _run_train(args):
         from vade_tf import shipped
 
         pretrained = shipped.autoencoder_weights(name)
+    if not args.resume:
+        # --overwrite: an earlier run's files go, so none of them (its
+        # checkpoint above all) passes for this run's.
+        _remove_run_files(out, keep=pretrained)
     os.makedirs(out, exist_ok=True)
     args.run_folder = out
-    _write_json(
-        os.path.join(out, COMMAND_FILE),
-        {"argv": args.argv, "seed": args.seed},
-        overwrite=True,
-    )
     next_step = f"Training VaDE ({recipe.name} recipe, {recipe.epochs} epochs)"
     history_csv = os.path.join(out, "history.csv")
     epoch_callbacks = [
+        # The command is saved for --resume once VaDE training begins, that
+        # is after every check of the data, the model and the options: a
+        # command that fails leaves the saved one (and the folder) alone.
+        keras.callbacks.LambdaCallback(
+            on_train_begin=lambda logs: _write_json(
+                os.path.join(out, COMMAND_FILE),
+                {"argv": args.argv, "seed": args.seed},
+                overwrite=True,
+            )
+        ),
         callbacks.CollapseMonitor(
             x, report=lambda message: print(f"warning: {message}", flush=True)
         ),
@@ -974,6 +1038,15 @@ def _run_train(args):
     ) as tmp:
         model.save(tmp)
     timings = {f"{k}_seconds": v for k, v in result.timings.items()}
+    history, ae_gmm, pretrain_recipe = (
+        result.history,
+        on_stage.scores,
+        result.pretrain_recipe,
+    )
+    if args.resume:
+        # The whole run's epochs and its start, not only the resumed part.
+        history = _read_history_csv(history_csv) or history
+        ae_gmm, pretrain_recipe = _pretraining_record(out)
     _write_json(
         os.path.join(out, "metrics.json"),
         {
@@ -981,13 +1054,14 @@ def _run_train(args):
             "data": name,
             "n_samples": int(len(x)),
             "recipe": result.recipe.to_dict(),
-            "pretrain_recipe": result.pretrain_recipe,
+            "pretrain_recipe": pretrain_recipe,
             "config": model.get_config(),
-            "ae_gmm": on_stage.scores,
+            "ae_gmm": ae_gmm,
             "vade": final,
             "timings": timings,
+            "resumed": bool(args.resume),
             "starts": starts,
-            "history": result.history,
+            "history": history,
         },
         overwrite=True,
     )
@@ -1005,7 +1079,7 @@ def _run_train(args):
         overwrite=True,
     )
     plotting.plot_history(
-        result.history, os.path.join(out, "history.png"), overwrite=True
+        history, os.path.join(out, "history.png"), overwrite=True
     )
     print(
         f"wrote {out}/: model.keras checkpoint.keras metrics.json "
@@ -1035,16 +1109,28 @@ def _load_model(path):
 COMMAND_FILE = "command.json"
 
 
+def _resume_error(command, message):
+    """Stops `vade-tf` with one line on stderr and `EXIT_ERROR`, as `main`
+    does for bad input (for errors found before the parser runs)."""
+    print(f"vade-tf {command}: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_ERROR)
+
+
 def expand_resume(argv):
     """`train|reproduce --resume RUN_DIR [flags]` as the run's own command.
 
     The saved command comes first, then `--resume RUN_DIR --overwrite
     --out RUN_DIR` and the flags given with `--resume`, which replace the
-    saved ones (argparse keeps the last value).
+    saved ones (argparse keeps the last value). `--resume=RUN_DIR` is the
+    same; `--out` cannot be given with it (a run resumes in its folder).
     """
     argv = list(argv)
     if not argv or argv[0] not in ("train", "reproduce"):
         return argv
+    for index, token in enumerate(argv):
+        if token.startswith("--resume="):
+            argv[index : index + 1] = ["--resume", token.split("=", 1)[1]]
+            break
     if "--resume" not in argv:
         return argv
     index = argv.index("--resume")
@@ -1052,25 +1138,41 @@ def expand_resume(argv):
         return argv  # argparse reports the missing value
     run_dir = argv[index + 1]
     extra = argv[1:index] + argv[index + 2 :]
+    if any(t == "--out" or t.startswith("--out=") for t in extra):
+        _resume_error(
+            argv[0],
+            f"--resume {run_dir} continues the run in its own folder; "
+            "--out cannot be given with it.",
+        )
     path = os.path.join(run_dir, COMMAND_FILE)
     try:
         with open(path) as handle:
             saved = json.load(handle)["argv"]
     except FileNotFoundError:
-        raise SystemExit(
-            f"vade-tf {argv[0]}: error: --resume {run_dir}: no {COMMAND_FILE} "
-            "there (is it a run folder written by vade-tf train or "
-            "reproduce?)"
-        ) from None
+        autoencoder = os.path.join(run_dir, "ae.weights.h5")
+        if os.path.isfile(autoencoder):
+            _resume_error(
+                argv[0],
+                f"--resume {run_dir}: the run stopped before VaDE training "
+                "began, so there is nothing to resume. Its pretrained "
+                "autoencoder is kept: run the same command again with "
+                f"--pretrained {autoencoder} and a new --out.",
+            )
+        _resume_error(
+            argv[0],
+            f"--resume {run_dir}: no {COMMAND_FILE} there (is it a run "
+            "folder written by vade-tf train or reproduce?)",
+        )
     except (ValueError, KeyError, TypeError) as error:
-        raise SystemExit(
-            f"vade-tf {argv[0]}: error: --resume {run_dir}: {path} is not a "
-            f"saved command ({error})"
-        ) from None
+        _resume_error(
+            argv[0],
+            f"--resume {run_dir}: {path} is not a saved command ({error})",
+        )
     if saved[:1] != argv[:1]:
-        raise SystemExit(
-            f"vade-tf {argv[0]}: error: {run_dir} was written by "
-            f"`vade-tf {saved[0]}`; resume it with that command"
+        _resume_error(
+            argv[0],
+            f"{run_dir} was written by `vade-tf {saved[0]}`; resume it with "
+            "that command",
         )
     return [
         *saved,
@@ -1087,13 +1189,14 @@ def parse_args(argv=None):
     """Parses the command line (`--resume` expanded; see `expand_resume`).
 
     The result's `argv` is the command to save for a later `--resume`:
-    the expanded arguments without `--resume RUN_DIR`.
+    the expanded arguments without what `expand_resume` added
+    (`--resume RUN_DIR --overwrite --out RUN_DIR`).
     """
     argv = expand_resume(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if getattr(args, "resume", None):
         index = argv.index("--resume")
-        argv = argv[:index] + argv[index + 2 :]
+        argv = argv[:index] + argv[index + 5 :]
     args.argv = argv
     return args
 
@@ -1151,6 +1254,14 @@ COMMANDS = {
 
 def _interrupted(args):
     """The one-line report of a run stopped with Ctrl-C."""
+    if args.command == "pretrain":
+        # Written once pretraining ended, before the mixture's fit.
+        written = [
+            path
+            for path in (args.out, os.path.splitext(args.out)[0] + ".json")
+            if os.path.isfile(path)
+        ]
+        return f"kept {' '.join(written)}" if written else "nothing was written"
     out = getattr(args, "run_folder", None)
     if out and os.path.isdir(out):
         kept = sorted(

@@ -148,8 +148,14 @@ def read_idx(path):
         uint8 numpy array, shape from the file's header.
     """
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (EOFError, OSError) as error:  # gzip.BadGzipFile is an OSError
+        raise ValueError(
+            f"{path} is truncated or not an IDX .gz file ({error}). "
+            "Download it again."
+        ) from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise ValueError(
             f"{path} is not an unsigned-byte IDX file (bad magic number "
@@ -212,25 +218,29 @@ def load_array(path, label_column=None):
     """Loads a user's own data from `.npz`, `.npy`, `.h5`/`.hdf5`, `.csv`
     or `.h5ad`.
 
-    - `.npz`: arrays `x` (or `X`, `data`) and optionally `y` (or `labels`);
-      a file with one array is taken as x.
+    - `.npz`: arrays `x` (or `X`, `data`) and optionally `y` (or `labels`,
+      or the array named by `label_column`); a file with one array is
+      taken as x.
     - `.npy`: one array, x (no labels).
     - `.h5` / `.hdf5`: datasets `x` and optionally `y`, as for `.npz`.
-    - `.csv`: numbers with an optional header row; the column named by
-      `label_column` (an int index or a header name; by default a header
-      column called `y`, `label` or `class`) becomes y.
+    - `.csv`: numbers with an optional header row, separated by commas,
+      semicolons or tabs (a UTF-8 byte-order mark is allowed); the column
+      named by `label_column` (an int index or a header name; by default a
+      header column called `y`, `label` or `class`) becomes y.
     - `.h5ad` (AnnData, single-cell data; needs the `anndata` package, the
       extra `vade-tf[singlecell]`): `X` (sparse allowed, made dense) is x;
-      the `obs` column named by `label_column`, if given, becomes y (its
-      categories numbered in sorted order).
+      the `obs` column named by `label_column`, if given, becomes y.
 
     Samples with more than one dimension are flattened. The values are not
-    rescaled.
+    rescaled. Labels are integers as they are; labels that are names
+    (strings) are numbered in sorted order; missing (NaN) or fractional
+    labels are an error.
 
     Args:
         path: str.
-        label_column: int, str or `None`: the label column of a `.csv`, or
-            the `obs` column of an `.h5ad`.
+        label_column: int, str or `None`: the label column of a `.csv`, the
+            label array of a `.npz` / `.h5`, or the `obs` column of an
+            `.h5ad`.
 
     Returns:
         Tuple `(x, y)`: float32 array `(n_samples, n_features)` and int64
@@ -244,9 +254,22 @@ def load_array(path, label_column=None):
         )
     extension = os.path.splitext(path)[1].lower()
     if extension == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            x, y = _pick_arrays(dict(archive), path)
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = dict(archive)
+        except ValueError as error:  # object arrays need pickle
+            raise ValueError(
+                f"{path}: cannot read its arrays without pickle ({error}). "
+                "Save numbers (and labels as numbers or strings), not "
+                "Python objects."
+            ) from None
+        x, y = _pick_arrays(arrays, path, label_column)
     elif extension == ".npy":
+        if label_column is not None:
+            raise ValueError(
+                f"{path}: a .npy file holds x only, so it has no labels "
+                f"{label_column!r}. Use a .npz file with arrays x and y."
+            )
         x, y = np.load(path, allow_pickle=False), None
     elif extension in (".h5", ".hdf5"):
         import h5py
@@ -257,7 +280,7 @@ def load_array(path, label_column=None):
                 for key in handle
                 if isinstance(handle[key], h5py.Dataset)
             }
-        x, y = _pick_arrays(arrays, path)
+        x, y = _pick_arrays(arrays, path, label_column)
     elif extension == ".csv":
         x, y = _read_csv(path, label_column)
     elif extension == ".h5ad":
@@ -276,7 +299,7 @@ def load_array(path, label_column=None):
             raise ValueError(
                 f"{path}: x has {len(x)} samples but y has {len(y)} labels."
             )
-        y = y.astype("int64")
+        y = _integer_labels(y, path)
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(
             f"{path}: x must be a numeric array. Received dtype {x.dtype} "
@@ -285,7 +308,46 @@ def load_array(path, label_column=None):
     return x.astype("float32"), y
 
 
-def _pick_arrays(arrays, path):
+def _integer_labels(y, path):
+    """Labels as int64: integers kept, names (strings) numbered in sorted
+    order; missing or fractional values are an error naming the file."""
+    if y.dtype.kind in "USO":
+        names = y.astype(str)
+        missing = np.isin(names, ("", "nan", "None"))
+        if missing.any():
+            raise ValueError(
+                f"{path}: {int(missing.sum())} labels are missing (first "
+                f"at sample {int(np.argmax(missing))}). Fill or drop those "
+                "samples first."
+            )
+        return np.unique(names, return_inverse=True)[1].astype("int64")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            bad = ~np.isfinite(y)
+            raise ValueError(
+                f"{path}: {int(bad.sum())} labels are NaN or inf (first at "
+                f"sample {int(np.argmax(bad))}). Fill or drop those samples "
+                "first."
+            )
+        if not np.all(y == np.round(y)):
+            first = int(np.argmax(y != np.round(y)))
+            raise ValueError(
+                f"{path}: labels must be whole numbers or names. Received "
+                f"{y[first]!r} at sample {first}."
+            )
+    return y.astype("int64")
+
+
+def _pick_arrays(arrays, path, label_column=None):
+    if label_column is not None:
+        if label_column not in arrays:
+            raise ValueError(
+                f"{path} has no array {label_column!r} for the labels; its "
+                f"arrays are {sorted(arrays)}."
+            )
+        rest = {k: v for k, v in arrays.items() if k != label_column}
+        x, _ = _pick_arrays(rest, path)
+        return x, arrays[label_column]
     x_key = next((k for k in ("x", "X", "data") if k in arrays), None)
     if x_key is None:
         if len(arrays) != 1:
@@ -332,31 +394,79 @@ def _read_h5ad(path, label_column):
 
 
 def _read_csv(path, label_column):
-    with open(path, encoding="utf8") as handle:
-        first = handle.readline().strip().split(",")
+    import csv
+
+    # utf-8-sig: spreadsheet programs start a "CSV UTF-8" file with a
+    # byte-order mark, which would otherwise stick to the first header name.
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        sample = handle.read(65536)
+        handle.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        rows = [
+            [cell.strip() for cell in row]
+            for row in csv.reader(handle, dialect)
+            if any(cell.strip() for cell in row)
+        ]
+    if not rows:
+        raise ValueError(f"{path} is empty: expected rows of numbers.")
     try:
-        [float(value) for value in first]
+        [float(value) for value in rows[0]]
         header = None
     except ValueError:
-        header = [value.strip().strip('"') for value in first]
-    table = np.loadtxt(
-        path, delimiter=",", skiprows=0 if header is None else 1, ndmin=2
-    )
+        header = [value.strip('"') for value in rows[0]]
+        rows = rows[1:]
+    if not rows:
+        raise ValueError(
+            f"{path} has a header ({', '.join(header)}) but no data rows."
+        )
+    widths = {len(row) for row in rows}
+    if len(widths) > 1 or (header is not None and widths != {len(header)}):
+        expected = len(header) if header is not None else len(rows[0])
+        first = next(i for i, row in enumerate(rows) if len(row) != expected)
+        raise ValueError(
+            f"{path}: data row {first + 1} has {len(rows[first])} values, "
+            f"expected {expected} (every row as wide as the first)."
+        )
+    table = np.array(rows, dtype=object)
     if label_column is None and header is not None:
         label_column = next(
             (n for n in ("y", "label", "class") if n in header), None
         )
-    if label_column is None:
-        return table, None
-    if isinstance(label_column, str):
-        if header is None or label_column not in header:
-            raise ValueError(
-                f"{path} has no column named {label_column!r}; its header "
-                f"is {header}."
-            )
-        label_column = header.index(label_column)
-    y = table[:, label_column]
-    x = np.delete(table, label_column, axis=1)
+    y = None
+    if label_column is not None:
+        if isinstance(label_column, str):
+            if header is None or label_column not in header:
+                raise ValueError(
+                    f"{path} has no column named {label_column!r}; its "
+                    f"header is {header}."
+                )
+            label_column = header.index(label_column)
+        y = table[:, label_column].astype(str)
+        try:
+            y = y.astype("float64")  # numeric labels; names stay strings
+        except ValueError:
+            pass
+        table = np.delete(table, label_column, axis=1)
+        if header is not None:
+            header = header[:label_column] + header[label_column + 1 :]
+    try:
+        x = table.astype("float64")
+    except ValueError:
+        for row, values in enumerate(table):
+            for column, value in enumerate(values):
+                try:
+                    float(value)
+                except ValueError:
+                    name = f" ({header[column]!r})" if header else ""
+                    raise ValueError(
+                        f"{path}: the value {value!r} at data row {row + 1}, "
+                        f"column {column + 1}{name} is not a number. Every "
+                        "column but the labels must be numeric."
+                    ) from None
+        raise
     return x, y
 
 

@@ -50,6 +50,12 @@ def export_saved_model(model, export_dir, version=1, overwrite=False):
     staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:
         archive.write_out(staging, verbose=False)
+        # mkdtemp made the folder private (0700); the version folder gets
+        # the permissions of any new folder, for a TF Serving process that
+        # runs as another user.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)
         if os.path.exists(target):
             shutil.rmtree(target)
         os.replace(staging, target)
