@@ -297,3 +297,13 @@ def test_history_csv_resumed_from_an_earlier_epoch_drops_its_later_rows(
     rows = path.read_text().splitlines()
     assert rows[0].startswith("epoch,")
     assert [row.split(",")[0] for row in rows[1:]] == ["0", "1", "2", "3", "4"]
+    # A new fit from epoch 0 appends, as Keras's CSVLogger does.
+    small_model.fit(
+        x,
+        epochs=2,
+        batch_size=40,
+        verbose=0,
+        callbacks=[callbacks.HistoryCSV(path, append=True)],
+    )
+    epochs = [row.split(",")[0] for row in path.read_text().splitlines()[1:]]
+    assert epochs == ["0", "1", "2", "3", "4", "0", "1"]

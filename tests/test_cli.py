@@ -744,10 +744,46 @@ def test_an_interrupted_pretrain_names_what_it_kept(tmp_path):
     # Stopped after pretraining, during the mixture's fit: the weights and
     # their metadata are on disk, and the report says so.
     out = tmp_path / "ae.weights.h5"
-    args = argparse.Namespace(command="pretrain", out=str(out))
-    assert cli._interrupted(args) == "nothing was written"
+    # An earlier run's files (to be overwritten) are not this run's.
     out.write_bytes(b"")
     (tmp_path / "ae.weights.json").write_text("{}")
+    writer = argparse.Namespace(written=False)
+    args = argparse.Namespace(
+        command="pretrain", out=str(out), pretrain_writer=writer
+    )
+    assert cli._interrupted(args) == "nothing was written"
+    writer.written = True
     assert cli._interrupted(args) == (
         f"kept {out} {tmp_path / 'ae.weights.json'}"
     )
+
+
+def test_overwrite_keeps_the_pretrained_weights_and_their_metadata(tmp_path):
+    for name in (*cli.RUN_FILES, "notes.txt"):
+        (tmp_path / name).write_text("earlier")
+    cli._remove_run_files(str(tmp_path), keep=str(tmp_path / "ae.weights.h5"))
+    assert sorted(os.listdir(tmp_path)) == [
+        "ae.weights.h5",
+        "ae.weights.json",
+        "notes.txt",
+    ]
+
+
+def test_options_are_never_abbreviated(capsys):
+    # `--resume` is expanded before parsing; `--resu` must not pass for it.
+    with pytest.raises(SystemExit) as info:
+        cli.parse_args(["train", "--dataset", "digits", "--resu", "run"])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --resu" in capsys.readouterr().err
+
+
+def test_history_csv_is_read_back_value_by_epoch(tmp_path, capsys):
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,acc,loss\n0,0.5,3\n1,,2\n2,0.7,1\n")
+    assert cli._read_history_csv(str(path)) == {
+        "acc": [0.5, None, 0.7],
+        "loss": [3.0, 2.0, 1.0],
+    }
+    path.write_text("epoch,loss\n0,abc\n")
+    assert cli._read_history_csv(str(path)) is None
+    assert "could not read" in capsys.readouterr().out

@@ -117,6 +117,9 @@ def test_read_idx_rejects_bad_files(tmp_path):
     (tmp_path / "text.gz").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="text.gz is truncated or not an IDX"):
         datasets.read_idx(str(tmp_path / "text.gz"))
+    # A file that is not there is not called truncated.
+    with pytest.raises(FileNotFoundError):
+        datasets.read_idx(str(tmp_path / "absent.gz"))
 
 
 @pytest.mark.slow
@@ -182,6 +185,12 @@ def test_load_array_reads_labels_as_users_write_them(tmp_path, rng):
     np.save(tmp_path / "x.npy", x)
     with pytest.raises(ValueError, match="holds x only"):
         datasets.load_array(tmp_path / "x.npy", "species")
+    # Rows longer than any sample a separator is guessed from (784 values).
+    wide = rng.uniform(size=(4, 784)).round(4)
+    for separator in (";", "\t"):
+        np.savetxt(tmp_path / "wide.csv", wide, delimiter=separator)
+        got_x, _ = datasets.load_array(tmp_path / "wide.csv")
+        np.testing.assert_allclose(got_x, wide, rtol=1e-6)
     # A spreadsheet's "CSV UTF-8": a byte-order mark, semicolons, names.
     lines = ["y;a;b;c"] + [
         ";".join([name, *map(str, row)]) for name, row in zip(names, x)
@@ -194,6 +203,11 @@ def test_load_array_reads_labels_as_users_write_them(tmp_path, rng):
     (tmp_path / "nan.csv").write_text("a,y\n0.5,1\n0.2,\n0.1,nan\n")
     with pytest.raises(ValueError, match="2 labels are"):
         datasets.load_array(tmp_path / "nan.csv")
+    (tmp_path / "na.csv").write_text(
+        "a,y\n0.5,T cell\n0.2,NaN\n0.1,B cell\n0.3,NA\n0.4, n/a\n"
+    )
+    with pytest.raises(ValueError, match="3 labels are missing"):
+        datasets.load_array(tmp_path / "na.csv")
     np.savez(tmp_path / "nan.npz", x=x, y=[0, 1, np.nan, 1, 0, 0])
     with pytest.raises(ValueError, match="1 labels are NaN.*sample 2"):
         datasets.load_array(tmp_path / "nan.npz")
@@ -205,11 +219,14 @@ def test_load_array_names_what_is_wrong_in_a_csv(tmp_path):
         "empty.csv": ("\n\n", "is empty"),
         "text.csv": ("a,b\n1,2\n3,x\n", r"'x' at data row 2, column 2 \('b'\)"),
         "ragged.csv": ("1,2,3\n4,5\n", "data row 2 has 2 values, expected 3"),
+        "labels_only.csv": ("y\n1\n2\n", "only the label column"),
     }
     for name, (text, message) in cases.items():
         (tmp_path / name).write_text(text)
         with pytest.raises(ValueError, match=message):
             datasets.load_array(tmp_path / name)
+    with pytest.raises(ValueError, match="has 2 columns; label_column=5"):
+        datasets.load_array(tmp_path / "text.csv", label_column=5)
 
 
 def test_load_array_flattens_images_and_checks_errors(tmp_path, rng):

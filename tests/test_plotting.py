@@ -49,6 +49,10 @@ def test_latent_and_history_plots(small_model, blobs, tmp_path):
         plotting.plot_history(
             history, tmp_path / "history.png", overwrite=False
         )
+    # An epoch without a value (None, as metrics.json holds it) is a gap.
+    gaps = {"loss": [3.0, None, 1.0], "acc": [None, 0.6, 0.7]}
+    plotting.plot_history(gaps, tmp_path / "gaps.png")
+    assert _read(tmp_path / "gaps.png").std() > 0
 
 
 def test_latent_colours_match_clusters_to_their_labels():

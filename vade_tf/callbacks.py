@@ -224,7 +224,9 @@ class HistoryCSV(keras.callbacks.CSVLogger):
     Args:
         filename: str, the CSV file.
         separator: str.
-        append: bool, append to an existing file.
+        append: bool, append to an existing file. A fit that resumes at
+            `initial_epoch` > 0 first drops the file's rows of that epoch and
+            later ones, which the resumed run writes again.
     """
 
     def on_train_begin(self, logs=None):
@@ -232,14 +234,23 @@ class HistoryCSV(keras.callbacks.CSVLogger):
         super().on_train_begin(logs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self.append and self._first_epoch:
+        if self.append and self._first_epoch and epoch > 0:
             self._drop_rows_from(epoch)
         self._first_epoch = False
 
     def _drop_rows_from(self, epoch):
         """Drops the rows of epochs >= `epoch` from the file being appended
-        to: a run resumed from an earlier checkpoint (one stopped between
-        writing an epoch's row and saving its checkpoint) repeats them."""
+        to, when a fit resumes at `epoch` > 0: a run resumed from an earlier
+        checkpoint (one stopped between writing an epoch's row and saving
+        its checkpoint) repeats them. Rows whose epoch is not a number are
+        kept."""
+
+        def before(row):
+            try:
+                return int(float(row[0])) < epoch
+            except (ValueError, IndexError):
+                return True
+
         import csv
         import io
 
@@ -248,9 +259,7 @@ class HistoryCSV(keras.callbacks.CSVLogger):
         self.csv_file.close()
         with open(self.filename, newline="", encoding="utf8") as handle:
             lines = list(csv.reader(handle, delimiter=self.sep))
-        kept = lines[:1] + [
-            row for row in lines[1:] if row and int(float(row[0])) < epoch
-        ]
+        kept = lines[:1] + [row for row in lines[1:] if row and before(row)]
         if len(kept) < len(lines):
             text = io.StringIO()
             csv.writer(text, delimiter=self.sep, lineterminator="\n").writerows(

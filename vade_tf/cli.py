@@ -341,6 +341,9 @@ def build_parser():
         description="VaDE (Variational Deep Embedding) clustering for Keras "
         "3 / TensorFlow.",
         epilog="`vade-tf <command> --help` lists a command's options.",
+        # Options in full: `--resume` is expanded before parsing, and an
+        # abbreviation (`--res`, `--ou`) would slip past that.
+        allow_abbrev=False,
     )
     parser.add_argument(
         "--version", action="version", version=f"vade-tf {_version()}"
@@ -361,6 +364,7 @@ def build_parser():
             help=help_text,
             description=description,
             formatter_class=_HelpFormatter,
+            allow_abbrev=False,
         )
 
     train = add(
@@ -773,6 +777,7 @@ def run_pretrain(args):
     writer = _StageReporter(
         x, y, recipe, args.out, args, image_shape, args.overwrite
     )
+    args.pretrain_writer = writer  # for the report of an interruption
     workflow.prepare(
         model,
         x,
@@ -804,29 +809,40 @@ RUN_FILES = (
 
 def _remove_run_files(out, keep=None):
     """Removes a run's own files (`RUN_FILES`) from `out`, except `keep`
-    (the `--pretrained` file, which may be an earlier run's); other files
-    are left alone."""
-    keep = os.path.abspath(keep) if isinstance(keep, str) else None
+    (the `--pretrained` file, which may be an earlier run's) and its `.json`
+    metadata; other files are left alone."""
+    kept = set()
+    if isinstance(keep, str):
+        # The weights and their metadata beside them.
+        kept = {
+            os.path.abspath(keep),
+            os.path.abspath(os.path.splitext(keep)[0] + ".json"),
+        }
     for name in RUN_FILES:
         path = os.path.join(out, name)
-        if os.path.isfile(path) and os.path.abspath(path) != keep:
+        if os.path.isfile(path) and os.path.abspath(path) not in kept:
             os.remove(path)
 
 
 def _read_history_csv(path):
-    """`history.csv` as `{column: [values per epoch]}` (empty cells and the
-    epoch column left out), or `None` without the file."""
+    """`history.csv` as `{column: [value per epoch]}` (the epoch column left
+    out, an empty cell `None`), or `None` without a readable file."""
     import csv
 
-    if not os.path.isfile(path):
+    def number(cell):
+        return float(cell) if cell not in ("", None) else None
+
+    try:
+        with open(path, newline="", encoding="utf8") as handle:
+            rows = list(csv.DictReader(handle))
+        columns = [key for key in (rows[0] if rows else {}) if key != "epoch"]
+        return {key: [number(row.get(key)) for row in rows] for key in columns}
+    except (OSError, ValueError) as error:
+        print(
+            f"warning: could not read {path} ({error}); metrics.json and "
+            "history.png show the resumed epochs only"
+        )
         return None
-    with open(path, newline="", encoding="utf8") as handle:
-        rows = list(csv.DictReader(handle))
-    columns = [key for key in (rows[0] if rows else {}) if key != "epoch"]
-    return {
-        key: [float(row[key]) for row in rows if row.get(key)]
-        for key in columns
-    }
 
 
 def _pretraining_record(out):
@@ -1255,13 +1271,12 @@ COMMANDS = {
 def _interrupted(args):
     """The one-line report of a run stopped with Ctrl-C."""
     if args.command == "pretrain":
-        # Written once pretraining ended, before the mixture's fit.
-        written = [
-            path
-            for path in (args.out, os.path.splitext(args.out)[0] + ".json")
-            if os.path.isfile(path)
-        ]
-        return f"kept {' '.join(written)}" if written else "nothing was written"
+        # Written once pretraining ended, before the mixture's fit (files
+        # of an earlier run that --overwrite would replace do not count).
+        writer = getattr(args, "pretrain_writer", None)
+        if writer is None or not writer.written:
+            return "nothing was written"
+        return f"kept {args.out} {os.path.splitext(args.out)[0]}.json"
     out = getattr(args, "run_folder", None)
     if out and os.path.isdir(out):
         kept = sorted(

@@ -9,6 +9,8 @@ import gzip
 import math
 import os
 import random
+import warnings
+import zlib
 
 import numpy as np
 
@@ -62,8 +64,9 @@ def load_dataset(name, data_dir=None, split="all"):
     in, in order: `data_dir`; `$VADE_TF_DATA` (the folder itself or its
     `<name>/` subfolder); `~/.keras/datasets/<name>/`; Debian's
     `/usr/share/datasets/...`; and last, when no `data_dir` is given,
-    Keras's own download (which needs a network connection). A `data_dir`
-    without the files is an error: nothing is downloaded elsewhere.
+    Keras's own download (which needs a network connection). With a
+    `data_dir`, nothing is downloaded: when no folder holds the files, it is
+    an error that names them all.
     `digits` is scikit-learn's embedded 8x8 digits (1,797 samples, 64
     features, values /16).
 
@@ -151,7 +154,7 @@ def read_idx(path):
     try:
         with opener(path, "rb") as handle:
             data = handle.read()
-    except (EOFError, OSError) as error:  # gzip.BadGzipFile is an OSError
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise ValueError(
             f"{path} is truncated or not an IDX .gz file ({error}). "
             "Download it again."
@@ -312,8 +315,8 @@ def _integer_labels(y, path):
     """Labels as int64: integers kept, names (strings) numbered in sorted
     order; missing or fractional values are an error naming the file."""
     if y.dtype.kind in "USO":
-        names = y.astype(str)
-        missing = np.isin(names, ("", "nan", "None"))
+        names = np.char.strip(y.astype(str))
+        missing = np.isin(np.char.lower(names), MISSING_LABELS)
         if missing.any():
             raise ValueError(
                 f"{path}: {int(missing.sum())} labels are missing (first "
@@ -393,81 +396,123 @@ def _read_h5ad(path, label_column):
     return x, y
 
 
+# Label cells that mean "no label" (compared in lower case).
+MISSING_LABELS = ("", "nan", "na", "n/a", "null", "none")
+
+
 def _read_csv(path, label_column):
     import csv
 
     # utf-8-sig: spreadsheet programs start a "CSV UTF-8" file with a
     # byte-order mark, which would otherwise stick to the first header name.
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        sample = handle.read(65536)
-        handle.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        rows = [
-            [cell.strip() for cell in row]
-            for row in csv.reader(handle, dialect)
-            if any(cell.strip() for cell in row)
-        ]
-    if not rows:
+        head = [line for line in (handle.readline() for _ in range(5)) if line]
+    lines = [line for line in head if line.strip()]
+    if not lines:
         raise ValueError(f"{path} is empty: expected rows of numbers.")
     try:
-        [float(value) for value in rows[0]]
+        # The separator from whole lines, however long a row is.
+        delimiter = csv.Sniffer().sniff("".join(lines), ",;\t").delimiter
+    except csv.Error:
+        delimiter = ","
+    first = next(csv.reader([lines[0]], delimiter=delimiter))
+    first = [cell.strip() for cell in first]
+    try:
+        [float(value) for value in first]
         header = None
     except ValueError:
-        header = [value.strip('"') for value in rows[0]]
-        rows = rows[1:]
-    if not rows:
-        raise ValueError(
-            f"{path} has a header ({', '.join(header)}) but no data rows."
-        )
-    widths = {len(row) for row in rows}
-    if len(widths) > 1 or (header is not None and widths != {len(header)}):
-        expected = len(header) if header is not None else len(rows[0])
-        first = next(i for i, row in enumerate(rows) if len(row) != expected)
-        raise ValueError(
-            f"{path}: data row {first + 1} has {len(rows[first])} values, "
-            f"expected {expected} (every row as wide as the first)."
-        )
-    table = np.array(rows, dtype=object)
+        header = [value.strip('"') for value in first]
+    width = len(first)
     if label_column is None and header is not None:
         label_column = next(
             (n for n in ("y", "label", "class") if n in header), None
         )
-    y = None
+    if isinstance(label_column, str):
+        if header is None or label_column not in header:
+            raise ValueError(
+                f"{path} has no column named {label_column!r}; its header "
+                f"is {header}."
+            )
+        label_column = header.index(label_column)
+    if label_column is not None and not -width <= label_column < width:
+        raise ValueError(
+            f"{path} has {width} columns; label_column={label_column} is "
+            "not one of them."
+        )
     if label_column is not None:
-        if isinstance(label_column, str):
-            if header is None or label_column not in header:
-                raise ValueError(
-                    f"{path} has no column named {label_column!r}; its "
-                    f"header is {header}."
+        label_column %= width
+        if width == 1:
+            raise ValueError(
+                f"{path} has only the label column: no features to cluster."
+            )
+    features = [c for c in range(width) if c != label_column]
+    skip = 0 if header is None else 1
+    try:
+        with warnings.catch_warnings():
+            # A header without rows: reported below, not as numpy's warning.
+            warnings.filterwarnings("ignore", "loadtxt: input contained no")
+            x = np.loadtxt(
+                path,
+                delimiter=delimiter,
+                skiprows=skip,
+                usecols=features,
+                ndmin=2,
+                encoding="utf-8-sig",
+            )
+            y = None
+            if label_column is not None:
+                y = np.loadtxt(
+                    path,
+                    delimiter=delimiter,
+                    skiprows=skip,
+                    usecols=[label_column],
+                    dtype=str,
+                    ndmin=1,
+                    encoding="utf-8-sig",
                 )
-            label_column = header.index(label_column)
-        y = table[:, label_column].astype(str)
+    except ValueError as error:
+        _explain_csv(path, delimiter, skip, header, features, width)
+        raise ValueError(f"{path}: {error}") from None
+    if len(x) == 0:
+        raise ValueError(
+            f"{path} has a header ({', '.join(header or [])}) but no data rows."
+        )
+    if y is not None:
+        y = np.char.strip(y.astype(str))
         try:
             y = y.astype("float64")  # numeric labels; names stay strings
         except ValueError:
             pass
-        table = np.delete(table, label_column, axis=1)
-        if header is not None:
-            header = header[:label_column] + header[label_column + 1 :]
-    try:
-        x = table.astype("float64")
-    except ValueError:
-        for row, values in enumerate(table):
-            for column, value in enumerate(values):
+    return x, y
+
+
+def _explain_csv(path, delimiter, skip, header, features, width):
+    """Raises a `ValueError` naming the first row of `path` that cannot be
+    read as numbers (a ragged row or a non-numeric cell); returns if none
+    is found."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = csv.reader(handle, delimiter=delimiter)
+        for number, row in enumerate(rows):
+            if number < skip or not any(cell.strip() for cell in row):
+                continue
+            data_row = number + 1 - skip
+            if len(row) != width:
+                raise ValueError(
+                    f"{path}: data row {data_row} has {len(row)} values, "
+                    f"expected {width} (every row as wide as the first)."
+                )
+            for column in features:
                 try:
-                    float(value)
+                    float(row[column])
                 except ValueError:
                     name = f" ({header[column]!r})" if header else ""
                     raise ValueError(
-                        f"{path}: the value {value!r} at data row {row + 1}, "
-                        f"column {column + 1}{name} is not a number. Every "
-                        "column but the labels must be numeric."
+                        f"{path}: the value {row[column].strip()!r} at data "
+                        f"row {data_row}, column {column + 1}{name} is not a "
+                        "number. Every column but the labels must be numeric."
                     ) from None
-        raise
-    return x, y
 
 
 def batch_order_seed(seed):

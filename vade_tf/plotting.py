@@ -294,7 +294,10 @@ def plot_history(history, path, keys=None, overwrite=False):
     axes = figure.subplots(1, len(panels), squeeze=False)[0]
     for axis, (title, names) in zip(axes, panels):
         for name in names:
-            values = logs[name]
+            # An epoch without the value (None) is a gap in the line.
+            values = np.array(
+                [np.nan if v is None else v for v in logs[name]], "float64"
+            )
             axis.plot(np.arange(1, len(values) + 1), values, label=name)
         axis.set_xlabel("epoch")
         axis.set_title(title)
