@@ -252,7 +252,6 @@ class HistoryCSV(keras.callbacks.CSVLogger):
                 return True
 
         import csv
-        import io
 
         from vade_tf import fileio
 
@@ -261,13 +260,11 @@ class HistoryCSV(keras.callbacks.CSVLogger):
             lines = list(csv.reader(handle, delimiter=self.sep))
         kept = lines[:1] + [row for row in lines[1:] if row and before(row)]
         if len(kept) < len(lines):
-            text = io.StringIO()
-            csv.writer(text, delimiter=self.sep, lineterminator="\n").writerows(
-                kept
-            )
             with fileio.atomic_output(self.filename, overwrite=True) as temp:
                 with open(temp, "w", encoding="utf8", newline="") as handle:
-                    handle.write(text.getvalue())
+                    csv.writer(
+                        handle, delimiter=self.sep, lineterminator="\n"
+                    ).writerows(kept)
         self.csv_file = open(self.filename, "a", encoding="utf8")
 
     def on_epoch_end(self, epoch, logs=None):

@@ -1097,11 +1097,10 @@ def _run_train(args):
     plotting.plot_history(
         history, os.path.join(out, "history.png"), overwrite=True
     )
-    print(
-        f"wrote {out}/: model.keras checkpoint.keras metrics.json "
-        "history.csv latent.png samples.png history.png command.json"
-        + ("" if pretrained or args.resume else " ae.weights.h5")
-    )
+    written = [name for name in RUN_FILES if not name.startswith("ae.")]
+    if not (pretrained or args.resume):
+        written.append("ae.weights.h5")
+    print(f"wrote {out}/: {' '.join(written)}")
     return 0
 
 
