@@ -556,7 +556,7 @@ def _bad_inputs(tmp_path):
         (
             "one_cluster",
             ["--data", npz("one", x=good), "--n-clusters", "1"],
-            "n_clusters",
+            "--n-clusters must be an integer >= 2",
         )
     )
     text = tmp_path / "data.txt"

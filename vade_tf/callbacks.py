@@ -382,18 +382,26 @@ class CollapseMonitor(keras.callbacks.Callback):
                 "for its scale (lower gmm_learning_rate, or "
                 'gmm_updates="relative" / --gmm-updates relative).',
             )
-        for c in np.flatnonzero(shares < min_fraction):
-            if ("weight", c) in self.warned:
-                continue
+        emptied = [
+            c
+            for c in np.flatnonzero(shares < min_fraction)
+            if ("weight", c) not in self.warned
+        ]
+        for c in emptied:
+            kept = int(np.sum(shares >= min_fraction))
             self._warn(
                 ("share", c),
                 f"epoch {epoch + 1}: cluster {c} holds {shares[c]:.2%} of "
                 f"the points (< {min_fraction:.2%}) while its weight is "
                 f"{theta[c]:.3f}: the encoder moved its points to other "
-                "clusters. Likely causes: a network learning rate too high "
-                "for the latent scale (the tuned recipe uses 0.0002), or "
-                "data whose scale the likelihood does not suit (standardise "
-                "features for the gaussian likelihood).",
+                f"clusters, and {kept} of the {k} clusters keep points. "
+                f"Most likely K = {k} is more than the clusters the data "
+                "hold: let K be chosen (n_clusters=\"auto\", --n-clusters "
+                f"auto) or ask for about {kept}. Less likely: a network "
+                "learning rate too high for the latent scale (the tuned "
+                "recipe uses 0.0002), or data whose scale the likelihood "
+                "does not suit (standardise features for the gaussian "
+                "likelihood).",
             )
         entropy = -np.sum(probs * np.log(np.maximum(probs, 1e-30)), axis=1)
         ratio = float(entropy.mean() / np.log(k))

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from vade_tf import datasets, options, recipes
+from vade_tf import datasets, k_selection, options, recipes
 
 # Exit status of a run stopped with Ctrl-C (128 + SIGINT), as shells use.
 EXIT_INTERRUPTED = 130
@@ -52,6 +52,23 @@ def _dataset_name(value):
             "--data PATH"
         )
     return name
+
+
+def _n_clusters(value):
+    """`--n-clusters`: an integer >= 2 or "auto" (checked by the command,
+    so that a bad value is one line, as other bad input is)."""
+    if value is None or k_selection.is_auto(value):
+        return k_selection.AUTO if value is not None else None
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < 2:
+        raise ValueError(
+            f"--n-clusters must be an integer >= 2 or 'auto'. Received: "
+            f"--n-clusters {value}"
+        )
+    return number
 
 
 def _add_data_arguments(parser, required=True):
@@ -94,9 +111,25 @@ def _add_data_arguments(parser, required=True):
 def _add_model_arguments(parser):
     parser.add_argument(
         "--n-clusters",
-        type=int,
         metavar="K",
-        help="number of clusters (default: the number of labels, else 10)",
+        help="number of clusters, an integer >= 2, or auto: chosen without "
+        "labels on the pretrained latent means (--k-range, --k-criterion) "
+        "(default: the number of distinct labels when the data have "
+        "labels, else auto)",
+    )
+    parser.add_argument(
+        "--k-range",
+        metavar="MIN:MAX",
+        help="with --n-clusters auto: the K tried, both ends included "
+        f"(default: 2:{k_selection.DEFAULT_MAX_CLUSTERS}, at most one "
+        f"cluster per {k_selection.MIN_ROWS_PER_CLUSTER} rows)",
+    )
+    parser.add_argument(
+        "--k-criterion",
+        choices=k_selection.CRITERIA,
+        default=k_selection.DEFAULT_CRITERION,
+        help="with --n-clusters auto: how K is scored (vade_tf.k_selection; "
+        "docs/results.md compares them) (default: %(default)s)",
     )
     parser.add_argument(
         "--latent-dim",
@@ -296,6 +329,12 @@ def _add_run_arguments(parser):
         "--no-xla", action="store_true", help="train without XLA"
     )
     parser.add_argument(
+        "--proba",
+        action="store_true",
+        help="clusters.csv also gets every cluster's probability q(c|x), "
+        "columns p_0 ... p_{K-1}",
+    )
+    parser.add_argument(
         "--resume",
         metavar="RUN_DIR",
         help="continue a stopped run from its checkpoint.keras, with the "
@@ -317,7 +356,11 @@ def _add_verbose_argument(parser):
 
 def _add_model_file_argument(parser):
     parser.add_argument(
-        "--model", required=True, metavar="PATH", help="a .keras file"
+        "--model",
+        required=True,
+        metavar="PATH",
+        help="a .keras file, or shipped:mnist / shipped:fashion_mnist for "
+        "the package's trained models",
     )
 
 
@@ -492,6 +535,33 @@ def build_parser():
     )
     _add_data_arguments(generate, required=False)
 
+    predict = add(
+        "predict",
+        "write the cluster of every row of a data file",
+        "Cluster every row of a data file with a saved model and write the "
+        "assignments\n(one row per input row, in input order): the columns "
+        "cluster and probability\n(the largest q(c|x)) and with --proba "
+        "p_0 ... p_{K-1}. .csv, .npz or .npy by\nthe extension of --out "
+        "(.npy: the clusters only). Rows are read, clustered and\nwritten "
+        "in chunks, so files larger than memory stream through.",
+    )
+    _add_model_file_argument(predict)
+    _add_data_arguments(predict)
+    predict.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="the assignments file: .csv, .npz or .npy",
+    )
+    predict.add_argument(
+        "--proba",
+        action="store_true",
+        help="also every cluster's probability q(c|x)",
+    )
+    predict.add_argument(
+        "--overwrite", action="store_true", help="replace an existing file"
+    )
+
     export = add(
         "export",
         "a SavedModel for TF Serving",
@@ -521,19 +591,78 @@ def build_parser():
 
 
 def _load_data(args):
+    """The data of `--data` or `--dataset`: `(x, y, name, description)`.
+
+    The description says which column became the labels and why, and
+    holds a CSV's feature names (a `vade_tf.datasets.LoadedData` without
+    its arrays' use; `None` for a named data set).
+    """
     if getattr(args, "data", None):
-        x, y = datasets.load_array(args.data, label_column=args.label_key)
+        data = datasets.read_data(args.data, label_column=args.label_key)
         name = os.path.splitext(os.path.basename(args.data))[0]
+        return data.x, data.y, name, data
+    x, y = datasets.load_dataset(args.dataset, args.data_dir, args.split)
+    return x, y, args.dataset, None
+
+
+def _decide_n_clusters(args, x, y):
+    """K and where it comes from: `(K or "auto", reason)`."""
+    n_clusters = _n_clusters(args.n_clusters)
+    if n_clusters is not None:
+        if k_selection.is_auto(n_clusters):
+            return k_selection.AUTO, "--n-clusters auto"
+        return n_clusters, "--n-clusters"
+    if y is not None:
+        return int(len(np.unique(y))), "the number of distinct labels"
+    return k_selection.AUTO, "no labels and no --n-clusters"
+
+
+def _describe_data(args, x, y, name, loaded):
+    """Prints what was read and decided, before any training."""
+    if loaded is None:
+        labels = f"the {name} labels (reported, never trained on)"
     else:
-        x, y = datasets.load_dataset(args.dataset, args.data_dir, args.split)
-        name = args.dataset
-    return x, y, name
+        labels = loaded.labels_from
+        if y is not None:
+            labels += " (reported, never trained on)"
+    print(f"Data    {name}: {x.shape[0]} rows x {x.shape[1]} features; "
+          f"labels: {labels}", flush=True)
+    if loaded is not None and loaded.label_hint:
+        print(f"note: {loaded.label_hint}", flush=True)
 
 
-def _build_model(args, x, y):
+def _announce_n_clusters(args, n_clusters, reason, n_samples):
+    """Prints K and its source (or how it will be chosen) and checks the
+    range of K, before any training."""
+    if not k_selection.is_auto(n_clusters):
+        print(f"Clusters K = {n_clusters} ({reason})", flush=True)
+        return
+    low, high = _k_range_of(args, n_samples)
+    print(
+        f"Clusters chosen from K = {low}..{high} by {args.k_criterion} on "
+        f"the pretrained latent means ({reason}; labels are never used)",
+        flush=True,
+    )
+
+
+def _k_range_of(args, n_samples):
+    """`--k-range` as `(k_min, k_max)`, or the default for the data."""
+    if not getattr(args, "k_range", None):
+        return k_selection.default_k_range(n_samples)
+    try:
+        values = k_selection.check_k_range(args.k_range, n_samples)
+    except ValueError as error:
+        raise ValueError(
+            str(error).replace("k_range=", "--k-range ").replace(
+                "k_range must", "--k-range must"
+            )
+        ) from None
+    return (values[0], values[-1])
+
+
+def _build_model(args, x, n_clusters):
     from vade_tf import workflow
 
-    n_clusters = args.n_clusters or (len(np.unique(y)) if y is not None else 10)
     try:
         hidden = tuple(int(w) for w in args.hidden_dims.split(",") if w)
     except ValueError:
@@ -625,10 +754,12 @@ def _verbosity(args):
     return 1 if sys.stdout.isatty() else 2
 
 
-def _scores(model, x, y):
+def _scores(model, x, y, probabilities=None):
     from vade_tf import metrics
 
-    clusters = model.predict_clusters(x)
+    if probabilities is None:
+        probabilities = model.predict_proba(x)
+    clusters = probabilities.argmax(axis=1)
     scores = {
         "min_cluster_fraction": metrics.min_cluster_fraction(
             clusters, model.n_clusters
@@ -724,8 +855,10 @@ class _StageReporter:
 
     def __call__(self, stage, model):
         if stage == "pretrained":
-            self.metadata["pretrain_seconds"] = (
-                time.perf_counter() - self.started
+            # Once: with K chosen ("auto") the stage comes twice, after
+            # pretraining and when the chosen model takes the autoencoder.
+            self.metadata.setdefault(
+                "pretrain_seconds", time.perf_counter() - self.started
             )
             self._write(model)
         elif stage == "initialized":
@@ -770,26 +903,70 @@ def run_pretrain(args):
     from vade_tf import compilation, workflow
 
     keras.utils.set_random_seed(args.seed)
-    x, y, name = _load_data(args)
+    x, y, name, loaded = _load_data(args)
     image_shape = _image_shape(args, name)
     recipe = _recipe(args)
-    model = _build_model(args, x, y)
+    _describe_data(args, x, y, name, loaded)
+    n_clusters, reason = _decide_n_clusters(args, x, y)
+    _announce_n_clusters(args, n_clusters, reason, len(x))
     writer = _StageReporter(
         x, y, recipe, args.out, args, image_shape, args.overwrite
     )
     args.pretrain_writer = writer  # for the report of an interruption
+    jit_compile = False if args.no_xla else compilation.JIT_COMPILE
+    model, probe, _ = _model_for_k(
+        args, x, n_clusters, reason, recipe, image_shape, jit_compile, writer
+    )
     workflow.prepare(
         model,
         x,
         recipe,
+        pretrained=probe,
         image_shape=image_shape,
         random_state=args.seed,
-        jit_compile=False if args.no_xla else compilation.JIT_COMPILE,
+        jit_compile=jit_compile,
         verbose=_verbosity(args),
         on_stage=writer,
     )
     print(f"wrote {args.out}")
     return 0
+
+
+def _model_for_k(
+    args, x, n_clusters, reason, recipe, image_shape, jit_compile, on_stage,
+    pretrained=None,
+):
+    """The model to train, with K given or chosen without labels.
+
+    With K given, a new model. With "auto", a model pretrained first
+    (`workflow.choose_n_clusters`, which reports "pretrained" to
+    `on_stage`), K chosen on its latent means, and a model of that K to
+    take its autoencoder (`workflow.train(..., pretrained=probe)`).
+
+    Returns:
+        Tuple `(model, probe or None, KSelection or None)`.
+    """
+    from vade_tf import workflow
+
+    if not k_selection.is_auto(n_clusters):
+        return _build_model(args, x, n_clusters), None, None
+    low, high = _k_range_of(args, len(x))
+    probe = _build_model(args, x, low)
+    selection, _ = workflow.choose_n_clusters(
+        probe,
+        x,
+        recipe,
+        k_range=(low, high),
+        criterion=args.k_criterion,
+        pretrained=pretrained,
+        image_shape=image_shape,
+        random_state=args.seed,
+        jit_compile=jit_compile,
+        verbose=_verbosity(args),
+        on_stage=on_stage,
+    )
+    print(f"Clusters {selection.summary()}", flush=True)
+    return _build_model(args, x, selection.n_clusters), probe, selection
 
 
 # The files `train` and `reproduce` write in a run folder.
@@ -798,8 +975,11 @@ RUN_FILES = (
     "checkpoint.keras",
     "metrics.json",
     "history.csv",
+    "clusters.csv",
+    "k_selection.png",
     "latent.png",
     "samples.png",
+    "profiles.png",
     "history.png",
     "command.json",
     "ae.weights.h5",
@@ -927,13 +1107,26 @@ def run_train(args):
 def _run_train(args):
     import keras
 
-    from vade_tf import callbacks, compilation, fileio, plotting, workflow
+    from vade_tf import (
+        assignments,
+        callbacks,
+        compilation,
+        fileio,
+        plotting,
+        workflow,
+    )
 
     keras.utils.set_random_seed(args.seed)
-    x, y, name = _load_data(args)
+    x, y, name, loaded = _load_data(args)
     image_shape = _image_shape(args, name)
     recipe = _recipe(args)
     out = _run_folder(args, name)
+    n_clusters, k_reason = _decide_n_clusters(args, x, y)
+    _describe_data(args, x, y, name, loaded)
+    if not args.resume:
+        _announce_n_clusters(args, n_clusters, k_reason, len(x))
+    jit_compile = False if args.no_xla else compilation.JIT_COMPILE
+    selection = probe = None
     if args.resume:
         checkpoint = os.path.join(out, "checkpoint.keras")
         autoencoder = os.path.join(out, "ae.weights.h5")
@@ -947,12 +1140,14 @@ def _run_train(args):
         model = _load_model(checkpoint)
         pretrained = None
     else:
-        model = _build_model(args, x, y)
         pretrained = args.pretrained
     if pretrained == "shipped":
         from vade_tf import shipped
 
         pretrained = shipped.autoencoder_weights(name)
+    if not args.resume and not k_selection.is_auto(n_clusters):
+        # Built before the folder: a bad K or option writes nothing.
+        model = _build_model(args, x, n_clusters)
     if not args.resume:
         # --overwrite: an earlier run's files go, so none of them (its
         # checkpoint above all) passes for this run's.
@@ -1014,16 +1209,31 @@ def _run_train(args):
                 overwrite=True,
                 next_step=next_step,
             )
+        if k_selection.is_auto(n_clusters):
+            model, probe, selection = _model_for_k(
+                args,
+                x,
+                n_clusters,
+                k_reason,
+                recipe,
+                image_shape,
+                jit_compile,
+                on_stage,
+                pretrained=pretrained,
+            )
+            plotting.plot_k_selection(
+                selection, os.path.join(out, "k_selection.png"), overwrite=True
+            )
         result = workflow.train(
             model,
             x,
             recipe,
             y=y,
-            pretrained=pretrained,
+            pretrained=probe or pretrained,
             image_shape=image_shape,
             random_state=args.seed,
             callbacks=epoch_callbacks,
-            jit_compile=False if args.no_xla else compilation.JIT_COMPILE,
+            jit_compile=jit_compile,
             verbose=_verbosity(args),
             on_stage=on_stage,
         )
@@ -1041,7 +1251,8 @@ def _run_train(args):
             f"kept start {result.starts.chosen} (mixture seed "
             f"{result.starts.seeds[result.starts.chosen]})"
         )
-    final = _scores(model, x, y)
+    probabilities = model.predict_proba(x)
+    final = _scores(model, x, y, probabilities)
     print(f"VaDE    {_format(final)}")
     if final["min_cluster_fraction"] < 0.01:
         print(
@@ -1053,6 +1264,12 @@ def _run_train(args):
         os.path.join(out, "model.keras"), overwrite=True, suffix=".keras"
     ) as tmp:
         model.save(tmp)
+    assignments.write_assignments(
+        os.path.join(out, "clusters.csv"),
+        probabilities,
+        proba=args.proba,
+        overwrite=True,
+    )
     timings = {f"{k}_seconds": v for k, v in result.timings.items()}
     history, ae_gmm, pretrain_recipe = (
         result.history,
@@ -1069,6 +1286,8 @@ def _run_train(args):
             "command": " ".join(sys.argv),
             "data": name,
             "n_samples": int(len(x)),
+            "n_clusters": model.n_clusters,
+            **_k_record(out, selection, k_reason, args.resume),
             "recipe": result.recipe.to_dict(),
             "pretrain_recipe": pretrain_recipe,
             "config": model.get_config(),
@@ -1085,23 +1304,76 @@ def _run_train(args):
     plotting.plot_latent(
         model, x, os.path.join(out, "latent.png"), y=y, overwrite=True
     )
-    plotting.plot_cluster_samples(
-        model,
-        os.path.join(out, "samples.png"),
-        x=x,
-        y=y,
-        image_shape=image_shape,
-        seed=args.seed,
-        overwrite=True,
-    )
+    if _rows_are_images(x, image_shape):
+        plotting.plot_cluster_samples(
+            model,
+            os.path.join(out, "samples.png"),
+            x=x,
+            y=y,
+            image_shape=image_shape,
+            seed=args.seed,
+            overwrite=True,
+        )
+    else:
+        plotting.plot_cluster_profiles(
+            x,
+            probabilities.argmax(axis=1),
+            os.path.join(out, "profiles.png"),
+            model.n_clusters,
+            feature_names=loaded.feature_names if loaded else None,
+            overwrite=True,
+        )
     plotting.plot_history(
         history, os.path.join(out, "history.png"), overwrite=True
     )
-    written = [name for name in RUN_FILES if not name.startswith("ae.")]
-    if not (pretrained or args.resume):
-        written.append("ae.weights.h5")
+    written = [
+        name
+        for name in RUN_FILES
+        if os.path.isfile(os.path.join(out, name))
+        and not (name.startswith("ae.") and (pretrained or args.resume))
+    ]
     print(f"wrote {out}/: {' '.join(written)}")
     return 0
+
+
+def _rows_are_images(x, image_shape):
+    """Samples are drawn as images for a known image shape or a square
+    number of at least 64 features; other rows are a table."""
+    if image_shape is not None:
+        return True
+    return (
+        x.shape[1] >= 64 and datasets.infer_image_shape(x.shape[1]) is not None
+    )
+
+
+def _k_record(out, selection, reason, resumed):
+    """`metrics.json`'s account of K: where it came from and, when chosen,
+    every K's score. A resumed run keeps what its first run wrote."""
+    record = {
+        "n_clusters_from": (
+            f"chosen by {selection.criterion} ({reason})"
+            if selection
+            else reason
+        ),
+        "k_selection": selection.to_dict() if selection else None,
+        "k_scores": (
+            {str(k): v for k, v in selection.k_scores.items()}
+            if selection
+            else None
+        ),
+    }
+    if resumed:
+        try:
+            with open(os.path.join(out, "metrics.json"), encoding="utf8") as f:
+                saved = json.load(f)
+            record.update({key: saved[key] for key in record if key in saved})
+        except (OSError, ValueError):
+            pass
+    return record
+
+
+# `--model shipped:NAME`: the package's trained model for a named data set.
+SHIPPED_PREFIX = "shipped:"
 
 
 def _load_model(path):
@@ -1109,15 +1381,33 @@ def _load_model(path):
 
     import vade_tf  # noqa: F401  (registers the classes)
 
+    if path.startswith(SHIPPED_PREFIX):
+        from vade_tf import shipped
+
+        path = shipped.model_path(
+            datasets.normalize_name(path[len(SHIPPED_PREFIX) :])
+        )
     if not os.path.exists(path):
         raise FileNotFoundError(f"No model file at {os.path.abspath(path)}.")
+    if not path.endswith(".keras"):
+        raise ValueError(
+            f"{path} is not a vade_tf model file: expected a .keras file "
+            "written by vade-tf train or VaDE.save (or shipped:mnist, "
+            "shipped:fashion_mnist)."
+        )
     try:
-        return keras.models.load_model(path)
+        model = keras.models.load_model(path)
     except Exception as error:  # Keras raises many types for a bad file
         raise ValueError(
             f"{path} is not a readable Keras model file (truncated or "
             f"corrupted?): {type(error).__name__}: {error}"
         ) from None
+    if not isinstance(model, vade_tf.VaDE):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, not a vade_tf model. "
+            "Expected a model.keras written by vade-tf train or VaDE.save."
+        )
+    return model
 
 
 # The file in a run folder that `--resume` reads the run's command from.
@@ -1218,7 +1508,7 @@ def parse_args(argv=None):
 
 def run_evaluate(args):
     model = _load_model(args.model)
-    x, y, name = _load_data(args)
+    x, y, name, _ = _load_data(args)
     scores = _scores(model, x, y)
     print(f"{name}: {_format(scores)}")
     print(json.dumps(scores))
@@ -1231,7 +1521,7 @@ def run_generate(args):
     model = _load_model(args.model)
     x = y = None
     if args.dataset or args.data:
-        x, y, _ = _load_data(args)
+        x, y, _, _ = _load_data(args)
     plotting.plot_cluster_samples(
         model,
         args.out,
@@ -1243,6 +1533,30 @@ def run_generate(args):
         overwrite=args.overwrite,
     )
     print(f"wrote {args.out}")
+    return 0
+
+
+def run_predict(args):
+    from vade_tf import assignments
+
+    # The output is checked before TensorFlow loads the model.
+    assignments.check_output_path(args.out, args.proba, args.overwrite)
+    model = _load_model(args.model)
+    if args.data:
+        data = args.data
+        label_column = args.label_key
+    else:
+        data, _ = datasets.load_dataset(args.dataset, args.data_dir, args.split)
+        label_column = None
+    rows = assignments.predict_file(
+        model,
+        data,
+        args.out,
+        label_column=label_column,
+        proba=args.proba,
+        overwrite=args.overwrite,
+    )
+    print(f"wrote {args.out}: {rows} rows, K = {model.n_clusters}")
     return 0
 
 
@@ -1263,6 +1577,7 @@ COMMANDS = {
     "reproduce": run_train,
     "evaluate": run_evaluate,
     "generate": run_generate,
+    "predict": run_predict,
     "export": run_export,
 }
 

@@ -5,6 +5,7 @@ and y int64 of shape `(n_samples,)` (or `None` when a file has no labels).
 Images are flattened and scaled to [0, 1].
 """
 
+import dataclasses
 import gzip
 import math
 import os
@@ -217,7 +218,45 @@ def _keras_download(name, split):
     return train if split == "train" else test
 
 
+@dataclasses.dataclass
+class LoadedData:
+    """A user's data file as `read_data` found it.
+
+    Attributes:
+        x: float32 array of shape `(n_samples, n_features)`.
+        y: int64 array of shape `(n_samples,)`, or `None`.
+        feature_names: list of str (a CSV header's names, the label column
+            left out), or `None`.
+        labels_from: str saying which column or array became `y` and why,
+            or why none did.
+        label_hint: str or `None`: a column that looks like labels but was
+            kept as a feature (few distinct whole numbers or names), with
+            how to use it as labels.
+    """
+
+    x: object
+    y: object
+    feature_names: object = None
+    labels_from: str = ""
+    label_hint: object = None
+
+
 def load_array(path, label_column=None):
+    """Loads a user's own data file as `(x, y)`; see `read_data`.
+
+    Args:
+        path: str.
+        label_column: see `read_data`.
+
+    Returns:
+        Tuple `(x, y)`: float32 array `(n_samples, n_features)` and int64
+        array `(n_samples,)` or `None`.
+    """
+    data = read_data(path, label_column)
+    return data.x, data.y
+
+
+def read_data(path, label_column=None):
     """Loads a user's own data from `.npz`, `.npy`, `.h5`/`.hdf5`, `.csv`
     or `.h5ad`.
 
@@ -246,8 +285,8 @@ def load_array(path, label_column=None):
             `.h5ad`.
 
     Returns:
-        Tuple `(x, y)`: float32 array `(n_samples, n_features)` and int64
-        array `(n_samples,)` or `None`.
+        A `LoadedData`: x, y, the feature names and which column became
+        the labels.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -266,14 +305,21 @@ def load_array(path, label_column=None):
                 "Save numbers (and labels as numbers or strings), not "
                 "Python objects."
             ) from None
-        x, y = _pick_arrays(arrays, path, label_column)
+        x, y, labels_from = _pick_arrays(arrays, path, label_column)
     elif extension == ".npy":
         if label_column is not None:
             raise ValueError(
                 f"{path}: a .npy file holds x only, so it has no labels "
                 f"{label_column!r}. Use a .npz file with arrays x and y."
             )
-        x, y = np.load(path, allow_pickle=False), None
+        try:
+            x, y = np.load(path, allow_pickle=False), None
+        except ValueError:
+            raise ValueError(
+                f"{path} is not a NumPy array file of numbers (.npy written "
+                "by numpy.save): NumPy could read no numeric array from it. "
+                "Save the data with numpy.save, or as .csv or .npz."
+            ) from None
     elif extension in (".h5", ".hdf5"):
         import h5py
 
@@ -283,16 +329,27 @@ def load_array(path, label_column=None):
                 for key in handle
                 if isinstance(handle[key], h5py.Dataset)
             }
-        x, y = _pick_arrays(arrays, path, label_column)
+        x, y, labels_from = _pick_arrays(arrays, path, label_column)
     elif extension == ".csv":
-        x, y = _read_csv(path, label_column)
+        x, y, feature_names, labels_from, label_hint = _read_csv(
+            path, label_column
+        )
     elif extension == ".h5ad":
         x, y = _read_h5ad(path, label_column)
+        labels_from = (
+            "no labels (name an obs column with label_column / --label-key)"
+            if y is None
+            else f"the obs column {label_column!r} (label_column)"
+        )
     else:
         raise ValueError(
             f"Unsupported data file {path!r}: expected a .npz, .npy, .h5, "
             ".hdf5, .csv or .h5ad file."
         )
+    if extension == ".npy":
+        labels_from = "no labels (a .npy file holds x only)"
+    if extension != ".csv":
+        feature_names, label_hint = None, None
     x = np.asarray(x)
     if x.ndim > 2:
         x = x.reshape(len(x), -1)
@@ -308,7 +365,13 @@ def load_array(path, label_column=None):
             f"{path}: x must be a numeric array. Received dtype {x.dtype} "
             f"(for example {x.flat[0]!r})."
         )
-    return x.astype("float32"), y
+    return LoadedData(
+        x=x.astype("float32"),
+        y=y,
+        feature_names=feature_names,
+        labels_from=labels_from,
+        label_hint=label_hint,
+    )
 
 
 def _integer_labels(y, path):
@@ -349,8 +412,12 @@ def _pick_arrays(arrays, path, label_column=None):
                 f"arrays are {sorted(arrays)}."
             )
         rest = {k: v for k, v in arrays.items() if k != label_column}
-        x, _ = _pick_arrays(rest, path)
-        return x, arrays[label_column]
+        x, _, _ = _pick_arrays(rest, path)
+        return (
+            x,
+            arrays[label_column],
+            f"the array {label_column!r} (label_column)",
+        )
     x_key = next((k for k in ("x", "X", "data") if k in arrays), None)
     if x_key is None:
         if len(arrays) != 1:
@@ -359,8 +426,14 @@ def _pick_arrays(arrays, path, label_column=None):
                 "'x' (and optionally 'y')."
             )
         x_key = next(iter(arrays))
-    y_key = next((k for k in ("y", "Y", "labels") if k in arrays), None)
-    return arrays[x_key], (arrays[y_key] if y_key else None)
+    y_key = next((k for k in LABEL_ARRAYS if k in arrays), None)
+    if y_key:
+        return arrays[x_key], arrays[y_key], f"the array {y_key!r}"
+    return (
+        arrays[x_key],
+        None,
+        f"no labels (no array named {', '.join(LABEL_ARRAYS)})",
+    )
 
 
 def _read_h5ad(path, label_column):
@@ -396,11 +469,24 @@ def _read_h5ad(path, label_column):
     return x, y
 
 
+# The arrays of a .npz / .h5 file and the CSV header names taken as labels
+# when no label column is named.
+LABEL_ARRAYS = ("y", "Y", "labels")
+LABEL_COLUMNS = ("y", "label", "class")
+# A CSV column kept as a feature is pointed out as possible labels when it
+# holds at most this many distinct whole numbers or names.
+LABEL_HINT_MAX_VALUES = 20
 # Label cells that mean "no label" (compared in lower case).
 MISSING_LABELS = ("", "nan", "na", "n/a", "null", "none")
 
 
-def _read_csv(path, label_column):
+def _csv_layout(path, label_column):
+    """How a CSV file is laid out: its separator, header and label column.
+
+    Returns:
+        Tuple `(delimiter, header or None, label column index or None,
+        feature column indices, width, whether label_column was given)`.
+    """
     import csv
 
     # utf-8-sig: spreadsheet programs start a "CSV UTF-8" file with a
@@ -423,10 +509,9 @@ def _read_csv(path, label_column):
     except ValueError:
         header = [value.strip('"') for value in first]
     width = len(first)
+    given = label_column is not None
     if label_column is None and header is not None:
-        label_column = next(
-            (n for n in ("y", "label", "class") if n in header), None
-        )
+        label_column = next((n for n in LABEL_COLUMNS if n in header), None)
     if isinstance(label_column, str):
         if header is None or label_column not in header:
             raise ValueError(
@@ -446,6 +531,13 @@ def _read_csv(path, label_column):
                 f"{path} has only the label column: no features to cluster."
             )
     features = [c for c in range(width) if c != label_column]
+    return delimiter, header, label_column, features, width, given
+
+
+def _read_csv(path, label_column):
+    delimiter, header, label_column, features, width, given = _csv_layout(
+        path, label_column
+    )
     skip = 0 if header is None else 1
     try:
         with warnings.catch_warnings():
@@ -483,7 +575,79 @@ def _read_csv(path, label_column):
             y = y.astype("float64")  # numeric labels; names stay strings
         except ValueError:
             pass
-    return x, y
+    names = [f"column {c + 1}" for c in features]
+    if header is not None:
+        names = [header[c] for c in features]
+    if label_column is None:
+        labels_from = (
+            "no labels (no column named "
+            f"{', '.join(LABEL_COLUMNS)}; --label-key names one)"
+        )
+    else:
+        name = header[label_column] if header else f"column {label_column + 1}"
+        labels_from = f"the column {name!r}" + (
+            " (label_column / --label-key)"
+            if given
+            else f" (a header named {' or '.join(LABEL_COLUMNS)})"
+        )
+    hint = None
+    if label_column is None:
+        hint = _label_hint(x, names)
+    return x, y, (names if header is not None else None), labels_from, hint
+
+
+def _label_hint(x, names):
+    """A note on the last column that looks like labels (few distinct whole
+    numbers), or `None`."""
+    for column in range(x.shape[1] - 1, -1, -1):
+        values = x[:, column]
+        if not np.all(np.isfinite(values)) or not np.all(
+            values == np.round(values)
+        ):
+            continue
+        distinct = len(np.unique(values))
+        if 2 <= distinct <= min(LABEL_HINT_MAX_VALUES, len(values) // 5):
+            return (
+                f"the column {names[column]!r} holds only {distinct} "
+                "distinct whole numbers and is used as a feature; if it "
+                f"holds labels, pass --label-key {names[column]!r} "
+                "(label_column)"
+            )
+    return None
+
+
+def iter_csv(path, label_column=None, chunk_rows=8192):
+    """The feature rows of a CSV file in chunks, as `read_data` reads it.
+
+    Args:
+        path: str, a `.csv` file.
+        label_column: see `read_data`; that column is left out.
+        chunk_rows: int, rows per chunk.
+
+    Yields:
+        float32 arrays of shape `(rows, n_features)`.
+    """
+    import csv
+
+    delimiter, header, _, features, width, _ = _csv_layout(path, label_column)
+    skip = 0 if header is None else 1
+    rows = []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        for number, row in enumerate(csv.reader(handle, delimiter=delimiter)):
+            if number < skip or not any(cell.strip() for cell in row):
+                continue
+            try:
+                if len(row) != width:
+                    raise ValueError
+                rows.append([float(row[column]) for column in features])
+            except ValueError:
+                _explain_csv(path, delimiter, skip, header, features, width)
+                raise
+            if len(rows) == chunk_rows:
+                yield np.asarray(rows, dtype="float32")
+                rows = []
+    if rows:
+        yield np.asarray(rows, dtype="float32")
 
 
 def _explain_csv(path, delimiter, skip, header, features, width):

@@ -11,7 +11,14 @@ import numpy as np
 from sklearn import base
 from sklearn.utils import validation as sklearn_validation
 
-from vade_tf import compilation, layers, recipes, validation, workflow
+from vade_tf import (
+    compilation,
+    k_selection,
+    layers,
+    recipes,
+    validation,
+    workflow,
+)
 from vade_tf import options as vade_options
 
 # `validate_data` is public from scikit-learn 1.6; older versions have the
@@ -61,8 +68,11 @@ class VaDEClustering(
     The training arguments default to `None`: the recipe's value.
 
     Args:
-        n_clusters: int >= 2, the number of mixture components K; at most
-            the number of samples.
+        n_clusters: int >= 2, the number of mixture components K (at most
+            the number of samples), or `"auto"`: K chosen without labels
+            from `k_range` by `k_criterion`, on the latent means of the
+            pretrained autoencoder (`vade_tf.k_selection`,
+            `vade_tf.workflow.build_and_train`).
         latent_dim: int >= 1, the latent dimension D.
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder mirrors them.
@@ -106,6 +116,10 @@ class VaDEClustering(
         image_shape: `(height, width[, channels])` when `X` holds
             flattened images, for the "augment" pretraining recipe (which
             `"auto"` then picks); `None` otherwise.
+        k_range: `(k_min, k_max)` (both included) or `None` for 2 to
+            `min(20, n_samples // 10)`; used with `n_clusters="auto"`.
+        k_criterion: one of `vade_tf.k_selection.CRITERIA` (default
+            `"bic"`); used with `n_clusters="auto"`.
         random_state: int, `numpy.random.RandomState` or `None`. When given,
             it seeds the model (weights, batch order, z draws) and the
             mixture's start, so two fits give the same model; the global
@@ -119,6 +133,10 @@ class VaDEClustering(
 
     Attributes:
         model_: the trained `vade_tf.VaDE`.
+        n_clusters_: int, the K trained (chosen with `"auto"`).
+        k_scores_: dict `{K: criterion}` of every K tried with `"auto"`,
+            else `None`; `k_selection_` holds the whole
+            `vade_tf.k_selection.KSelection` (or `None`).
         labels_: int array of shape `(n_samples,)`, the clusters of the
             training data.
         history_: dict mapping each training metric (`loss`,
@@ -191,6 +209,8 @@ class VaDEClustering(
         n_starts=None,
         start_epochs=None,
         image_shape=None,
+        k_range=None,
+        k_criterion=k_selection.DEFAULT_CRITERION,
         random_state=None,
         jit_compile=compilation.JIT_COMPILE,
         verbose=0,
@@ -217,6 +237,8 @@ class VaDEClustering(
         self.n_starts = n_starts
         self.start_epochs = start_epochs
         self.image_shape = image_shape
+        self.k_range = k_range
+        self.k_criterion = k_criterion
         self.random_state = random_state
         self.jit_compile = jit_compile
         self.verbose = verbose
@@ -242,28 +264,33 @@ class VaDEClustering(
         x_train = _snap_to_unit_interval(X) if likelihood == "bernoulli" else X
         seed = _seed_from_random_state(self.random_state)
 
-        model = workflow.build_model(
+        result = workflow.build_and_train(
             x_train,
-            n_clusters=int(self.n_clusters),
+            self.n_clusters,
+            recipe,
+            k_range=self.k_range,
+            criterion=self.k_criterion,
             likelihood=likelihood,
             input_scaling=self.input_scaling,
-            latent_dim=int(self.latent_dim),
-            hidden_dims=tuple(int(width) for width in self.hidden_dims),
-            alpha=float(self.alpha),
-            beta=float(self.beta),
-            gamma_mode=self.gamma_mode,
-            seed=seed,
-        )
-        result = workflow.train(
-            model,
-            x_train,
-            recipe,
+            model_kwargs={
+                "latent_dim": int(self.latent_dim),
+                "hidden_dims": tuple(int(w) for w in self.hidden_dims),
+                "alpha": float(self.alpha),
+                "beta": float(self.beta),
+                "gamma_mode": self.gamma_mode,
+                "seed": seed,
+            },
             image_shape=self.image_shape,
             random_state=seed,
             jit_compile=self.jit_compile,
             verbose=self.verbose,
         )
-
+        model = result.model
+        self.n_clusters_ = model.n_clusters
+        self.k_selection_ = result.k_selection
+        self.k_scores_ = (
+            None if result.k_selection is None else result.k_selection.k_scores
+        )
         self.model_ = model
         self.recipe_ = result.recipe
         self.likelihood_ = likelihood
@@ -356,7 +383,13 @@ class VaDEClustering(
 
     def _check_params(self, n_samples):
         """Checks the arguments; returns the recipe with overrides applied."""
-        validation.check_n_clusters(self.n_clusters, n_samples=n_samples)
+        if k_selection.is_auto(self.n_clusters):
+            k_selection.check_k_range(self.k_range, n_samples=n_samples)
+            validation.check_choice(
+                self.k_criterion, "k_criterion", k_selection.CRITERIA
+            )
+        else:
+            validation.check_n_clusters(self.n_clusters, n_samples=n_samples)
         validation.check_int(self.latent_dim, "latent_dim", 1)
         try:
             widths = tuple(self.hidden_dims)

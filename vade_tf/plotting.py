@@ -304,3 +304,112 @@ def plot_history(history, path, keys=None, overwrite=False):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     return _save(figure, path, overwrite)
+
+
+def plot_k_selection(selection, path, overwrite=False):
+    """The criterion of every K tried, the chosen K marked.
+
+    Args:
+        selection: a `vade_tf.k_selection.KSelection`.
+        path: str, the PNG to write.
+        overwrite: bool.
+
+    Returns:
+        `path`.
+    """
+    figure = Figure(figsize=(6, 3.8))
+    axis = figure.subplots()
+    axis.plot(selection.k_values, selection.scores, marker="o", lw=1.5)
+    chosen = selection.k_values.index(selection.n_clusters)
+    axis.plot(
+        [selection.n_clusters],
+        [selection.scores[chosen]],
+        marker="o",
+        ms=14,
+        mfc="none",
+        mec="tab:red",
+        mew=2,
+        label=f"chosen: K = {selection.n_clusters}",
+    )
+    axis.axvline(selection.n_clusters, color="tab:red", lw=0.8, ls="--")
+    direction = "lower" if selection.lower_is_better else "higher"
+    axis.set_xlabel("number of clusters K")
+    axis.set_ylabel(f"{selection.criterion} ({direction} is better)")
+    axis.set_xticks(selection.k_values)
+    axis.set_title("Choosing K on the pretrained latent means (no labels)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    return _save(figure, path, overwrite)
+
+
+def plot_cluster_profiles(
+    x, clusters, path, n_clusters, feature_names=None, overwrite=False
+):
+    """Tables: each cluster's mean of each feature, standardised, and sizes.
+
+    Each cell is a cluster's mean of a feature in units of the feature's
+    standard deviation over all rows (0 is the overall mean), so features
+    of any scale share one colour scale. A bar beside each row gives the
+    cluster's size.
+
+    Args:
+        x: array of shape `(n_samples, n_features)`, in the user's units.
+        clusters: int array of shape `(n_samples,)`.
+        path: str, the PNG to write.
+        n_clusters: int, K (empty clusters get an empty row).
+        feature_names: list of `n_features` str, or `None` for `x0, x1, ...`.
+        overwrite: bool.
+
+    Returns:
+        `path`.
+    """
+    x = np.asarray(x, dtype="float64")
+    n_features = x.shape[1]
+    names = list(feature_names or [f"x{i}" for i in range(n_features)])
+    spread = x.std(axis=0)
+    z = (x - x.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    sizes = np.bincount(clusters, minlength=n_clusters)
+    means = np.full((n_clusters, n_features), np.nan)
+    for c in np.flatnonzero(sizes):
+        means[c] = z[clusters == c].mean(axis=0)
+    # Too many features to name one by one: the most distinct ones.
+    shown = np.arange(n_features)
+    limit = 60
+    if n_features > limit:
+        spread_between = np.nan_to_num(np.nanstd(means, axis=0))
+        shown = np.sort(np.argsort(-spread_between)[:limit])
+    width = min(2 + 0.3 * len(shown), 22)
+    figure = Figure(figsize=(width + 4.0, 1.6 + 0.35 * n_clusters))
+    grid = figure.add_gridspec(
+        1, 4, width_ratios=[width, 0.2, 0.5, 2.2], wspace=0.05
+    )
+    heat, bars = figure.add_subplot(grid[0]), figure.add_subplot(grid[3])
+    limit_value = max(1.0, float(np.nanmax(np.abs(means[:, shown]))))
+    image = heat.imshow(
+        means[:, shown],
+        aspect="auto",
+        cmap="RdBu_r",
+        vmin=-limit_value,
+        vmax=limit_value,
+        interpolation="nearest",
+    )
+    heat.set_yticks(range(n_clusters))
+    heat.set_yticklabels([f"cluster {c}" for c in range(n_clusters)])
+    heat.set_xticks(range(len(shown)))
+    heat.set_xticklabels([names[i] for i in shown], rotation=60, ha="right")
+    title = "feature means per cluster (standardised)"
+    if len(shown) < n_features:
+        title += f": the {len(shown)} of {n_features} most distinct"
+    heat.set_title(title)
+    colourbar = figure.colorbar(image, cax=figure.add_subplot(grid[1]))
+    colourbar.set_label("std from the mean", labelpad=2)
+    bars.barh(range(n_clusters), sizes, color="0.6")
+    bars.set_ylim(heat.get_ylim())
+    bars.set_yticks([])
+    bars.set_xlabel("rows")
+    bars.set_title("cluster size")
+    for c, size in enumerate(sizes):
+        bars.text(size, c, f" {size} ({size / max(1, len(x)):.0%})",
+                  va="center", fontsize=8)
+    bars.set_xlim(0, max(1, sizes.max()) * 1.45)
+    return _save(figure, path, overwrite)

@@ -532,6 +532,43 @@ def save_autoencoder_weights(model, path, overwrite=False, metadata=None):
                     group.create_dataset(weight_name, data=value)
 
 
+def copy_autoencoder(source, target):
+    """Copies the autoencoder and the input scaling of one model to another.
+
+    The two models share the architecture (input, hidden and latent sizes,
+    likelihood) and may differ in K: this is how a model with a chosen K
+    takes the autoencoder pretrained before K was chosen
+    (`vade_tf.workflow.choose_n_clusters`). Every shape is checked before
+    any weight is assigned.
+
+    Args:
+        source: a pretrained `vade_tf.VaDE`.
+        target: a `vade_tf.VaDE` of the same architecture.
+    """
+    pairs = [(source.input_scaling, target.input_scaling)]
+    target_layers = autoencoder_layers(target)
+    source_layers = autoencoder_layers(source)
+    if list(source_layers) != list(target_layers):
+        raise ValueError(
+            f"The models' autoencoders differ: {list(source_layers)} against "
+            f"{list(target_layers)}."
+        )
+    pairs += [(source_layers[name], target_layers[name]) for name in target_layers]
+    values = []
+    for from_layer, to_layer in pairs:
+        weights = from_layer.get_weights()
+        expected = [tuple(w.shape) for w in to_layer.weights]
+        if [tuple(w.shape) for w in weights] != expected:
+            raise ValueError(
+                f"Layer '{to_layer.name}' has weight shapes {expected}, the "
+                f"source model's {[tuple(w.shape) for w in weights]}: the "
+                "models must share input_dim, hidden_dims and latent_dim."
+            )
+        values.append((to_layer, weights))
+    for layer, weights in values:
+        layer.set_weights(weights)
+
+
 def _resolve_weights_path(path):
     path = os.fspath(path)
     if path.endswith(".json"):

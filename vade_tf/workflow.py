@@ -29,8 +29,10 @@ from vade_tf import (
     compilation,
     datasets,
     distribution,
+    k_selection,
     losses,
     options,
+    pretraining,
     recipes,
     validation,
 )
@@ -204,6 +206,8 @@ class TrainResult:
         starts: `None` for a single start, else the `StartSelection` of
             `select_start` (with `recipe.n_starts > 1`); `history` then
             holds the epochs after `recipe.start_epochs`.
+        k_selection: `None`, or the `vade_tf.k_selection.KSelection` of
+            `build_and_train` with `n_clusters="auto"`.
     """
 
     model: object
@@ -214,6 +218,7 @@ class TrainResult:
     mixture: object
     timings: dict
     starts: object = None
+    k_selection: object = None
 
 
 @dataclasses.dataclass
@@ -272,8 +277,8 @@ def prepare(
     """Steps 1 and 2 of the workflow: the autoencoder and the mixture.
 
     Pretrains the autoencoder for `recipe.pretrain_epochs` with the
-    pretraining recipe (`resolve_pretrain_recipe`), or loads `pretrained`
-    weights instead, then fits the mixture prior on the latent means
+    pretraining recipe (`resolve_pretrain_recipe`), or takes a
+    `pretrained` autoencoder instead (weights file or model), then fits the mixture prior on the latent means
     (`VaDE.initialize_gmm` with the recipe's `gmm_init`, `gmm_n_init` and
     `latent_std`). `train` calls it; `vade-tf pretrain` stops after it.
 
@@ -287,28 +292,17 @@ def prepare(
     recipe = recipes.get_recipe(recipe)
     _check_model(model)
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
-    timings = {"pretrain": 0.0}
-    pretrain_recipe = None
-    pretrain_history = {}
-    start = time.perf_counter()
-    if pretrained is not None:
-        model.load_pretrained_weights(pretrained)
-    elif recipe.pretrain_epochs:
-        pretrain_recipe = resolve_pretrain_recipe(
-            recipe, image_shape, model.likelihood
-        )
-        pretrain_history = model.pretrain(
-            x,
-            epochs=recipe.pretrain_epochs,
-            batch_size=recipe.pretrain_batch_size,
-            recipe=pretrain_recipe,
-            image_shape=image_shape,
-            noise=recipe.noise,
-            jit_compile=jit_compile,
-            verbose=verbose,
-            callbacks=list(pretrain_callbacks),
-        ).history
-        timings["pretrain"] = time.perf_counter() - start
+    pretrain_recipe, pretrain_history, seconds = _pretrain_or_load(
+        model,
+        x,
+        recipe,
+        pretrained=pretrained,
+        image_shape=image_shape,
+        pretrain_callbacks=pretrain_callbacks,
+        jit_compile=jit_compile,
+        verbose=verbose,
+    )
+    timings = {"pretrain": seconds}
     _report(on_stage, "pretrained", model)
 
     start = time.perf_counter()
@@ -368,8 +362,10 @@ def train(
         recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`.
         y: `None` or int array of shape `(n_samples,)`, for the per-epoch
             ACC/NMI/ARI in the logs.
-        pretrained: `None` or the path of autoencoder weights to load
-            instead of pretraining.
+        pretrained: `None`, the path of autoencoder weights to load
+            instead of pretraining, or a `vade_tf.VaDE` of the same
+            architecture whose autoencoder and input scaling are copied
+            (any K; see `choose_n_clusters`).
         image_shape: `(height, width[, channels])` of image data, for the
             "augment" pretraining recipe; `None` when not images.
         random_state: int or `None`, seeds the mixture's fit.
@@ -458,6 +454,160 @@ def train(
         timings={**start.timings, "train": time.perf_counter() - started},
         starts=starts,
     )
+
+
+def choose_n_clusters(
+    model,
+    x,
+    recipe=recipes.DEFAULT_RECIPE,
+    *,
+    k_range=None,
+    criterion=k_selection.DEFAULT_CRITERION,
+    pretrained=None,
+    image_shape=None,
+    random_state=None,
+    pretrain_callbacks=(),
+    jit_compile=compilation.JIT_COMPILE,
+    verbose=0,
+    on_stage=None,
+):
+    """Pretrains `model`'s autoencoder and chooses K on its latent means.
+
+    The autoencoder does not depend on K, so `model` may have been built
+    with any K: it is pretrained as `prepare` would (or takes `pretrained`
+    weights), reports the `"pretrained"` stage to `on_stage`, and every K
+    of `k_range` is scored on its latent means by `criterion`
+    (`vade_tf.k_selection`). Labels are never used. Train the chosen K with
+    `train(build_model(x, selection.n_clusters, ...), x, recipe,
+    pretrained=model)`, which copies this autoencoder instead of
+    pretraining again; `build_and_train` does all of it.
+
+    Args:
+        model: a `vade_tf.VaDE` (see `build_model`; its K is ignored).
+        x: array of shape `(n_samples, input_dim)`.
+        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`.
+        k_range: `(k_min, k_max)`, `"k_min:k_max"` or `None` for
+            `vade_tf.k_selection.default_k_range(n_samples)`.
+        criterion: one of `vade_tf.k_selection.CRITERIA`.
+        pretrained, image_shape, pretrain_callbacks, jit_compile, verbose,
+        on_stage: see `train`.
+        random_state: int or `None`, seeds the criterion's mixtures.
+
+    Returns:
+        Tuple `(selection, prepared)`: a `vade_tf.k_selection.KSelection`
+        and a `PrepareResult` of the pretraining (its `mixture` is `None`).
+    """
+    recipe = recipes.get_recipe(recipe)
+    _check_model(model)
+    x = validation.check_model_input(model, x, clusters=True, streamed=False)
+    # Checked before pretraining, which a bad range would waste.
+    k_selection.check_k_range(k_range, n_samples=len(x))
+    validation.check_choice(criterion, "criterion", k_selection.CRITERIA)
+    pretrain_recipe, pretrain_history, seconds = _pretrain_or_load(
+        model,
+        x,
+        recipe,
+        pretrained=pretrained,
+        image_shape=image_shape,
+        pretrain_callbacks=pretrain_callbacks,
+        jit_compile=jit_compile,
+        verbose=verbose,
+    )
+    _report(on_stage, "pretrained", model)
+    selection = k_selection.choose_n_clusters(
+        model.transform(x, check_input=False),
+        k_range,
+        criterion,
+        seed=shuffle_seed(random_state),
+    )
+    prepared = PrepareResult(
+        pretrain_recipe=pretrain_recipe,
+        pretrain_history=_plain(pretrain_history),
+        mixture=None,
+        timings={"pretrain": seconds, "k_selection": selection.seconds},
+    )
+    return selection, prepared
+
+
+def build_and_train(
+    x,
+    n_clusters=k_selection.AUTO,
+    recipe=recipes.DEFAULT_RECIPE,
+    *,
+    k_range=None,
+    criterion=k_selection.DEFAULT_CRITERION,
+    likelihood=LIKELIHOOD_AUTO,
+    input_scaling=options.INPUT_SCALINGS[0],
+    model_class=None,
+    model_kwargs=None,
+    **train_kwargs,
+):
+    """`build_model` then `train`, with K given or chosen (`"auto"`).
+
+    With `n_clusters="auto"` a model is built and pretrained once, K is
+    chosen on its latent means (`choose_n_clusters`), and a model with
+    that K trains from the same autoencoder: the choice costs the
+    criterion's fits, not another pretraining.
+
+    Args:
+        x: array of shape `(n_samples, n_features)`.
+        n_clusters: int >= 2, or `"auto"`.
+        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`.
+        k_range, criterion: see `choose_n_clusters` (used with "auto").
+        likelihood, input_scaling, model_class: see `build_model`.
+        model_kwargs: dict of the other `VaDE` arguments, or `None`.
+        **train_kwargs: passed to `train` (`y`, `pretrained`,
+            `image_shape`, `random_state`, `callbacks`, `jit_compile`,
+            `verbose`, `on_stage`, ...).
+
+    Returns:
+        A `TrainResult`; its `k_selection` is the `KSelection` with "auto",
+        else `None`, and its `model` the model trained.
+    """
+    model_kwargs = dict(model_kwargs or {})
+
+    def build(k):
+        return build_model(
+            x,
+            k,
+            likelihood=likelihood,
+            input_scaling=input_scaling,
+            model_class=model_class,
+            **model_kwargs,
+        )
+
+    if not k_selection.is_auto(n_clusters):
+        return train(build(n_clusters), x, recipe, **train_kwargs)
+    recipe = recipes.get_recipe(recipe)
+    probe = build(k_selection.check_k_range(k_range, n_samples=len(x))[0])
+    select_kwargs = {
+        key: train_kwargs[key]
+        for key in (
+            "pretrained",
+            "image_shape",
+            "random_state",
+            "pretrain_callbacks",
+            "jit_compile",
+            "verbose",
+            "on_stage",
+        )
+        if key in train_kwargs
+    }
+    selection, prepared = choose_n_clusters(
+        probe,
+        x,
+        recipe,
+        k_range=k_range,
+        criterion=criterion,
+        **select_kwargs,
+    )
+    train_kwargs["pretrained"] = probe
+    result = train(build(selection.n_clusters), x, recipe, **train_kwargs)
+    result.k_selection = selection
+    result.pretrain_recipe = prepared.pretrain_recipe
+    result.pretrain_history = prepared.pretrain_history
+    result.timings = {**result.timings, **prepared.timings}
+    return result
 
 
 def fit_mixture_after_training(model, x, recipe, *, random_state, default):
@@ -709,6 +859,48 @@ def _fit(
     return _plain(history.history), time.perf_counter() - started
 
 
+def _pretrain_or_load(
+    model,
+    x,
+    recipe,
+    *,
+    pretrained,
+    image_shape,
+    pretrain_callbacks,
+    jit_compile,
+    verbose,
+):
+    """Step 1: pretrains the autoencoder, or takes `pretrained`'s.
+
+    Returns:
+        Tuple `(pretrain_recipe or None, history dict, seconds)`.
+    """
+    if isinstance(pretrained, vade_model.VaDE):
+        pretraining.copy_autoencoder(pretrained, model)
+        return None, {}, 0.0
+    if pretrained is not None:
+        model.load_pretrained_weights(pretrained)
+        return None, {}, 0.0
+    if not recipe.pretrain_epochs:
+        return None, {}, 0.0
+    started = time.perf_counter()
+    pretrain_recipe = resolve_pretrain_recipe(
+        recipe, image_shape, model.likelihood
+    )
+    history = model.pretrain(
+        x,
+        epochs=recipe.pretrain_epochs,
+        batch_size=recipe.pretrain_batch_size,
+        recipe=pretrain_recipe,
+        image_shape=image_shape,
+        noise=recipe.noise,
+        jit_compile=jit_compile,
+        verbose=verbose,
+        callbacks=list(pretrain_callbacks),
+    ).history
+    return pretrain_recipe, history, time.perf_counter() - started
+
+
 def _capture(variables):
     return [np.array(variable.numpy(), copy=True) for variable in variables]
 
@@ -743,7 +935,9 @@ __all__ = [
     "PrepareResult",
     "StartSelection",
     "TrainResult",
+    "build_and_train",
     "build_model",
+    "choose_n_clusters",
     "epoch_batches",
     "prepare",
     "resolve_likelihood",
