@@ -211,6 +211,11 @@ def test_collapse_monitor_names_the_cluster_and_the_cause(small_model, blobs):
     messages, logs = _monitor_messages(small_model, x)
     assert logs["min_cluster_fraction"] == 0.0
     assert any("cluster 0 holds 0.00%" in m for m in messages)
+    # The likeliest cause first: more clusters than the data hold.
+    emptied = next(m for m in messages if "cluster 0 holds" in m)
+    assert "2 of the 3 clusters keep points" in emptied
+    assert emptied.index("K = 3 is more than") < emptied.index("learning rate")
+    assert "--n-clusters auto" in emptied
 
     # All components the same and very wide: q(c|x) is uniform.
     small_model.set_gmm_parameters(
