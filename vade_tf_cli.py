@@ -38,16 +38,27 @@ def _import_quietly():
 
 
 def _parse_without_tensorflow(argv):
-    """Parses `argv` with `vade_tf.cli`'s parser, TensorFlow not imported.
+    """Parses and checks `argv` with `vade_tf.cli`, TensorFlow not imported.
 
-    argparse exits here for `--help`, `--version` and usage errors. The
+    argparse exits here for `--help`, `--version` and usage errors, and
+    `cli.precheck` stops bad input (a bad `--n-clusters`, a `--data` file
+    that cannot be read or holds NaN) with one line and exit status 2. The
     modules loaded under the bare package are dropped again, so the real
     import that follows starts clean.
+
+    Returns:
+        The `--data` file as `cli.precheck` read it, or `None`.
     """
     spec = importlib.util.find_spec("vade_tf")
     sys.modules["vade_tf"] = importlib.util.module_from_spec(spec)
     try:
-        importlib.import_module("vade_tf.cli").parse_args(argv)
+        cli = importlib.import_module("vade_tf.cli")
+        args = cli.parse_args(argv)
+        try:
+            return cli.precheck(args)
+        except (ValueError, OSError, ImportError) as error:
+            print(f"vade-tf {args.command}: error: {error}", file=sys.stderr)
+            raise SystemExit(cli.EXIT_ERROR) from None
     finally:
         for name in list(sys.modules):
             if name == "vade_tf" or name.startswith("vade_tf."):
@@ -59,13 +70,13 @@ def main():
     argv = sys.argv[1:]
     tf_logs = TF_LOGS_FLAG in argv
     argv = [arg for arg in argv if arg != TF_LOGS_FLAG]
-    _parse_without_tensorflow(argv)
+    preloaded = _parse_without_tensorflow(argv)
     if not tf_logs and "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         _import_quietly()
     from vade_tf import cli
 
-    return cli.main(argv)
+    return cli.main(argv, preloaded=preloaded)
 
 
 if __name__ == "__main__":

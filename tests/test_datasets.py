@@ -217,8 +217,8 @@ def test_load_array_names_what_is_wrong_in_a_csv(tmp_path):
     cases = {
         "header_only.csv": ("a,b,y\n", "a header .* but no data rows"),
         "empty.csv": ("\n\n", "is empty"),
-        "text.csv": ("a,b\n1,2\n3,x\n", r"'x' at data row 2, column 2 \('b'\)"),
-        "ragged.csv": ("1,2,3\n4,5\n", "data row 2 has 2 values, expected 3"),
+        "text.csv": ("a,b\n1,2\n3,x\n", r"'x' on line 3, column 2 \('b'\)"),
+        "ragged.csv": ("1,2,3\n4,5\n", "line 2 has 2 values, expected 3"),
         "labels_only.csv": ("y\n1\n2\n", "only the label column"),
     }
     for name, (text, message) in cases.items():

@@ -139,7 +139,7 @@ def test_gaussian_nll_equals_input_dim_times_mse(rng):
 
 
 def test_bernoulli_check_data_rejects_values_outside_unit_interval():
-    with pytest.raises(ValueError, match=r"\[0, 1\].*\[-1, 2\]"):
+    with pytest.raises(ValueError, match=r"\[0, 1\].*\[-1.0, 2.0\]"):
         losses.BernoulliLikelihood().check_data(np.array([[-1.0, 2.0]]))
 
 

@@ -416,5 +416,28 @@ class CollapseMonitor(keras.callbacks.Callback):
             )
 
 
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops `fit` with a `FloatingPointError` when an epoch's loss is not
+    finite, naming the likely causes.
+
+    Keras's own `TerminateOnNaN` only stops, and a model whose weights went
+    NaN then predicts NaN without a word. `VaDE.fit` adds this callback
+    unless one is given. It reads the epoch's logged loss (no extra work
+    per batch).
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or np.isfinite(loss):
+            return
+        raise FloatingPointError(
+            f"Training diverged: the loss of epoch {epoch + 1} is not finite "
+            f"({loss}). Likely causes: features far from unit scale for the "
+            "gaussian likelihood (standardise them, or build the model with "
+            "vade_tf.workflow.build_model, which does), or a learning rate "
+            "too high for the latent scale."
+        )
+
+
 class VaDECollapseWarning(UserWarning):
     """Warned by `CollapseMonitor` when clusters collapse."""

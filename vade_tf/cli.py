@@ -13,6 +13,7 @@ change one field of the recipe default to the recipe's value.
 import argparse
 import datetime
 import json
+import math
 import os
 import re
 import sys
@@ -20,7 +21,7 @@ import time
 
 import numpy as np
 
-from vade_tf import datasets, k_selection, options, recipes
+from vade_tf import datasets, k_selection, options, recipes, validation
 
 # Exit status of a run stopped with Ctrl-C (128 + SIGINT), as shells use.
 EXIT_INTERRUPTED = 130
@@ -590,6 +591,30 @@ def build_parser():
 # =============================================================================
 
 
+def precheck(args):
+    """The checks of a command's input that need no TensorFlow.
+
+    The console script (`vade_tf_cli`) runs this before TensorFlow is
+    imported, so bad input is one line within a second: `--n-clusters`,
+    and a `--data` file read and checked (readable, numeric, finite, not
+    empty; `--k-range` against its rows; not for `predict`, which streams
+    its file).
+
+    Returns:
+        The `vade_tf.datasets.LoadedData` of `--data` (for the command, so
+        the file is read once), or `None`.
+    """
+    if hasattr(args, "n_clusters"):
+        _n_clusters(args.n_clusters)
+    if not getattr(args, "data", None) or args.command == "predict":
+        return None  # `predict` streams its file: never read whole
+    data = datasets.read_data(args.data, label_column=args.label_key)
+    validation.check_data(data.x, name=os.path.basename(args.data))
+    if getattr(args, "k_range", None):
+        _k_range_of(args, len(data.x))
+    return data
+
+
 def _load_data(args):
     """The data of `--data` or `--dataset`: `(x, y, name, description)`.
 
@@ -598,7 +623,9 @@ def _load_data(args):
     its arrays' use; `None` for a named data set).
     """
     if getattr(args, "data", None):
-        data = datasets.read_data(args.data, label_column=args.label_key)
+        data = getattr(args, "preloaded", None) or datasets.read_data(
+            args.data, label_column=args.label_key
+        )
         name = os.path.splitext(os.path.basename(args.data))[0]
         return data.x, data.y, name, data
     x, y = datasets.load_dataset(args.dataset, args.data_dir, args.split)
@@ -934,7 +961,7 @@ def run_pretrain(args):
 
 def _model_for_k(
     args, x, n_clusters, reason, recipe, image_shape, jit_compile, on_stage,
-    pretrained=None,
+    pretrained=None, probe=None,
 ):
     """The model to train, with K given or chosen without labels.
 
@@ -951,7 +978,7 @@ def _model_for_k(
     if not k_selection.is_auto(n_clusters):
         return _build_model(args, x, n_clusters), None, None
     low, high = _k_range_of(args, len(x))
-    probe = _build_model(args, x, low)
+    probe = probe or _build_model(args, x, low)
     selection, _ = workflow.choose_n_clusters(
         probe,
         x,
@@ -1113,6 +1140,7 @@ def _run_train(args):
         compilation,
         fileio,
         plotting,
+        validation,
         workflow,
     )
 
@@ -1145,9 +1173,17 @@ def _run_train(args):
         from vade_tf import shipped
 
         pretrained = shipped.autoencoder_weights(name)
-    if not args.resume and not k_selection.is_auto(n_clusters):
-        # Built before the folder: a bad K or option writes nothing.
-        model = _build_model(args, x, n_clusters)
+    if not args.resume:
+        # Built and checked against the data before the folder exists: a
+        # bad K, option or likelihood writes nothing. With K chosen, this
+        # is the model that pretrains first (`_model_for_k`'s probe).
+        first_k = (
+            _k_range_of(args, len(x))[0]
+            if k_selection.is_auto(n_clusters)
+            else n_clusters
+        )
+        model = _build_model(args, x, first_k)
+        validation.check_model_input(model, x, clusters=True, streamed=False)
     if not args.resume:
         # --overwrite: an earlier run's files go, so none of them (its
         # checkpoint above all) passes for this run's.
@@ -1177,18 +1213,39 @@ def _run_train(args):
         on_stage = _StageReporter(x, y, recipe, next_step=next_step)
         print(
             f"Resuming {out} from checkpoint.keras (after "
-            f"{int(model.optimizer.iterations.numpy())} steps)",
+            f"{workflow.attempted_steps(model)} steps)",
             flush=True,
         )
-        result = workflow.resume(
-            model,
-            x,
-            recipe,
-            y=y,
-            random_state=args.seed,
-            callbacks=epoch_callbacks,
-            verbose=_verbosity(args),
+        finished = workflow.attempted_steps(model) // math.ceil(
+            len(x) / recipe.batch_size
         )
+        if finished >= recipe.epochs:
+            # Stopped during its final writes: the training is done, the
+            # run's outputs are written now.
+            print(
+                f"The checkpoint has finished {finished} of {recipe.epochs} "
+                "epochs: writing the run's outputs",
+                flush=True,
+            )
+            result = workflow.TrainResult(
+                model=model,
+                recipe=recipe,
+                pretrain_recipe=None,
+                history={},
+                pretrain_history={},
+                mixture=None,
+                timings={"train": 0.0},
+            )
+        else:
+            result = workflow.resume(
+                model,
+                x,
+                recipe,
+                y=y,
+                random_state=args.seed,
+                callbacks=epoch_callbacks,
+                verbose=_verbosity(args),
+            )
     else:
         if pretrained:
             print(f"Loading the autoencoder from {pretrained}", flush=True)
@@ -1220,6 +1277,7 @@ def _run_train(args):
                 jit_compile,
                 on_stage,
                 pretrained=pretrained,
+                probe=model,
             )
             plotting.plot_k_selection(
                 selection, os.path.join(out, "k_selection.png"), overwrite=True
@@ -1599,13 +1657,27 @@ def _interrupted(args):
         if not kept:
             os.rmdir(out)
             return "nothing was written"
-        return f"kept in {out}/: {' '.join(kept)}"
+        report = f"kept in {out}/: {' '.join(kept)}"
+        if COMMAND_FILE in kept:
+            report += f"; continue with: vade-tf {args.command} --resume {out}"
+        elif "ae.weights.h5" in kept:
+            report += (
+                "; run the command again with --pretrained "
+                f"{os.path.join(out, 'ae.weights.h5')} and a new --out"
+            )
+        return report
     return "nothing was written"
 
 
-def main(argv=None):
-    """Entry point of `vade-tf`; returns the exit status."""
+def main(argv=None, preloaded=None):
+    """Entry point of `vade-tf`; returns the exit status.
+
+    Args:
+        argv: list of str, or `None` for `sys.argv[1:]`.
+        preloaded: `None`, or the `--data` file as `precheck` read it.
+    """
     args = parse_args(argv)
+    args.preloaded = preloaded
     try:
         policy = getattr(args, "dtype_policy", None)
         if policy is None:

@@ -569,6 +569,17 @@ def _read_csv(path, label_column):
         raise ValueError(
             f"{path} has a header ({', '.join(header or [])}) but no data rows."
         )
+    bad = ~np.isfinite(x)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        name = header[features[column]] if header else None
+        raise ValueError(
+            f"{path}: {int(bad.sum())} values are missing, NaN or inf; the "
+            f"first on line {_file_line(path, row, skip)}, column "
+            f"{features[column] + 1}"
+            + (f" ({name!r})" if name else "")
+            + f": {x[row, column]}. Remove or impute them first."
+        )
     if y is not None:
         y = np.char.strip(y.astype(str))
         try:
@@ -650,6 +661,20 @@ def iter_csv(path, label_column=None, chunk_rows=8192):
         yield np.asarray(rows, dtype="float32")
 
 
+def _file_line(path, row, skip):
+    """The line of `path` (counted from 1) that holds data row `row`
+    (counted from 0), blank lines included."""
+    seen = -1
+    with open(path, encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number <= skip or not line.strip():
+                continue
+            seen += 1
+            if seen == row:
+                return number
+    return row + skip + 1
+
+
 def _explain_csv(path, delimiter, skip, header, features, width):
     """Raises a `ValueError` naming the first row of `path` that cannot be
     read as numbers (a ragged row or a non-numeric cell); returns if none
@@ -661,11 +686,11 @@ def _explain_csv(path, delimiter, skip, header, features, width):
         for number, row in enumerate(rows):
             if number < skip or not any(cell.strip() for cell in row):
                 continue
-            data_row = number + 1 - skip
+            line = number + 1  # the file's line, counted from 1
             if len(row) != width:
                 raise ValueError(
-                    f"{path}: data row {data_row} has {len(row)} values, "
-                    f"expected {width} (every row as wide as the first)."
+                    f"{path}: line {line} has {len(row)} values, expected "
+                    f"{width} (every row as wide as the first)."
                 )
             for column in features:
                 try:
@@ -673,9 +698,10 @@ def _explain_csv(path, delimiter, skip, header, features, width):
                 except ValueError:
                     name = f" ({header[column]!r})" if header else ""
                     raise ValueError(
-                        f"{path}: the value {row[column].strip()!r} at data "
-                        f"row {data_row}, column {column + 1}{name} is not a "
-                        "number. Every column but the labels must be numeric."
+                        f"{path}: the value {row[column].strip()!r} on line "
+                        f"{line}, column {column + 1}{name} is not a number "
+                        "(a missing value?). Every column but the labels "
+                        "must be numeric: remove or impute it first."
                     ) from None
 
 

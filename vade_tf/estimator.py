@@ -261,7 +261,9 @@ class VaDEClustering(
         likelihood = workflow.resolve_likelihood(
             X, self.likelihood, self.input_scaling
         )
-        x_train = _snap_to_unit_interval(X) if likelihood == "bernoulli" else X
+        # Values a rounding outside [0, 1] are clipped onto it by the
+        # bernoulli likelihood's own check (`vade_tf.validation`).
+        x_train = X
         seed = _seed_from_random_state(self.random_state)
 
         result = workflow.build_and_train(
@@ -359,12 +361,9 @@ class VaDEClustering(
         return float(np.mean(scores))
 
     def _prepare(self, X):
-        # Checked like the training data, and scaler round-off snapped back
-        # into [0, 1] for the bernoulli likelihood.
-        X = self._validate(X, reset=False)
-        if self.likelihood_ == "bernoulli":
-            X = _snap_to_unit_interval(X)
-        return X
+        # Checked like the training data (the model clips a scaler's
+        # round-off back into [0, 1] for the bernoulli likelihood).
+        return self._validate(X, reset=False)
 
     def _posterior(self, X):
         return self.model_.predict_proba(X)
@@ -461,19 +460,3 @@ def _seed_from_random_state(random_state):
         "random_state must be None, an int or a numpy.random.RandomState. "
         f"Received: random_state={random_state!r}"
     )
-
-
-def _snap_to_unit_interval(x):
-    """Moves values within `workflow.UNIT_INTERVAL_TOLERANCE` of [0, 1] onto it.
-
-    Values further out are kept, for the likelihood's check to report.
-
-    Args:
-        x: float32 array of shape `(n_samples, n_features)`.
-
-    Returns:
-        float32 array of shape `(n_samples, n_features)`.
-    """
-    tolerance = workflow.UNIT_INTERVAL_TOLERANCE
-    near = (x >= -tolerance) & (x <= 1.0 + tolerance)
-    return np.where(near, np.clip(x, 0.0, 1.0), x).astype(x.dtype)

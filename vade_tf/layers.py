@@ -167,12 +167,16 @@ class Standardize(keras.layers.Layer):
     def adapt(self, x):
         """Sets the mean and std from numpy data `x` `(n, input_dim)`.
 
-        A constant feature keeps std 1 (it is only shifted).
+        A constant feature (spread below float32's smallest normal number)
+        keeps std 1: it is only shifted.
         """
         x = np.asarray(x, dtype="float64")
         std = x.std(axis=0)
         self.mean.assign(x.mean(axis=0).astype("float32"))
-        self.std.assign(np.where(std > 0, std, 1.0).astype("float32"))
+        # A spread float32 cannot hold as a normal number (a subnormal std
+        # is flushed to zero on the CPU) counts as none.
+        constant = std < np.finfo(np.float32).tiny
+        self.std.assign(np.where(constant, 1.0, std).astype("float32"))
 
     @property
     def is_identity(self):

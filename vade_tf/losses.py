@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from vade_tf import options
+from vade_tf import options, validation
 
 LOG_2PI = math.log(2.0 * math.pi)
 # Encoder log-variances are clipped to [-LOG_VAR_LIMIT, LOG_VAR_LIMIT]
@@ -103,6 +103,18 @@ class Likelihood:
 
     def check_data(self, x):
         """Raises `ValueError` when numpy array `x` is outside the support."""
+
+    def conform(self, x):
+        """`x` as the likelihood scores it, after `check_data` passed; the
+        identity by default.
+
+        Args:
+            x: float32 numpy array `(n_samples, input_dim)`.
+
+        Returns:
+            float32 numpy array of the same shape (a copy when changed).
+        """
+        return x
 
     def shared_parameters(self, n_clusters):
         """Rows of free per-feature parameters the decoder appends.
@@ -169,13 +181,21 @@ class BernoulliLikelihood(Likelihood):
 
     def check_data(self, x):
         low, high = float(np.min(x)), float(np.max(x))
-        if low < 0.0 or high > 1.0:
+        tolerance = validation.UNIT_INTERVAL_TOLERANCE
+        if low < -tolerance or high > 1.0 + tolerance:
             raise ValueError(
                 "The bernoulli likelihood needs data in [0, 1]. Received "
-                f"values in [{low:g}, {high:g}]. Scale the data to [0, 1] "
-                "(for example divide images by 255) or use "
-                'likelihood="gaussian".'
+                f"values in [{str(np.float32(low))}, {str(np.float32(high))}]. "
+                "Scale the data to [0, 1] (for example divide images by 255) "
+                'or use likelihood="gaussian".'
             )
+
+    def conform(self, x):
+        # Values within the tolerance of [0, 1] (a scaler's rounding),
+        # which `check_data` let through, onto it.
+        if float(np.min(x)) < 0.0 or float(np.max(x)) > 1.0:
+            return np.clip(x, 0.0, 1.0)
+        return x
 
 
 @keras.saving.register_keras_serializable(package="vade_tf")

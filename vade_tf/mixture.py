@@ -10,7 +10,7 @@ scikit-learn does the fitting; nothing here runs inside a traced function.
 
 import numpy as np
 
-from vade_tf import recipes, validation
+from vade_tf import losses, recipes, validation
 
 # The encoder's log-variance head starts at this fraction of the mixture's
 # mean variance per latent dimension: q(z|x) narrower than the clusters.
@@ -174,6 +174,28 @@ def scale_latent(model, factor):
     gmm.c_var.assign(gmm.c_var * factor**2)
 
 
+def check_latent_means(z):
+    """Raises a clear error for latent means no mixture can be fitted on.
+
+    Args:
+        z: array of shape `(n_samples, latent_dim)`.
+    """
+    if not np.all(np.isfinite(z)):
+        raise FloatingPointError(
+            "The latent means are not finite: the autoencoder diverged. "
+            "Likely causes: features far from unit scale with "
+            "input_scaling='none' (standardise them), or values beyond "
+            "float32's range."
+        )
+    if not float(np.mean(z.std(axis=0))) > 0.0:
+        raise ValueError(
+            "The latent means have no spread (every row is encoded alike), "
+            "so there is nothing to cluster. Likely causes: identical or "
+            "all-zero rows, or values too small for float32 (below about "
+            "1e-38); check the data's scale."
+        )
+
+
 def initialize_mixture(
     model,
     x,
@@ -213,6 +235,7 @@ def initialize_mixture(
     validation.check_choice(gmm_init, "gmm_init", recipes.GMM_INITS)
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
     z = model.transform(x, check_input=False).astype("float64")
+    check_latent_means(z)
     if latent_std is not None:
         factor = latent_std / float(np.mean(z.std(axis=0)))
         scale_latent(model, factor)
@@ -224,9 +247,9 @@ def initialize_mixture(
     if posterior_var_ratio is not None:
         head = model.encoder.get_layer("z_log_var")
         head.kernel.assign(np.zeros(head.kernel.shape, "float32"))
-        head.bias.assign(
-            np.log(posterior_var_ratio * np.mean(variances, axis=0)).astype(
-                "float32"
-            )
-        )
+        # Inside the clip of the encoder's log-variances, where the head
+        # still gets a gradient.
+        log_var = np.log(posterior_var_ratio * np.mean(variances, axis=0))
+        limit = losses.LOG_VAR_LIMIT
+        head.bias.assign(np.clip(log_var, -limit, limit).astype("float32"))
     return estimator

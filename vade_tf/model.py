@@ -21,6 +21,7 @@ from vade_tf import (
     compilation,
     datasets,
     distribution,
+    fileio,
     losses,
     mixture,
     pretraining,
@@ -692,6 +693,14 @@ class VaDE(keras.Model):
                 epoch_callback,
                 *(kwargs.get("callbacks") or []),
             ]
+        if not any(
+            isinstance(callback, vade_callbacks.StopOnNonFiniteLoss)
+            for callback in kwargs.get("callbacks") or []
+        ):
+            kwargs["callbacks"] = [
+                *(kwargs.get("callbacks") or []),
+                vade_callbacks.StopOnNonFiniteLoss(),
+            ]
         if kwargs.get("verbose", "auto") != 0 and not any(
             isinstance(callback, keras.callbacks.ProgbarLogger)
             for callback in kwargs.get("callbacks") or []
@@ -725,9 +734,15 @@ class VaDE(keras.Model):
         """`keras.Model.predict`: q(c|x) at z_mean, shape `(N, n_clusters)`."""
         return super().predict(validation.check_model_input(self, x), **kwargs)
 
-    def save(self, filepath, *args, **kwargs):
+    def save(self, filepath, overwrite=True, **kwargs):
         """`keras.Model.save` to a `.keras` file (the whole model: config,
         weights, both optimizers; `keras.models.load_model` reads it back).
+
+        The file is written to a temporary file beside it and renamed onto
+        `filepath`, so an interrupted save leaves the earlier file whole.
+        `overwrite` keeps Keras's meaning and default (True: replace an
+        existing file); with False an existing file raises
+        `FileExistsError` instead of Keras's interactive prompt.
 
         Keras's legacy `.h5` format is refused: it cannot store this
         subclassed model so that it loads again. For the autoencoder's
@@ -742,7 +757,10 @@ class VaDE(keras.Model):
                 "save_pretrained_weights() for the autoencoder's weights "
                 "as HDF5."
             )
-        return super().save(filepath, *args, **kwargs)
+        with fileio.atomic_output(
+            filepath, overwrite=overwrite, suffix=".keras"
+        ) as temporary:
+            super().save(temporary, **kwargs)
 
     # --- Pretraining and the mixture's start (delegated) -------------------
 
@@ -761,7 +779,17 @@ class VaDE(keras.Model):
             The Keras `History` of the autoencoder's training.
         """
         x = validation.check_model_input(self, x, clusters=True, streamed=False)
-        return pretraining.pretrain_autoencoder(self, x, **kwargs)
+        history = pretraining.pretrain_autoencoder(self, x, **kwargs)
+        losses_seen = history.history.get("loss", [])
+        if losses_seen and not np.isfinite(losses_seen[-1]):
+            raise FloatingPointError(
+                "Pretraining diverged: the autoencoder's loss is "
+                f"{losses_seen[-1]} after {len(losses_seen)} epochs. Likely "
+                "causes: features far from unit scale with no "
+                "standardisation (standardise them, or use "
+                "input_scaling='auto'), or a learning rate too high."
+            )
+        return history
 
     def save_pretrained_weights(self, path, overwrite=False):
         """Writes the autoencoder's weights as HDF5; see `pretraining`."""

@@ -164,6 +164,7 @@ def check_data(x, input_dim=None, likelihood=None, n_clusters=None, name="x"):
             )
     if likelihood is not None:
         likelihood.check_data(array)
+        array = likelihood.conform(array)
     if n_clusters is not None and array.shape[0] < n_clusters:
         raise ValueError(
             f"`{name}` has {array.shape[0]} samples, fewer than "
@@ -171,6 +172,16 @@ def check_data(x, input_dim=None, likelihood=None, n_clusters=None, name="x"):
             "cluster: pass more data or ask for fewer clusters."
         )
     return array
+
+
+# Values this close to [0, 1] count as inside it, for the "auto" likelihood
+# and the bernoulli likelihood's check alike (they are clipped onto it): the
+# rounding of a scaler (`MinMaxScaler` on float32 data gives 1.0000002).
+UNIT_INTERVAL_TOLERANCE = 1e-6
+# The gaussian likelihood on features beyond this magnitude, with no
+# standardisation in the model, gives losses and gradients that overflow
+# float32 (a fit that turns NaN): refused, with the fix named.
+GAUSSIAN_SCALE_LIMIT = 1e6
 
 
 def check_model_input(model, x, name="x", clusters=False, streamed=True):
@@ -201,10 +212,27 @@ def check_model_input(model, x, name="x", clusters=False, streamed=True):
             "tf.data datasets and generators are accepted by fit, "
             "evaluate and predict only."
         )
-    return check_data(
+    x = check_data(
         x,
         input_dim=model.input_dim,
         likelihood=model.likelihood,
         n_clusters=model.n_clusters if clusters else None,
         name=name,
     )
+    scaling = getattr(model, "input_scaling", None)
+    if (
+        model.likelihood.name == "gaussian"
+        and scaling is not None
+        and scaling.is_identity
+    ):
+        largest = float(np.max(np.abs(x)))
+        if largest > GAUSSIAN_SCALE_LIMIT:
+            raise ValueError(
+                f"`{name}` has values up to {largest:.3g} in magnitude, and "
+                "the model has no input standardisation: the gaussian "
+                "likelihood's loss would overflow. Standardise the features "
+                "first (sklearn.preprocessing.StandardScaler), or build the "
+                "model with vade_tf.workflow.build_model(x, ...), which "
+                "standardises inside the model (input_scaling='auto')."
+            )
+    return x

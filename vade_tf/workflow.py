@@ -39,10 +39,8 @@ from vade_tf import (
 from vade_tf import model as vade_model
 
 LIKELIHOOD_AUTO = options.LIKELIHOOD_AUTO
-# Values this close to [0, 1] count as inside it for the "auto" likelihood:
-# the rounding of a scaler (`MinMaxScaler` on float32 data gives maxima of
-# 1.0000002).
-UNIT_INTERVAL_TOLERANCE = 1e-6
+# Values this close to [0, 1] count as inside it (`vade_tf.validation`).
+UNIT_INTERVAL_TOLERANCE = validation.UNIT_INTERVAL_TOLERANCE
 # The stages `train` reports to its `on_stage` listener, in order.
 STAGES = ("pretrained", "initialized", "trained")
 
@@ -748,8 +746,8 @@ def resume(
     `keras.models.load_model`: it holds the network and mixture weights,
     both optimizers' states (their step counts included) and the state of
     the sampling layer's random generator. Training goes on at the epoch
-    after the last one saved (the network optimizer's step count over the
-    steps per epoch) up to `recipe.epochs`, with the recipe's schedule at
+    after the last one saved (`attempted_steps` over the steps per epoch)
+    up to `recipe.epochs`, with the recipe's schedule at
     that epoch and the data in the order `train` would have used: with the
     same `random_state`, training 4 epochs straight and 2 + 2 with a resume
     give the same weights (to float tolerance; tests/test_resume.py).
@@ -772,7 +770,7 @@ def resume(
         )
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
     steps = math.ceil(len(x) / recipe.batch_size)
-    done = int(model.optimizer.iterations.numpy())
+    done = attempted_steps(model)
     if done % steps:
         raise ValueError(
             f"The checkpoint stopped after {done} steps, not at the end of "
@@ -810,6 +808,24 @@ def resume(
         mixture=mixture,
         timings={"train": seconds},
     )
+
+
+def attempted_steps(model):
+    """The training steps a compiled model has taken, skipped ones included.
+
+    Under "mixed_float16" the network's `LossScaleOptimizer` does not count
+    a step it skipped (float16 gradients that overflowed), so its
+    `iterations` falls behind the batches seen. The mixture's optimizer is
+    float32 and steps on every batch: its count is the one an epoch is
+    measured in.
+
+    Args:
+        model: a compiled `vade_tf.VaDE`.
+
+    Returns:
+        int.
+    """
+    return int(model.gmm_optimizer.iterations.numpy())
 
 
 # The batch order, public here too (it lives in `vade_tf.datasets`).
@@ -936,6 +952,7 @@ __all__ = [
     "StartSelection",
     "TrainResult",
     "build_and_train",
+    "attempted_steps",
     "build_model",
     "choose_n_clusters",
     "epoch_batches",

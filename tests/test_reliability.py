@@ -1,0 +1,183 @@
+"""Edges found when the library was checked from outside: each case fails
+without its fix (mixed_float16 resume, diverged training, data without
+spread, the unit interval's rounding, atomic saves, misnamed files)."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import vade_tf
+from vade_tf import callbacks, datasets, recipes, workflow
+
+TINY = recipes.get_recipe(
+    "tuned", pretrain_epochs=1, epochs=1, gmm_n_init=1, batch_size=50
+)
+
+
+def _small(x, k=3, **kwargs):
+    return workflow.build_model(
+        x, k, latent_dim=2, hidden_dims=(32,), seed=0, **kwargs
+    )
+
+
+def test_mixed_float16_resume_counts_skipped_steps(tmp_path):
+    x, _ = datasets.load_dataset("digits")
+    x = x[:600]
+    recipe = lambda epochs: recipes.get_recipe(  # noqa: E731
+        "original", pretrain_epochs=1, epochs=epochs, gmm_n_init=1
+    )
+    checkpoint = str(tmp_path / "b.keras")
+    keras.utils.set_random_seed(0)
+    with vade_tf.model.dtype_policy_scope("mixed_float16"):
+        model = workflow.build_model(
+            x, 10, latent_dim=10, hidden_dims=(64, 64, 256), seed=0
+        )
+        workflow.train(
+            model,
+            x,
+            recipe(2),
+            random_state=0,
+            callbacks=[callbacks.Checkpoint(checkpoint)],
+            jit_compile=False,
+        )
+    loaded = keras.models.load_model(checkpoint)
+    steps = 2 * 6  # two epochs of 600 rows in batches of 100
+    # The loss scale skipped steps, which the network optimizer does not
+    # count: the case resume must survive.
+    assert int(loaded.optimizer.iterations.numpy()) < steps
+    assert workflow.attempted_steps(loaded) == steps
+    result = workflow.resume(loaded, x, recipe(3), random_state=0)
+    assert len(result.history["loss"]) == 1
+    assert workflow.attempted_steps(loaded) == 3 * 6
+
+
+def test_a_loss_that_is_not_finite_stops_fit_with_its_cause():
+    x = np.random.default_rng(0).normal(0, 1, (150, 6)).astype("float32")
+    model = vade_tf.VaDE(6, 3, latent_dim=2, hidden_dims=(16,), seed=0,
+                         likelihood="gaussian")
+    model.pretrain(x, epochs=1, verbose=0)
+    model.initialize_gmm(x, random_state=0)
+    model.compile()
+    # A weight blown up by hand: the loss of the next epoch is not finite.
+    kernel = model.decoder.get_layer("decoder2").kernel
+    kernel.assign(np.full(kernel.shape, np.inf, "float32"))
+    with pytest.raises(FloatingPointError, match="not finite") as error:
+        model.fit(x, epochs=3, batch_size=50, verbose=0)
+    assert "epoch 1" in str(error.value)
+
+
+def test_unscaled_gaussian_data_are_refused_by_the_bare_model():
+    x = np.random.default_rng(0).normal(0, 1, (150, 6)).astype("float32")
+    x = x * 1e10
+    model = vade_tf.VaDE(6, 3, latent_dim=2, hidden_dims=(16,), seed=0,
+                         likelihood="gaussian")
+    with pytest.raises(ValueError, match="standardise") as error:
+        model.pretrain(x, epochs=1, verbose=0)
+    assert "1e+10" in str(error.value) or "e+10" in str(error.value)
+    # The workflow standardises inside the model: the same data train.
+    model = _small(x, likelihood="gaussian")
+    result = workflow.train(model, x, TINY, random_state=0)
+    assert np.isfinite(result.history["loss"]).all()
+    assert np.isfinite(model.predict_proba(x)).all()
+
+
+def test_the_log_variance_start_stays_inside_its_clip():
+    # Latent means of scale 1e10 would put the head's bias at ~41, past the
+    # clip of +-30, where it gets no gradient.
+    x = np.random.default_rng(0).normal(0, 1, (150, 6)).astype("float32")
+    model = vade_tf.VaDE(6, 3, latent_dim=2, hidden_dims=(16,), seed=0,
+                         likelihood="gaussian")
+    head = model.encoder.get_layer("z_mean")
+    head.kernel.assign(head.kernel * 1e9)
+    model.initialize_gmm(x, random_state=0)
+    bias = np.asarray(model.encoder.get_layer("z_log_var").bias)
+    limit = vade_tf.losses.LOG_VAR_LIMIT
+    assert np.all(np.abs(bias) <= limit)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [np.zeros((150, 6)), np.ones((150, 6)) * 3.0,
+     np.full((150, 6), 1e-30)],
+    ids=["zeros", "identical", "tiny"],
+)
+def test_data_without_spread_get_one_clear_error(data):
+    x = data.astype("float32")
+    with pytest.raises(ValueError, match="spread") as error:
+        model = _small(x, input_scaling="none")
+        workflow.train(model, x, TINY, random_state=0)
+    assert "ZeroDivision" not in str(error.value)
+
+
+def test_diverged_pretraining_is_named():
+    x = np.random.default_rng(0).normal(0, 1, (150, 6)).astype("float32")
+    x = x * 1e18
+    model = _small(x, likelihood="gaussian", input_scaling="none")
+    with pytest.raises((FloatingPointError, ValueError)) as error:
+        workflow.train(model, x, TINY, random_state=0)
+    message = str(error.value)
+    assert "pretraining" in message or "standardise" in message
+    assert "factor must be" not in message
+
+
+def test_values_a_rounding_away_from_the_unit_interval_are_bernoulli():
+    x = np.random.default_rng(0).uniform(0, 1, (150, 6)).astype("float32")
+    x[3, 1] = 1.0000002
+    assert workflow.resolve_likelihood(x) == "bernoulli"
+    model = _small(x)
+    result = workflow.train(model, x, TINY, random_state=0)
+    assert np.isfinite(result.history["loss"]).all()
+    assert x[3, 1] == np.float32(1.0000002)  # the caller's array untouched
+    # Further out: refused, with the value written in full.
+    x[3, 1] = 1.01
+    with pytest.raises(ValueError, match="1.01"):
+        vade_tf.validation.check_data(x, likelihood=model.likelihood)
+
+
+def test_save_is_atomic_and_overwrites_only_when_asked(tmp_path):
+    model = vade_tf.VaDE(6, 3, latent_dim=2, hidden_dims=(8,), seed=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    first = path.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        model.save(path, overwrite=False)
+    assert path.read_bytes() == first
+    model.save(path)  # Keras's default: overwrite=True
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp")]
+    keras.models.load_model(path)
+
+
+def test_a_text_file_named_npy_is_named_in_the_error(tmp_path):
+    path = tmp_path / "text.npy"
+    path.write_text("1,2,3\n4,5,6\n")
+    with pytest.raises(ValueError) as error:
+        datasets.load_array(str(path))
+    message = str(error.value)
+    assert str(path) in message and "numpy.save" in message
+    assert "allow_pickle" not in message
+
+
+def test_a_nan_in_a_csv_is_named_by_its_line_in_the_file(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5,6\n\n7,,9\n")
+    with pytest.raises(ValueError) as error:
+        datasets.read_data(str(path))
+    message = str(error.value)
+    assert "line 5, column 2 ('b')" in message
+    path.write_text("a,b,c\n1,2,3\n\n7,nan,9\n")
+    with pytest.raises(ValueError, match=r"line 4, column 2 \('b'\): nan"):
+        datasets.read_data(str(path))
+
+
+def test_an_interrupted_run_says_how_to_continue(tmp_path):
+    from vade_tf import cli
+
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("checkpoint.keras", "command.json", "ae.weights.h5"):
+        (out / name).write_text("x")
+    args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
+    args.run_folder = str(out)
+    assert f"vade-tf train --resume {out}" in cli._interrupted(args)
