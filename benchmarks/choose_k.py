@@ -104,9 +104,12 @@ def one_run(x, y, n_clusters, image_shape, seed, capture=None):
             capture["z"] = model.transform(x)
 
     started = time.perf_counter()
+    # As `vade-tf train --seed S` and `VaDEClustering(random_state=S)` do:
+    # the model's weights and draws, the mixture and the batches seeded.
     result = workflow.build_and_train(
         x,
         n_clusters,
+        model_kwargs={"seed": seed},
         image_shape=image_shape,
         random_state=seed,
         on_stage=on_stage,

@@ -787,3 +787,22 @@ def test_history_csv_is_read_back_value_by_epoch(tmp_path, capsys):
     path.write_text("epoch,loss\n0,abc\n")
     assert cli._read_history_csv(str(path)) is None
     assert "could not read" in capsys.readouterr().out
+
+
+def test_cli_md_usage_blocks_are_what_help_prints():
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    commands = next(
+        a for a in cli.build_parser()._actions
+        if hasattr(a, "choices") and a.choices and "train" in a.choices
+    ).choices
+    for name, parser in commands.items():
+        usage = parser.format_usage().strip()[len("usage: "):]
+        blocks = re.findall(
+            r"```\n(" + re.escape(f"vade-tf {name} [-h]") + r".*?)\n```",
+            text,
+            re.S,
+        )
+        assert blocks == [usage], f"docs/cli.md's usage of {name} is stale"

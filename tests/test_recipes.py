@@ -77,3 +77,37 @@ def test_optimizers_and_schedule_follow_the_recipe():
     schedule = recipe.schedule()
     assert schedule.initial_rates == [0.0002, 0.002]
     assert (schedule.decay, schedule.every, schedule.floor) == (0.9, 10, 0.0002)
+
+
+def test_every_tunable_field_is_a_flag_and_an_estimator_parameter():
+    import inspect
+
+    from vade_tf import cli, estimator
+
+    fields = recipes.tunable_fields()
+    assert {f.name for f in fields} >= {"noise", "gmm_updates", "epochs"}
+    parameters = inspect.signature(estimator.VaDEClustering).parameters
+    parser = cli.build_parser()
+    commands = next(
+        a for a in parser._actions if hasattr(a, "choices") and a.choices
+        and "train" in a.choices
+    ).choices
+    for command in ("train", "reproduce", "pretrain"):
+        destinations = {a.dest for a in commands[command]._actions}
+        for field in fields:
+            assert recipes.flag_name(field) in destinations, (command, field)
+    for field in fields:
+        assert field.name in parameters, field.name
+        assert parameters[field.name].default is None
+    # Each set from both surfaces lands in the recipe.
+    args = parser.parse_args(
+        ["train", "--dataset", "digits", "--noise", "0.2",
+         "--gmm-updates", "relative", "--lr", "0.001"]
+    )
+    recipe = cli._recipe(args)
+    assert (recipe.noise, recipe.gmm_updates, recipe.learning_rate) == (
+        0.2, "relative", 0.001
+    )
+    clustering = estimator.VaDEClustering(noise=0.2, gmm_updates="relative")
+    recipe = clustering._check_params(n_samples=100)
+    assert (recipe.noise, recipe.gmm_updates) == (0.2, "relative")

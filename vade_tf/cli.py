@@ -199,6 +199,9 @@ def _add_model_arguments(parser):
 
 
 def _add_recipe_arguments(parser, recipe, epochs=None):
+    """`--recipe`, `--image-shape`, and one flag per tunable field of
+    `vade_tf.recipes.Recipe`, made from the field (its help, type, choices):
+    each defaults to the recipe's value and replaces it when given."""
     parser.add_argument(
         "--recipe",
         default=recipe,
@@ -208,104 +211,26 @@ def _add_recipe_arguments(parser, recipe, epochs=None):
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--pretrain-epochs",
-        type=int,
-        help="autoencoder epochs; 0 skips pretraining; "
-        + _recipe_default("pretrain_epochs"),
-    )
-    parser.add_argument(
-        "--pretrain-recipe",
-        choices=PRETRAIN_RECIPE_CHOICES,
-        help="how the autoencoder is pretrained "
-        "(vade_tf.pretraining.recipe_settings); auto: augment for images "
-        "of a known shape, adam otherwise; "
-        + _recipe_default("pretrain_recipe"),
-    )
-    parser.add_argument(
         "--image-shape",
         metavar="H,W[,C]",
         help="image shape of the data, for augmented pretraining (default: "
         "known for mnist and fashion_mnist, else none)",
     )
-    parser.add_argument(
-        "--pretrain-batch-size",
-        type=int,
-        help="default: the pretraining recipe's (adam 64, dec 256, "
-        "augment 256)",
-    )
-    parser.add_argument(
-        "--noise",
-        type=float,
-        help="input dropout rate while pretraining; "
-        + _recipe_default("noise"),
-    )
-    parser.add_argument(
-        "--gmm-init",
-        choices=recipes.GMM_INITS,
-        help="how the mixture prior starts: gmm = EM from the best k-means "
-        "partition, kmeans = that partition; " + _recipe_default("gmm_init"),
-    )
-    parser.add_argument(
-        "--gmm-n-init",
-        type=int,
-        metavar="N",
-        help="k-means runs for the mixture's start; "
-        + _recipe_default("gmm_n_init"),
-    )
-    parser.add_argument(
-        "--latent-std",
-        type=float,
-        help="rescale the latent space to this mean per-dimension std "
-        "before fitting the mixture, 0 to keep it; "
-        + _recipe_default("latent_std"),
-    )
-    parser.add_argument(
-        "--lr",
-        type=float,
-        help="Adam learning rate of the encoder and decoder; "
-        + _recipe_default("learning_rate"),
-    )
-    parser.add_argument(
-        "--gmm-lr",
-        type=float,
-        help="Adam learning rate of the mixture (theta_p, c_mean, c_var); "
-        + _recipe_default("gmm_learning_rate"),
-    )
-    parser.add_argument(
-        "--gmm-updates",
-        choices=recipes.GMM_UPDATES,
-        help="the mixture's Adam steps: absolute (plain Adam, as the "
-        "original) or relative to the mixture's scale "
-        "(vade_tf.optimizers.MixtureAdam); " + _recipe_default("gmm_updates"),
-    )
-    parser.add_argument(
-        "--epochs",
-        type=int,
-        help="VaDE training epochs; "
-        + (
-            f"default: {epochs}, whatever the recipe"
-            if epochs
-            else _recipe_default("epochs")
-        ),
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        help="VaDE training batch size; " + _recipe_default("batch_size"),
-    )
-    parser.add_argument(
-        "--n-starts",
-        type=int,
-        help="mixture starts tried on the autoencoder, each trained for "
-        "--start-epochs; the one with the highest ELBO (no labels) trains "
-        "on; " + _recipe_default("n_starts"),
-    )
-    parser.add_argument(
-        "--start-epochs",
-        type=int,
-        help="epochs of each start before the choice; "
-        + _recipe_default("start_epochs"),
-    )
+    for field in recipes.tunable_fields():
+        meta = field.metadata
+        if field.name == "epochs" and epochs:
+            default = f"default: {epochs}, whatever the recipe"
+        elif meta["default_help"]:
+            default = f"default: {meta['default_help']}"
+        else:
+            default = _recipe_default(field.name)
+        parser.add_argument(
+            "--" + recipes.flag_name(field).replace("_", "-"),
+            type=recipes.value_type(field),
+            choices=meta["choices"],
+            metavar=meta["metavar"],
+            help=f"{meta['help']}; {default}",
+        )
 
 
 def _add_run_arguments(parser):
@@ -733,22 +658,9 @@ def _image_shape(args, name):
     return shape
 
 
-# Recipe fields and the flags that set them.
+# Recipe fields and the flags that set them (`--lr` sets learning_rate).
 _RECIPE_FLAGS = {
-    "pretrain_epochs": "pretrain_epochs",
-    "pretrain_recipe": "pretrain_recipe",
-    "pretrain_batch_size": "pretrain_batch_size",
-    "noise": "noise",
-    "gmm_init": "gmm_init",
-    "gmm_n_init": "gmm_n_init",
-    "latent_std": "latent_std",
-    "learning_rate": "lr",
-    "gmm_learning_rate": "gmm_lr",
-    "gmm_updates": "gmm_updates",
-    "epochs": "epochs",
-    "batch_size": "batch_size",
-    "n_starts": "n_starts",
-    "start_epochs": "start_epochs",
+    field.name: recipes.flag_name(field) for field in recipes.tunable_fields()
 }
 
 

@@ -28,21 +28,9 @@ _validate_data = getattr(sklearn_validation, "validate_data", None)
 LIKELIHOODS = (workflow.LIKELIHOOD_AUTO, *vade_options.LIKELIHOODS)
 # Seeds the draws of z in `score`, which makes it a function of the data.
 SCORE_SEED = 0
-# The constructor arguments that replace a field of the recipe when given.
-RECIPE_FIELDS = (
-    "pretrain_epochs",
-    "pretrain_recipe",
-    "pretrain_batch_size",
-    "epochs",
-    "batch_size",
-    "learning_rate",
-    "gmm_learning_rate",
-    "gmm_init",
-    "gmm_n_init",
-    "latent_std",
-    "n_starts",
-    "start_epochs",
-)
+# The constructor arguments that replace a field of the recipe when given:
+# every tunable field of `vade_tf.recipes.Recipe`, by the field's name.
+RECIPE_FIELDS = tuple(field.name for field in recipes.tunable_fields())
 
 
 class VaDEClustering(
@@ -99,10 +87,13 @@ class VaDEClustering(
         pretrain_recipe: `"auto"`, `"adam"`, `"dec"` or `"augment"`
             (images), or `None`; see `vade_tf.pretraining.recipe_settings`.
         pretrain_batch_size: int or `None` for the pretraining recipe's.
+        noise: float in [0, 1) or `None`, input dropout while pretraining.
         epochs: int >= 1 or `None`, VaDE training epochs.
         batch_size: int >= 1 or `None`, VaDE training batch size.
         learning_rate: float > 0 or `None`, the network's initial rate.
         gmm_learning_rate: float > 0 or `None`, the mixture's initial rate.
+        gmm_updates: `"absolute"`, `"relative"` or `None`, the mixture's
+            Adam steps (see `vade_tf.recipes.GMM_UPDATES`).
         gmm_init: `"gmm"`, `"kmeans"` or `None`, how the mixture prior
             starts; see `VaDE.initialize_gmm`.
         gmm_n_init: int >= 1 or `None`, k-means runs for that start.
@@ -199,10 +190,12 @@ class VaDEClustering(
         pretrain_epochs=None,
         pretrain_recipe=None,
         pretrain_batch_size=None,
+        noise=None,
         epochs=None,
         batch_size=None,
         learning_rate=None,
         gmm_learning_rate=None,
+        gmm_updates=None,
         gmm_init=None,
         gmm_n_init=None,
         latent_std=None,
@@ -227,10 +220,12 @@ class VaDEClustering(
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_recipe = pretrain_recipe
         self.pretrain_batch_size = pretrain_batch_size
+        self.noise = noise
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.gmm_learning_rate = gmm_learning_rate
+        self.gmm_updates = gmm_updates
         self.gmm_init = gmm_init
         self.gmm_n_init = gmm_n_init
         self.latent_std = latent_std

@@ -50,6 +50,23 @@ GMM_INITS = ("gmm", "kmeans")
 GMM_UPDATES = ("absolute", "relative")
 
 
+def _setting(default, help, flag=None, choices=None, metavar=None,
+             default_help=None):
+    """A `Recipe` field a user sets: the command line's flag (`--<flag>`,
+    the field's name unless given) and `VaDEClustering`'s parameter are
+    made from it (`tunable_fields`)."""
+    return dataclasses.field(
+        default=default,
+        metadata={
+            "help": help,
+            "flag": flag,
+            "choices": choices,
+            "metavar": metavar,
+            "default_help": default_help,
+        },
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """The settings of VaDE's workflow: pretrain, start the mixture, train.
@@ -84,24 +101,65 @@ class Recipe:
     """
 
     name: str = "custom"
-    pretrain_recipe: str = PRETRAIN_RECIPE_AUTO
-    pretrain_epochs: int = 50
-    pretrain_batch_size: int | None = None
-    noise: float = 0.0
-    gmm_init: str = "gmm"
-    gmm_n_init: int = 10
-    latent_std: float | None = None
-    learning_rate: float = 0.002
-    gmm_learning_rate: float = 0.002
-    gmm_updates: str = "absolute"
+    pretrain_recipe: str = _setting(
+        PRETRAIN_RECIPE_AUTO,
+        "how the autoencoder is pretrained "
+        "(vade_tf.pretraining.recipe_settings); auto: augment for images of "
+        "a known shape, counts for count likelihoods, adam otherwise",
+        choices=(PRETRAIN_RECIPE_AUTO, *options.PRETRAIN_RECIPES),
+    )
+    pretrain_epochs: int = _setting(
+        50, "autoencoder epochs; 0 skips pretraining"
+    )
+    pretrain_batch_size: int | None = _setting(
+        None,
+        "the autoencoder's batch size",
+        default_help="the pretraining recipe's (adam 64, dec, augment and "
+        "counts 256)",
+    )
+    noise: float = _setting(0.0, "input dropout rate while pretraining")
+    gmm_init: str = _setting(
+        "gmm",
+        "how the mixture prior starts: gmm = EM from the best k-means "
+        "partition, kmeans = that partition",
+        choices=GMM_INITS,
+    )
+    gmm_n_init: int = _setting(
+        10, "k-means runs for the mixture's start", metavar="N"
+    )
+    latent_std: float | None = _setting(
+        None,
+        "rescale the latent space to this mean per-dimension std before "
+        "fitting the mixture, 0 (None) to keep it",
+    )
+    learning_rate: float = _setting(
+        0.002, "Adam learning rate of the encoder and decoder", flag="lr"
+    )
+    gmm_learning_rate: float = _setting(
+        0.002,
+        "Adam learning rate of the mixture (theta_p, c_mean, c_var)",
+        flag="gmm_lr",
+    )
+    gmm_updates: str = _setting(
+        "absolute",
+        "the mixture's Adam steps: absolute (plain Adam, as the original) or "
+        "relative to the mixture's scale (vade_tf.optimizers.MixtureAdam)",
+        choices=GMM_UPDATES,
+    )
     epsilon: float = 1e-4
     lr_decay: float = 0.9
     lr_decay_every: int = 10
     lr_floor: float = 0.0002
-    batch_size: int = 100
-    epochs: int = 50
-    n_starts: int = 1
-    start_epochs: int = 2
+    batch_size: int = _setting(100, "VaDE training batch size")
+    epochs: int = _setting(50, "VaDE training epochs")
+    n_starts: int = _setting(
+        1,
+        "mixture starts tried on the autoencoder, each trained for "
+        "start_epochs; the one with the highest ELBO (no labels) trains on",
+    )
+    start_epochs: int = _setting(
+        2, "epochs of each start before the choice"
+    )
 
     def __post_init__(self):
         validation.check_int(self.pretrain_epochs, "pretrain_epochs", 0)
@@ -184,6 +242,31 @@ class Recipe:
     def to_dict(self):
         """The fields as a plain dict (for run metadata)."""
         return dataclasses.asdict(self)
+
+
+def tunable_fields():
+    """The `Recipe` fields a user sets, in order (`dataclasses.Field`s).
+
+    Each has `metadata["help"]`; `metadata["flag"]` names its command-line
+    flag when it is not the field's name (`learning_rate` is `--lr`). The
+    command line's flags and `VaDEClustering`'s parameters are these.
+    """
+    return tuple(
+        field for field in dataclasses.fields(Recipe) if "help" in field.metadata
+    )
+
+
+def flag_name(field):
+    """The `argparse` dest of a tunable field (`"lr"`, `"gmm_n_init"`)."""
+    return field.metadata.get("flag") or field.name
+
+
+def value_type(field):
+    """The Python type of a tunable field's values (int, float or str)."""
+    for kind in (int, float, str):
+        if field.type is kind or field.type == (kind | None):
+            return kind
+    raise TypeError(f"{field.name}: no value type for {field.type!r}")
 
 
 ORIGINAL = Recipe(name="original")
