@@ -37,6 +37,33 @@ def _import_quietly():
         os.close(null)
 
 
+def without_tensorflow(module):
+    """Imports one of vade_tf's TensorFlow-free modules without TensorFlow.
+
+    `import vade_tf` imports Keras and TensorFlow (seconds, and their
+    start-up log lines). The modules that need only numpy (`options`,
+    `recipes`, `datasets`, `validation`, `k_selection`, `cli`) are loaded
+    here under a bare `vade_tf` package object that skips
+    `vade_tf/__init__.py`, then dropped from `sys.modules`, so a later
+    `import vade_tf` is the real one. The examples read their data with it
+    before they start TensorFlow.
+
+    Args:
+        module: str, a module name under `vade_tf`, e.g. `"datasets"`.
+
+    Returns:
+        The module object (still usable after it is dropped).
+    """
+    spec = importlib.util.find_spec("vade_tf")
+    sys.modules["vade_tf"] = importlib.util.module_from_spec(spec)
+    try:
+        return importlib.import_module(f"vade_tf.{module}")
+    finally:
+        for name in list(sys.modules):
+            if name == "vade_tf" or name.startswith("vade_tf."):
+                del sys.modules[name]
+
+
 def _parse_without_tensorflow(argv):
     """Parses and checks `argv` with `vade_tf.cli`, TensorFlow not imported.
 
@@ -49,20 +76,13 @@ def _parse_without_tensorflow(argv):
     Returns:
         The `--data` file as `cli.precheck` read it, or `None`.
     """
-    spec = importlib.util.find_spec("vade_tf")
-    sys.modules["vade_tf"] = importlib.util.module_from_spec(spec)
+    cli = without_tensorflow("cli")
+    args = cli.parse_args(argv)
     try:
-        cli = importlib.import_module("vade_tf.cli")
-        args = cli.parse_args(argv)
-        try:
-            return cli.precheck(args)
-        except (ValueError, OSError, ImportError) as error:
-            print(f"vade-tf {args.command}: error: {error}", file=sys.stderr)
-            raise SystemExit(cli.EXIT_ERROR) from None
-    finally:
-        for name in list(sys.modules):
-            if name == "vade_tf" or name.startswith("vade_tf."):
-                del sys.modules[name]
+        return cli.precheck(args)
+    except (ValueError, OSError, ImportError) as error:
+        print(f"vade-tf {args.command}: error: {error}", file=sys.stderr)
+        raise SystemExit(cli.EXIT_ERROR) from None
 
 
 def main():

@@ -14,22 +14,43 @@ present, is used only to score the result).
 import argparse
 import os
 
+# Before TensorFlow is first imported (in main, after the arguments).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn import datasets, preprocessing  # noqa: E402
-
-import vade_tf  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", help=".csv/.npz/.npy/.h5 file (x, y)")
-    parser.add_argument("--n-clusters", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--data",
+        help=".csv/.npz/.npy/.h5 file (x, y) (default: scikit-learn's wine)",
+    )
+    parser.add_argument(
+        "--n-clusters",
+        type=int,
+        default=3,
+        help="number of clusters (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=100,
+        help="VaDE epochs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed (default: 0)"
+    )
     args = parser.parse_args()
+    # Refused before TensorFlow is imported: one line, exit status 2.
+    if args.data and not os.path.isfile(args.data):
+        parser.error(f"--data {args.data}: no such file")
+    if args.n_clusters < 1:
+        parser.error(f"--n-clusters must be >= 1. Received: {args.n_clusters}")
+
+    import keras
+    import numpy as np
+    from sklearn import datasets, preprocessing
+
+    import vade_tf
 
     if args.data:
         x, y = vade_tf.datasets.load_array(args.data)

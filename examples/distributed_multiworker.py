@@ -9,10 +9,15 @@ model. Worker 0, the chief, saves it.
 This script plays both roles. Without `--worker-index` it starts
 `--workers` copies of itself on 127.0.0.1, one per worker, waits for all of
 them and prints the chief's result; with `--worker-index` it is one worker.
-By default it trains on the first 10,000 MNIST images (`--data-dir`, or
-scikit-learn's digits when MNIST is not there), with the library's default
-recipe shortened to 10 pretraining and 2 VaDE epochs (DIR: the MNIST folder,
-such as ../shared/data/mnist).
+By default it trains on the first 10,000 MNIST images, with the library's
+default recipe shortened to 10 pretraining and 2 VaDE epochs. The MNIST IDX
+files are looked for, as `vade_tf.datasets` does, in `--data-dir` (DIR, or
+its `mnist/` subfolder), `$VADE_TF_DATA`, `~/.keras/datasets/mnist` and
+`/usr/share/datasets/mnist`, and never downloaded: when none holds them it
+says so in one line and trains on scikit-learn's embedded 8x8 digits
+instead. `--data-dir` or `--dataset mnist` asks for MNIST: without the
+files the script stops with one line (exit status 2); `--dataset digits`
+always trains on the digits.
 
     python examples/distributed_multiworker.py --data-dir DIR
     python examples/distributed_multiworker.py --data-dir DIR --workers 1
@@ -39,6 +44,8 @@ import subprocess
 import sys
 import time
 
+# Before TensorFlow is first imported (after the arguments); the workers
+# started here inherit it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -47,17 +54,45 @@ def main():
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data-dir", help="folder with the MNIST IDX files")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the MNIST IDX files (never downloaded); given, "
+        "MNIST is required",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=("mnist", "digits"),
+        help="mnist: require MNIST; digits: the embedded 8x8 digits "
+        "(default: MNIST when found, else the digits)",
+    )
     parser.add_argument(
         "--n-samples",
         type=int,
         default=10000,
         help="train on the first N images (default: %(default)s)",
     )
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pretrain-epochs", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes to start on 127.0.0.1 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        default=10,
+        help="autoencoder pretraining epochs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=2,
+        help="VaDE epochs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed (default: 0)"
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -69,7 +104,12 @@ def main():
         action="store_true",
         help="train without XLA (as several workers always do)",
     )
-    parser.add_argument("--out", default="runs/multiworker")
+    parser.add_argument(
+        "--out",
+        default="runs/multiworker",
+        help="folder where the chief writes model.keras and metrics.json "
+        "(default: %(default)s)",
+    )
     parser.add_argument(
         "--worker-index", type=int, help="run as this worker (0 = chief)"
     )
@@ -83,10 +123,59 @@ def main():
         work(args)
 
 
+def fail(message):
+    """Exits with status 2 and `message` as one line on standard error."""
+    prog = os.path.basename(sys.argv[0])
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def datasets_without_tensorflow():
+    """`vade_tf.datasets` with numpy alone, before TensorFlow starts (see
+    `vade_tf_cli.without_tensorflow`, installed with the package)."""
+    import vade_tf_cli
+
+    return vade_tf_cli.without_tensorflow("datasets")
+
+
+def choose_data(args, datasets):
+    """`("mnist", folder)` or `("digits", None)`, as the flags ask.
+
+    MNIST when its files are found (never downloaded); without them, the
+    digits with one line saying so, or, when `--data-dir` or `--dataset
+    mnist` asked for MNIST, one line on standard error and exit status 2.
+    """
+    if args.dataset == "digits":
+        if args.data_dir:
+            fail("--data-dir is for MNIST: leave it out with --dataset digits")
+        return "digits", None
+    folder = datasets.find_idx_folder("mnist", args.data_dir)
+    if folder:
+        return "mnist", folder
+    searched = ", ".join(
+        dict.fromkeys(datasets.candidate_folders("mnist", args.data_dir))
+    )
+    if args.data_dir or args.dataset == "mnist":
+        fail(
+            f"MNIST not found: none of {searched} holds its four IDX .gz "
+            "files (train-images-idx3-ubyte.gz, ...). Pass --data-dir with "
+            "the folder that holds them, or --dataset digits for the "
+            "embedded 8x8 digits"
+        )
+    print(
+        f"MNIST not found (looked in {searched}; --data-dir DIR names its "
+        "folder); training on the embedded 8x8 digits instead",
+        flush=True,
+    )
+    return "digits", None
+
+
 def launch(args):
     """Starts `args.workers` workers on this machine and reports."""
     if args.workers < 1:
-        raise SystemExit(f"--workers must be >= 1. Received: {args.workers}")
+        fail(f"--workers must be >= 1. Received: {args.workers}")
+    # Decided once, before TensorFlow starts, and passed on to every worker.
+    data, folder = choose_data(args, datasets_without_tensorflow())
     from vade_tf import distribution
 
     addresses = ",".join(distribution.local_addresses(args.workers))
@@ -100,8 +189,7 @@ def launch(args):
         "--out", args.out,
         "--addresses", addresses,
     ]  # fmt: skip
-    if args.data_dir:
-        passed += ["--data-dir", args.data_dir]
+    passed += ["--dataset", data] + (["--data-dir", folder] if folder else [])
     if args.no_xla:
         passed.append("--no-xla")
     print(
@@ -122,9 +210,12 @@ def launch(args):
         raise SystemExit(f"A worker failed: exit codes {codes}")
     with open(os.path.join(args.out, "metrics.json")) as handle:
         metrics = json.load(handle)
+    trained_on = {"mnist": "MNIST images", "digits": "8x8 digits"}
     print(
-        f"{args.workers} worker(s) finished. The chief saved "
-        f"{os.path.join(args.out, 'model.keras')}: ACC {metrics['acc']:.4f}, "
+        f"{args.workers} worker(s) finished, trained on "
+        f"{metrics['n_samples']} {trained_on[metrics['data']]}. The chief "
+        f"saved {os.path.join(args.out, 'model.keras')}: "
+        f"ACC {metrics['acc']:.4f}, "
         f"NMI {metrics['nmi']:.4f}; VaDE "
         f"{metrics['vade_samples_per_second']:.0f} samples/s, pretraining "
         f"{metrics['pretrain_samples_per_second']:.0f} samples/s"
@@ -154,6 +245,8 @@ class EpochTimer:
 
 def work(args):
     """One worker: the strategy, the data, the workflow; the chief saves."""
+    # Checked before TensorFlow starts: a missing MNIST is one line.
+    data, folder = choose_data(args, datasets_without_tensorflow())
     from vade_tf import distribution
 
     addresses = (args.addresses or "").split(",")
@@ -177,14 +270,9 @@ def work(args):
     from vade_tf import compilation, fileio, metrics, recipes, workflow
 
     keras.utils.set_random_seed(args.seed)
-    # MNIST when its files are here (never downloaded), else the digits.
-    folder = vade_tf.datasets.find_idx_folder("mnist", args.data_dir)
-    if folder:
-        x, y = vade_tf.datasets.load_dataset("mnist", folder)
-        image_shape = (28, 28)
-    else:
-        x, y = vade_tf.datasets.load_dataset("digits")
-        image_shape = None
+    # The data chose_data picked (the launcher passes its choice on).
+    x, y = vade_tf.datasets.load_dataset(data, folder)
+    image_shape = vade_tf.datasets.IMAGE_SHAPES.get(data)
     x, y = x[: args.n_samples], y[: args.n_samples]
     recipe = recipes.get_recipe(
         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs
@@ -229,7 +317,7 @@ def work(args):
         "threads_per_worker": args.threads,
         "xla": bool(model.jit_compile),
         "n_samples": int(len(x)),
-        "data": "mnist" if image_shape else "digits",
+        "data": data,
         "recipe": result.recipe.to_dict(),
         **{name: float(value) for name, value in scores.items()},
         "pretrain_samples_per_second": pretrain_timer.samples_per_second(

@@ -14,34 +14,109 @@ By default it runs a short demonstration: the shipped autoencoder weights,
 trains on all 70,000 images for the recipe's 20 epochs; the paper-length run
 (100 VaDE epochs, the figures of docs/results.md) is `vade-tf reproduce`.
 
-    python examples/train_mnist.py --data-dir ../shared/data/mnist
-    python examples/train_mnist.py --data-dir ../shared/data/mnist --full
+The four MNIST IDX files (`train-images-idx3-ubyte.gz`,
+`train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz`,
+`t10k-labels-idx1-ubyte.gz`) are looked for, as
+`vade_tf.datasets.load_dataset` does, in `--data-dir` (or its `mnist/`
+subfolder), `$VADE_TF_DATA` (or its `mnist/`), `~/.keras/datasets/mnist`
+and `/usr/share/datasets/mnist`. Without `--data-dir`, when none of them
+holds the files, Keras downloads them (a network connection needed); with
+`--data-dir` nothing is downloaded, and missing files stop the script with
+one line (exit status 2).
+
+    python examples/train_mnist.py
+    python examples/train_mnist.py --data-dir PATH/TO/mnist
+    python examples/train_mnist.py --data-dir PATH/TO/mnist --full
 """
 
 import argparse
+import importlib
 import importlib.util
 import os
+import re
+import sys
 
+# Before TensorFlow is first imported (in main, after the arguments).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 
-import vade_tf  # noqa: E402
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", help="folder with the MNIST IDX files")
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="The IDX files are looked for in --data-dir, $VADE_TF_DATA, "
+        "~/.keras/datasets/mnist and /usr/share/datasets/mnist; without "
+        "--data-dir, Keras downloads them when none holds them.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="PATH",
+        help="folder with the four MNIST IDX .gz files (or its mnist/ "
+        "subfolder); with it nothing is downloaded",
+    )
     parser.add_argument(
         "--full", action="store_true", help="all 70,000 images, 20 epochs"
     )
-    parser.add_argument("--epochs", type=int, help="default: 3, --full 20")
-    parser.add_argument("--out", default="runs/train_mnist")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--epochs", type=int, help="VaDE epochs (default: 3, --full 20)"
+    )
+    parser.add_argument(
+        "--out",
+        default="runs/train_mnist",
+        help="folder for best.keras, history.csv and the TensorBoard logs "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed (default: 0)"
+    )
+    return parser.parse_args()
 
+
+def fail(message):
+    """Exits with status 2 and `message` as one line on standard error."""
+    message = re.sub(r":\n\s+", ": ", str(message))  # the folders searched,
+    message = re.sub(r"\n\s+", ", ", message)  # one per line in the library
+    message = re.sub(r"\s*\n", "; ", message)
+    print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def datasets_without_tensorflow():
+    """`vade_tf.datasets` with numpy alone, before TensorFlow starts (see
+    `vade_tf_cli.without_tensorflow`, installed with the package)."""
+    import vade_tf_cli
+
+    return vade_tf_cli.without_tensorflow("datasets")
+
+
+def main():
+    args = parse_args()
+
+    # The IDX files are read with numpy alone, before TensorFlow starts:
+    # missing files are one line on standard error and exit status 2.
+    datasets = datasets_without_tensorflow()
+    x = y = None
+    if args.data_dir or datasets.find_idx_folder("mnist"):
+        try:
+            x, y = datasets.load_dataset("mnist", args.data_dir)
+        except (OSError, ValueError) as error:  # DataNotFoundError too
+            fail(error)
+    else:
+        print(
+            "MNIST not found in $VADE_TF_DATA, ~/.keras/datasets/mnist or "
+            "/usr/share/datasets/mnist: downloading it with Keras",
+            flush=True,
+        )
+
+    import keras
+
+    import vade_tf
+
+    if x is None:
+        try:
+            x, y = vade_tf.datasets.load_dataset("mnist")
+        except vade_tf.datasets.DataNotFoundError as error:
+            fail(error)
     keras.utils.set_random_seed(args.seed)
-    x, y = vade_tf.datasets.load_dataset("mnist", args.data_dir)
     if not args.full:
         x, y = x[:10000], y[:10000]
     recipe = vade_tf.recipes.get_recipe("tuned")

@@ -134,7 +134,9 @@ def test_predict_file_leaves_no_output_after_a_bad_row(fitted, tmp_path):
     assert not list(tmp_path.glob(".tmp-*"))
     wide = tmp_path / "wide.csv"
     np.savetxt(wide, np.c_[x, x[:, :1]], delimiter=",")
-    with pytest.raises(ValueError, match="7 features per row; the model takes 6"):
+    with pytest.raises(
+        ValueError, match="7 features per row; the model takes 6"
+    ):
         assignments.predict_file(model, str(wide), str(out))
     assert not out.exists()
 
@@ -146,8 +148,19 @@ def test_unlabelled_table_gets_k_the_assignments_and_predict(
     data, held, y, y_held = table
     out = tmp_path / "run"
     status = cli.main(
-        ["train", "--data", str(data), "--out", str(out), "--proba",
-         "--pretrain-epochs", "40", "--epochs", "5", *FAST]
+        [
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--proba",
+            "--pretrain-epochs",
+            "40",
+            "--epochs",
+            "5",
+            *FAST,
+        ]
     )
     printed = capsys.readouterr().out
     assert status == 0
@@ -169,8 +182,15 @@ def test_unlabelled_table_gets_k_the_assignments_and_predict(
 
     predicted = tmp_path / "held.csv"
     status = cli.main(
-        ["predict", "--model", str(out / "model.keras"), "--data",
-         str(held), "--out", str(predicted)]
+        [
+            "predict",
+            "--model",
+            str(out / "model.keras"),
+            "--data",
+            str(held),
+            "--out",
+            str(predicted),
+        ]
     )
     assert status == 0
     held_rows = np.loadtxt(predicted, delimiter=",", skiprows=1)
@@ -216,8 +236,15 @@ def _fail(argv, capsys):
 def test_n_clusters_below_two_is_one_line(table, tmp_path, capsys, value):
     data = table[0]
     err = _fail(
-        ["train", "--data", str(data), "--out", str(tmp_path / "r"),
-         f"--n-clusters={value}", *FAST],
+        [
+            "train",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "r"),
+            f"--n-clusters={value}",
+            *FAST,
+        ],
         capsys,
     )
     assert "--n-clusters must be an integer >= 2 or 'auto'" in err
@@ -226,15 +253,28 @@ def test_n_clusters_below_two_is_one_line(table, tmp_path, capsys, value):
 
 @pytest.mark.parametrize(
     "k_range, fragment",
-    [("5:3", "2 <= k_min <= k_max"), ("2:500", "above the 150 samples"),
-     ("x", "MIN:MAX")],
+    [
+        ("5:3", "2 <= k_min <= k_max"),
+        ("2:500", "above the 150 samples"),
+        ("x", "MIN:MAX"),
+    ],
 )
 def test_bad_k_range_is_one_line_before_any_work(
     table, tmp_path, capsys, k_range, fragment
 ):
     err = _fail(
-        ["train", "--data", str(table[0]), "--out", str(tmp_path / "r"),
-         "--n-clusters", "auto", "--k-range", k_range, *FAST],
+        [
+            "train",
+            "--data",
+            str(table[0]),
+            "--out",
+            str(tmp_path / "r"),
+            "--n-clusters",
+            "auto",
+            "--k-range",
+            k_range,
+            *FAST,
+        ],
         capsys,
     )
     assert fragment in err and "--k-range" in err
@@ -246,19 +286,24 @@ def test_predict_refuses_what_is_not_a_vade_model(
 ):
     data = str(table[1])
     out = tmp_path / "out.csv"
-    err = _fail(["predict", "--model", data, "--data", data, "--out",
-                 str(out)], capsys)
+    err = _fail(
+        ["predict", "--model", data, "--data", data, "--out", str(out)], capsys
+    )
     assert "not a vade_tf model file" in err
     other = tmp_path / "other.keras"
     keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)]).save(other)
-    err = _fail(["predict", "--model", str(other), "--data", data, "--out",
-                 str(out)], capsys)
+    err = _fail(
+        ["predict", "--model", str(other), "--data", data, "--out", str(out)],
+        capsys,
+    )
     assert "not a vade_tf model" in err
     model, _ = fitted
     saved = tmp_path / "six.keras"
     model.save(saved)
-    err = _fail(["predict", "--model", str(saved), "--data", data, "--out",
-                 str(out)], capsys)
+    err = _fail(
+        ["predict", "--model", str(saved), "--data", data, "--out", str(out)],
+        capsys,
+    )
     assert "5 features per row; the model takes 6" in err
     assert not out.exists()
 
@@ -268,8 +313,9 @@ def test_a_column_that_looks_like_labels_is_pointed_out(tmp_path, capsys):
     x = rng.normal(size=(100, 3))
     kind = rng.integers(0, 3, 100)
     path = tmp_path / "kinds.csv"
-    np.savetxt(path, np.c_[x, kind], delimiter=",", header="a,b,c,kind",
-               comments="")
+    np.savetxt(
+        path, np.c_[x, kind], delimiter=",", header="a,b,c,kind", comments=""
+    )
     data = vade_tf.datasets.read_data(str(path))
     assert data.y is None and data.feature_names == ["a", "b", "c", "kind"]
     assert "--label-key 'kind'" in data.label_hint

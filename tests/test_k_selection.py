@@ -52,9 +52,7 @@ def test_bic_matches_an_independent_computation():
     ).fit(scaled)
     density = sum(
         w * stats.multivariate_normal(m, c).pdf(scaled)
-        for w, m, c in zip(
-            fitted.weights_, fitted.means_, fitted.covariances_
-        )
+        for w, m, c in zip(fitted.weights_, fitted.means_, fitted.covariances_)
     )
     d = scaled.shape[1]
     parameters = (k - 1) + k * d + k * d * (d + 1) / 2
@@ -80,7 +78,9 @@ def test_every_criterion_gives_a_k_in_the_range(criterion):
     assert 2 <= selection.n_clusters <= 8
     assert selection.criterion == criterion
     best = (min if selection.lower_is_better else max)(selection.scores)
-    assert selection.scores[selection.k_values.index(selection.n_clusters)] == best
+    assert (
+        selection.scores[selection.k_values.index(selection.n_clusters)] == best
+    )
     assert set(selection.to_dict()) >= {"n_clusters", "k_values", "scores"}
 
 

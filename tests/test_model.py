@@ -586,7 +586,7 @@ def test_sampled_predict_proba_steps_do_not_depend_on_batch_size(
     # rows, whatever rows the encoder takes per pass.
     x, _ = blobs
     monkeypatch.setattr(
-        vade_tf.model, "_MIXTURE_CHUNK_ENTRIES", 3 * 2 * 20 * 25
+        vade_tf.inference, "MIXTURE_CHUNK_ENTRIES", 3 * 2 * 20 * 25
     )
     step_rows = []
     q_c_x = small_model.gmm.q_c_x
@@ -610,14 +610,14 @@ def test_sampled_predict_proba_steps_do_not_depend_on_batch_size(
 def test_encode_pads_short_batches_to_a_few_shapes(small_model, blobs):
     x, _ = blobs
     sizes = range(1, 101)
-    padded = {vade_tf.model.padded_batch_rows(n, 100) for n in sizes}
+    padded = {vade_tf.inference.padded_batch_rows(n, 100) for n in sizes}
     # Powers of two from the minimum up, then the cap: few compiled shapes.
     assert padded == {16, 32, 64, 100}
     assert all(
-        n <= vade_tf.model.padded_batch_rows(n, 100) <= 100
+        n <= vade_tf.inference.padded_batch_rows(n, 100) <= 100
         for n in range(1, 101)
     )
-    assert vade_tf.model.padded_batch_rows(7, 4) == 7  # never below rows
+    assert vade_tf.inference.padded_batch_rows(7, 4) == 7  # never below rows
     # Padding rows never leak into the results: every size agrees with the
     # encoder applied to the rows alone.
     for rows in (1, 17, 33, 100, 120):

@@ -55,8 +55,9 @@ def test_mixed_float16_resume_counts_skipped_steps(tmp_path):
 
 def test_a_loss_that_is_not_finite_stops_fit_with_its_cause():
     x = np.random.default_rng(0).normal(0, 1, (150, 6)).astype("float32")
-    model = vade_tf.VaDE(6, 3, latent_dim=2, hidden_dims=(16,), seed=0,
-                         likelihood="gaussian")
+    model = vade_tf.VaDE(
+        6, 3, latent_dim=2, hidden_dims=(16,), seed=0, likelihood="gaussian"
+    )
     model.pretrain(x, epochs=1, verbose=0)
     model.initialize_gmm(x, random_state=0)
     model.compile()
@@ -71,8 +72,9 @@ def test_a_loss_that_is_not_finite_stops_fit_with_its_cause():
 def test_unscaled_gaussian_data_are_refused_by_the_bare_model():
     x = np.random.default_rng(0).normal(0, 1, (150, 6)).astype("float32")
     x = x * 1e10
-    model = vade_tf.VaDE(6, 3, latent_dim=2, hidden_dims=(16,), seed=0,
-                         likelihood="gaussian")
+    model = vade_tf.VaDE(
+        6, 3, latent_dim=2, hidden_dims=(16,), seed=0, likelihood="gaussian"
+    )
     with pytest.raises(ValueError, match="standardise") as error:
         model.pretrain(x, epochs=1, verbose=0)
     assert "1e+10" in str(error.value) or "e+10" in str(error.value)
@@ -87,8 +89,9 @@ def test_the_log_variance_start_stays_inside_its_clip():
     # Latent means of scale 1e10 would put the head's bias at ~41, past the
     # clip of +-30, where it gets no gradient.
     x = np.random.default_rng(0).normal(0, 1, (150, 6)).astype("float32")
-    model = vade_tf.VaDE(6, 3, latent_dim=2, hidden_dims=(16,), seed=0,
-                         likelihood="gaussian")
+    model = vade_tf.VaDE(
+        6, 3, latent_dim=2, hidden_dims=(16,), seed=0, likelihood="gaussian"
+    )
     head = model.encoder.get_layer("z_mean")
     head.kernel.assign(head.kernel * 1e9)
     model.initialize_gmm(x, random_state=0)
@@ -99,8 +102,7 @@ def test_the_log_variance_start_stays_inside_its_clip():
 
 @pytest.mark.parametrize(
     "data",
-    [np.zeros((150, 6)), np.ones((150, 6)) * 3.0,
-     np.full((150, 6), 1e-30)],
+    [np.zeros((150, 6)), np.ones((150, 6)) * 3.0, np.full((150, 6), 1e-30)],
     ids=["zeros", "identical", "tiny"],
 )
 def test_data_without_spread_get_one_clear_error(data):
@@ -145,7 +147,9 @@ def test_save_is_atomic_and_overwrites_only_when_asked(tmp_path):
         model.save(path, overwrite=False)
     assert path.read_bytes() == first
     model.save(path)  # Keras's default: overwrite=True
-    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp")]
+    assert not [
+        name for name in os.listdir(tmp_path) if name.startswith(".tmp")
+    ]
     keras.models.load_model(path)
 
 

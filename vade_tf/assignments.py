@@ -99,9 +99,7 @@ def _write(path, chunks, proba, overwrite):
                 wrote_header = False
                 for probabilities in chunks:
                     if not wrote_header:
-                        writer.writerow(
-                            _header(probabilities.shape[1], proba)
-                        )
+                        writer.writerow(_header(probabilities.shape[1], proba))
                         wrote_header = True
                     writer.writerows(_csv_rows(probabilities, proba))
             return path

@@ -423,11 +423,13 @@ def pretrain_autoencoder(
             augmentation,
             None if model.input_scaling.is_identity else model.input_scaling,
         )
-        return autoencoder.fit(
-            data,
-            epochs=epochs,
-            steps_per_epoch=math.ceil(len(x) / batch_size),
-            **fit_kwargs,
+        return _converged(
+            autoencoder.fit(
+                data,
+                epochs=epochs,
+                steps_per_epoch=math.ceil(len(x) / batch_size),
+                **fit_kwargs,
+            )
         )
     # The autoencoder works on the data as the model standardises it
     # (`VaDE.input_scaling`, the identity unless adapted).
@@ -441,15 +443,34 @@ def pretrain_autoencoder(
         data = _shuffled_batches(
             x, batch_size, datasets.batch_order_seed(model.seed), epochs
         )
-        return autoencoder.fit(
-            data,
-            epochs=epochs,
-            steps_per_epoch=math.ceil(len(x) / batch_size),
-            **fit_kwargs,
+        return _converged(
+            autoencoder.fit(
+                data,
+                epochs=epochs,
+                steps_per_epoch=math.ceil(len(x) / batch_size),
+                **fit_kwargs,
+            )
         )
-    return autoencoder.fit(
-        x, x, epochs=epochs, batch_size=batch_size, **fit_kwargs
+    return _converged(
+        autoencoder.fit(
+            x, x, epochs=epochs, batch_size=batch_size, **fit_kwargs
+        )
     )
+
+
+def _converged(history):
+    """`history`, or a `FloatingPointError` when its last loss is not
+    finite: pretraining diverged, and nothing after it could work."""
+    losses_seen = history.history.get("loss", [])
+    if losses_seen and not np.isfinite(losses_seen[-1]):
+        raise FloatingPointError(
+            "Pretraining diverged: the autoencoder's loss is "
+            f"{losses_seen[-1]} after {len(losses_seen)} epochs. Likely "
+            "causes: features far from unit scale with no standardisation "
+            "(standardise them, or use input_scaling='auto'), or a learning "
+            "rate too high."
+        )
+    return history
 
 
 # =============================================================================
@@ -553,7 +574,9 @@ def copy_autoencoder(source, target):
             f"The models' autoencoders differ: {list(source_layers)} against "
             f"{list(target_layers)}."
         )
-    pairs += [(source_layers[name], target_layers[name]) for name in target_layers]
+    pairs += [
+        (source_layers[name], target_layers[name]) for name in target_layers
+    ]
     values = []
     for from_layer, to_layer in pairs:
         weights = from_layer.get_weights()

@@ -252,7 +252,9 @@ def tunable_fields():
     command line's flags and `VaDEClustering`'s parameters are these.
     """
     return tuple(
-        field for field in dataclasses.fields(Recipe) if "help" in field.metadata
+        field
+        for field in dataclasses.fields(Recipe)
+        if "help" in field.metadata
     )
 
 

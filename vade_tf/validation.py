@@ -61,6 +61,29 @@ def check_n_clusters(n_clusters, n_samples=None):
     return n_clusters
 
 
+def check_widths(widths, name="hidden_dims"):
+    """Returns hidden layer widths as a tuple of ints >= 1, or raises."""
+    try:
+        widths = tuple(widths)
+    except TypeError:
+        widths = None
+    if widths is None or not all(is_int(w) and w >= 1 for w in widths):
+        raise ValueError(
+            f"{name} must be a sequence of positive integers, for example "
+            f"(500, 500, 2000). Received: {name}={widths!r}"
+        )
+    return tuple(int(w) for w in widths)
+
+
+def check_seed(seed):
+    """Returns `seed` as an int or `None`, or raises."""
+    if seed is not None and not is_int(seed):
+        raise ValueError(
+            f"seed must be an integer or None. Received: seed={seed!r}"
+        )
+    return None if seed is None else int(seed)
+
+
 def check_positive_float(value, name):
     """Returns `value` as a float, or raises if it is not finite and > 0."""
     if (

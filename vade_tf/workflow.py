@@ -276,7 +276,8 @@ def prepare(
 
     Pretrains the autoencoder for `recipe.pretrain_epochs` with the
     pretraining recipe (`resolve_pretrain_recipe`), or takes a
-    `pretrained` autoencoder instead (weights file or model), then fits the mixture prior on the latent means
+    `pretrained` autoencoder instead (weights file or model), then fits
+    the mixture prior on the latent means
     (`VaDE.initialize_gmm` with the recipe's `gmm_init`, `gmm_n_init` and
     `latent_std`). `train` calls it; `vade-tf pretrain` stops after it.
 
