@@ -50,7 +50,7 @@ def run(start, seed, x, y, epochs=50):
         verbose=0,
         callbacks=[
             vade_tf.callbacks.ClusteringMetrics(x, y, every=10),
-            vade_tf.callbacks.StepDecay(),
+            vade_tf.recipes.ORIGINAL.schedule(),
         ],
     )
     return {

@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 import vade_tf  # noqa: E402
-from vade_tf import callbacks, datasets, fileio, metrics  # noqa: E402
+from vade_tf import callbacks, datasets, fileio, metrics, recipes  # noqa: E402
 
 
 class LinearWarmup(keras.callbacks.Callback):
@@ -75,7 +75,7 @@ def main():
     if args.warmup_steps:
         epoch_callbacks.append(LinearWarmup(args.lr, args.warmup_steps))
     elif args.gmm_lr > 0:
-        epoch_callbacks.append(callbacks.StepDecay())
+        epoch_callbacks.append(recipes.ORIGINAL.schedule())
     history = model.fit(
         x,
         epochs=args.epochs,

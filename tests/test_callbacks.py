@@ -99,15 +99,20 @@ def test_step_decay_refuses_a_learning_rate_schedule(small_model, blobs):
     small_model.compile(optimizer=keras.optimizers.Adam(schedule))
     with pytest.raises(ValueError, match="LearningRateSchedule"):
         small_model.fit(
-            x, epochs=1, verbose=0, callbacks=[callbacks.StepDecay()]
+            x,
+            epochs=1,
+            verbose=0,
+            callbacks=[callbacks.StepDecay(0.9, 10, 0.0002)],
         )
 
 
-def test_step_decay_defaults_are_the_original_schedule():
-    decay = callbacks.StepDecay()
+def test_the_original_recipes_schedule_is_the_releases():
+    from vade_tf import recipes
+
+    decay = recipes.ORIGINAL.schedule()
     assert (decay.decay, decay.every, decay.floor) == (0.9, 10, 0.0002)
     with pytest.raises(ValueError, match="decay"):
-        callbacks.StepDecay(decay=1.5)
+        callbacks.StepDecay(decay=1.5, every=10, floor=0.0)
 
 
 def test_history_csv_has_no_empty_validation_columns(

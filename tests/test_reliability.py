@@ -96,7 +96,7 @@ def test_the_log_variance_start_stays_inside_its_clip():
     head.kernel.assign(head.kernel * 1e9)
     model.initialize_gmm(x, random_state=0)
     bias = np.asarray(model.encoder.get_layer("z_log_var").bias)
-    limit = vade_tf.losses.LOG_VAR_LIMIT
+    limit = vade_tf.numerics.LOG_VAR_LIMIT
     assert np.all(np.abs(bias) <= limit)
 
 

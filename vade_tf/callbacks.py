@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from vade_tf import metrics, recipes, validation
+from vade_tf import metrics, validation
 
 
 class ClusteringMetrics(keras.callbacks.Callback):
@@ -101,8 +101,9 @@ class StepDecay(keras.callbacks.Callback):
 
     At the start of epoch e the learning rate of `model.optimizer` and
     `model.gmm_optimizer` is `max(initial * decay ** (e // every), floor)`
-    (a rate that starts below the floor is left as it is). The defaults
-    (x0.9 every 10 epochs, floor 0.0002) are the "original" recipe's.
+    (a rate that starts below the floor is left as it is). A recipe's
+    schedule is `recipe.schedule()`: `vade_tf.recipes.ORIGINAL.schedule()`
+    is the original release's (x0.9 every 10 epochs, floor 0.0002).
 
     `initial_rates` are the rates at epoch 0. Give them when training
     resumes (`fit(initial_epoch=k)` on a model whose optimizers already
@@ -116,13 +117,7 @@ class StepDecay(keras.callbacks.Callback):
         initial_rates: `None` or a pair `(network, mixture)` of floats.
     """
 
-    def __init__(
-        self,
-        decay=recipes.ORIGINAL.lr_decay,
-        every=recipes.ORIGINAL.lr_decay_every,
-        floor=recipes.ORIGINAL.lr_floor,
-        initial_rates=None,
-    ):
+    def __init__(self, decay, every, floor, initial_rates=None):
         super().__init__()
         if not 0 < decay <= 1:
             raise ValueError(f"decay must be in (0, 1]. Received: {decay!r}")

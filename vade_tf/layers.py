@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vade_tf import losses, options, validation
+from vade_tf import numerics, options, validation
 
 GAMMA_MODES = options.GAMMA_MODES
 # The original release adds this to every p(c, z) before normalising in
@@ -121,7 +121,7 @@ def reparameterize(z_mean, z_log_var, seed=None):
     epsilon = keras.random.normal(
         ops.shape(z_mean), dtype=z_mean.dtype, seed=seed
     )
-    std = ops.exp(0.5 * losses.clip_log_var(z_log_var))
+    std = ops.exp(0.5 * numerics.clip_log_var(z_log_var))
     return z_mean + std * epsilon
 
 
@@ -297,7 +297,7 @@ class CountMean(keras.layers.Layer):
     def call(self, inputs):
         inputs = ops.cast(inputs, "float32")
         dim = self.input_dim
-        limit = losses.LOG_MEAN_LIMIT
+        limit = numerics.LOG_MEAN_LIMIT
         mean = ops.exp(ops.clip(inputs[:, :dim], -limit, limit))
         if self.zero_inflated:
             mean = mean * ops.sigmoid(-inputs[:, dim : 2 * dim])
@@ -465,8 +465,8 @@ class GMMPosterior(keras.layers.Layer):
         Returns:
             Tensor of shape `(batch, K)`.
         """
-        log_pdf = losses.log_normal_diag(z, self.c_mean, self.c_var)
-        log_theta = losses.safe_log(self.theta_p)  # [K]
+        log_pdf = numerics.log_normal_diag(z, self.c_mean, self.c_var)
+        log_theta = numerics.safe_log(self.theta_p)  # [K]
         if self.gamma_mode == "original":
             return ops.sum(log_pdf + log_theta[None, :, None], axis=-1)
         return ops.sum(log_pdf, axis=-1) + log_theta[None, :]
@@ -522,7 +522,7 @@ class GMMPosterior(keras.layers.Layer):
         epsilon = keras.random.normal(
             (n_samples, batch, self.latent_dim), dtype=z_mean.dtype, seed=seed
         )
-        std = ops.exp(0.5 * losses.clip_log_var(z_log_var))
+        std = ops.exp(0.5 * numerics.clip_log_var(z_log_var))
         z = z_mean[None] + std[None] * epsilon
         log_p = self.log_p_c_z(ops.reshape(z, (-1, self.latent_dim)))
         stacked = ops.reshape(log_p, (n_samples, batch, self.n_clusters))

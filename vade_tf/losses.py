@@ -43,18 +43,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from vade_tf import options, validation
-
-LOG_2PI = math.log(2.0 * math.pi)
-# Encoder log-variances are clipped to [-LOG_VAR_LIMIT, LOG_VAR_LIMIT]
-# wherever they are used, so exp() stays finite in float32 (variances from
-# 1e-13 to 1e13; exp overflows above 88). Every term sees the same clipped
-# value, so outside the range the loss is flat in z_log_var rather than
-# pulled one way by one term alone.
-LOG_VAR_LIMIT = 30.0
-# The smallest value `safe_log` and the divisions by a variance let through.
-TINY = 1e-30
-
+from vade_tf import numerics, options, validation
 
 # =============================================================================
 # Likelihoods p(x|z)
@@ -215,12 +204,6 @@ class GaussianLikelihood(Likelihood):
         return ops.sum(ops.square(x - outputs), axis=-1)
 
 
-# The range `NegativeBinomialLikelihood` keeps log means and log sizes in:
-# means from e^-30 to e^30 (about 1e13), sizes from e^-10 to e^10 (4.5e-5 to
-# 2.2e4; beyond, the negative binomial is a Poisson to the precision that
-# float32 keeps of lgamma(x + r) - lgamma(r), about 0.01 per entry there).
-LOG_MEAN_LIMIT = 30.0
-LOG_SIZE_LIMIT = 10.0
 # The library size counts are scaled to before the encoder's log1p when
 # `normalize_library=True` and no data set it (`NegativeBinomialLikelihood`).
 DEFAULT_TARGET_SUM = 1e4
@@ -406,10 +389,16 @@ class NegativeBinomialLikelihood(Likelihood):
         `target_sum`, both logs clipped to their limits."""
         width = self.sample_parameters * input_dim
         log_mean = ops.clip(
-            outputs[:, :input_dim], -LOG_MEAN_LIMIT, LOG_MEAN_LIMIT
+            outputs[:, :input_dim],
+            -numerics.LOG_MEAN_LIMIT,
+            numerics.LOG_MEAN_LIMIT,
         )
         logit = outputs[:, input_dim:width] if self.zero_inflated else None
-        log_size = ops.clip(outputs[:, width:], -LOG_SIZE_LIMIT, LOG_SIZE_LIMIT)
+        log_size = ops.clip(
+            outputs[:, width:],
+            -numerics.LOG_SIZE_LIMIT,
+            numerics.LOG_SIZE_LIMIT,
+        )
         rows = log_size.shape[-1] // input_dim
         return log_mean, logit, ops.reshape(log_size, (-1, rows, input_dim))
 
@@ -429,8 +418,8 @@ class NegativeBinomialLikelihood(Likelihood):
         if self.normalize_library:
             log_mean = ops.clip(
                 log_mean + self._log_library_factor(x),
-                -LOG_MEAN_LIMIT,
-                LOG_MEAN_LIMIT,
+                -numerics.LOG_MEAN_LIMIT,
+                numerics.LOG_MEAN_LIMIT,
             )
         x, log_mean = x[:, None, :], log_mean[:, None, :]
         if self.zero_inflated:
@@ -537,32 +526,6 @@ def serialize_likelihood(likelihood):
 # =============================================================================
 
 
-def clip_log_var(z_log_var):
-    """`z_log_var` clipped to `[-LOG_VAR_LIMIT, LOG_VAR_LIMIT]`."""
-    return ops.clip(z_log_var, -LOG_VAR_LIMIT, LOG_VAR_LIMIT)
-
-
-def safe_log(x):
-    """`log(max(x, TINY))`: finite for a weight or variance that reached 0."""
-    return ops.log(ops.maximum(x, TINY))
-
-
-def log_normal_diag(z, mean, var):
-    """Log density of diagonal Gaussians, one per component.
-
-    Args:
-        z: tensor of shape `(batch, D)`.
-        mean: tensor of shape `(K, D)`.
-        var: tensor of shape `(K, D)`, positive.
-
-    Returns:
-        Tensor of shape `(batch, K, D)`: `log N(z_d | mean_kd, var_kd)`.
-    """
-    diff = z[:, None, :] - mean[None, :, :]  # [batch, K, D]
-    var = ops.maximum(var, TINY)
-    return -0.5 * (LOG_2PI + ops.log(var) + ops.square(diff) / var)
-
-
 def expected_neg_log_prior_z(z_mean, z_log_var, gamma, c_mean, c_var):
     """`-E_q[log p(z|c)]`, the Gaussian cross-entropy weighted by gamma.
 
@@ -579,11 +542,13 @@ def expected_neg_log_prior_z(z_mean, z_log_var, gamma, c_mean, c_var):
     Returns:
         Tensor of shape `(batch,)`.
     """
-    z_var = ops.exp(clip_log_var(z_log_var))[:, None, :]  # [batch, 1, D]
+    z_var = ops.exp(numerics.clip_log_var(z_log_var))[
+        :, None, :
+    ]  # [batch, 1, D]
     diff = z_mean[:, None, :] - c_mean[None, :, :]  # [batch, K, D]
-    c_var = ops.maximum(c_var, TINY)
+    c_var = ops.maximum(c_var, numerics.TINY)
     per_component = 0.5 * ops.sum(
-        LOG_2PI + ops.log(c_var) + (z_var + ops.square(diff)) / c_var,
+        numerics.LOG_2PI + ops.log(c_var) + (z_var + ops.square(diff)) / c_var,
         axis=-1,
     )  # [batch, K]
     return ops.sum(gamma * per_component, axis=-1)
@@ -598,7 +563,9 @@ def neg_entropy_q_z(z_log_var):
     Returns:
         Tensor of shape `(batch,)`.
     """
-    return -0.5 * ops.sum(LOG_2PI + 1.0 + clip_log_var(z_log_var), axis=-1)
+    return -0.5 * ops.sum(
+        numerics.LOG_2PI + 1.0 + numerics.clip_log_var(z_log_var), axis=-1
+    )
 
 
 def categorical_kl(log_gamma, theta_p):
@@ -616,8 +583,8 @@ def categorical_kl(log_gamma, theta_p):
     gamma = ops.exp(log_gamma)
     # gamma log gamma -> 0 as gamma -> 0; bounding log gamma below keeps a
     # hard assignment (log gamma = -inf) at 0 instead of 0 * inf = NaN.
-    log_gamma = ops.maximum(log_gamma, math.log(TINY))
-    log_theta = safe_log(theta_p)[None, :]
+    log_gamma = ops.maximum(log_gamma, math.log(numerics.TINY))
+    log_theta = numerics.safe_log(theta_p)[None, :]
     return ops.sum(gamma * (log_gamma - log_theta), axis=-1)
 
 
@@ -655,7 +622,7 @@ def standard_normal_kl(z_mean, z_log_var):
     Returns:
         Tensor of shape `(batch,)`.
     """
-    z_log_var = clip_log_var(z_log_var)
+    z_log_var = numerics.clip_log_var(z_log_var)
     return 0.5 * ops.sum(
         ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=-1
     )

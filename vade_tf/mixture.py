@@ -10,7 +10,7 @@ scikit-learn does the fitting; nothing here runs inside a traced function.
 
 import numpy as np
 
-from vade_tf import losses, recipes, validation
+from vade_tf import numerics, recipes, validation
 
 # The encoder's log-variance head starts at this fraction of the mixture's
 # mean variance per latent dimension: q(z|x) narrower than the clusters.
@@ -250,6 +250,6 @@ def initialize_mixture(
         # Inside the clip of the encoder's log-variances, where the head
         # still gets a gradient.
         log_var = np.log(posterior_var_ratio * np.mean(variances, axis=0))
-        limit = losses.LOG_VAR_LIMIT
+        limit = numerics.LOG_VAR_LIMIT
         head.bias.assign(np.clip(log_var, -limit, limit).astype("float32"))
     return estimator
