@@ -82,12 +82,15 @@ def test_train_evaluate_generate_export_on_own_data(
     for name in (
         "model.keras",
         "metrics.json",
+        "clusters.csv",
         "latent.png",
-        "samples.png",
+        "profiles.png",  # a table of 12 features: profiles, not samples
         "history.png",
     ):
         assert (out / name).stat().st_size > 0, name
+    assert not (out / "samples.png").exists()
     report = json.loads((out / "metrics.json").read_text())
+    assert report["n_clusters_from"] == "the number of distinct labels"
     assert report["config"]["n_clusters"] == 3  # from the labels
     assert set(report["vade"]) >= {"acc", "nmi", "ari"}
     assert len(report["history"]["acc"]) == 2
@@ -261,30 +264,30 @@ def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
     args = cli.build_parser().parse_args(["reproduce", "MNIST"])
     assert args.dataset == "mnist"
     # reproduce trains the tuned recipe for its own number of epochs.
-    assert cli._recipe(args) == vade_tf.recipes.TUNED.replace(
+    assert cli.inputs.recipe_from_args(args) == vade_tf.recipes.TUNED.replace(
         epochs=vade_tf.recipes.REPRODUCE_EPOCHS
     )
     args = cli.build_parser().parse_args(
         ["reproduce", "mnist", "--epochs", "7", "--recipe", "original"]
     )
-    assert cli._recipe(args) == vade_tf.recipes.ORIGINAL.replace(epochs=7)
+    assert cli.inputs.recipe_from_args(args) == vade_tf.recipes.ORIGINAL.replace(epochs=7)
     args = cli.build_parser().parse_args(["reproduce", "MNIST"])
-    image_shape = cli._image_shape(args, "mnist")
+    image_shape = cli.inputs.image_shape_of(args, "mnist")
     assert image_shape == (28, 28)
     assert (
-        vade_tf.workflow.resolve_pretrain_recipe(cli._recipe(args), image_shape)
+        vade_tf.workflow.resolve_pretrain_recipe(cli.inputs.recipe_from_args(args), image_shape)
         == "augment"
     )
     args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
-    assert cli._recipe(args) == vade_tf.recipes.get_recipe()
-    assert cli._recipe(args).name == vade_tf.recipes.DEFAULT_RECIPE
-    assert cli._image_shape(args, "digits") is None
+    assert cli.inputs.recipe_from_args(args) == vade_tf.recipes.get_recipe()
+    assert cli.inputs.recipe_from_args(args).name == vade_tf.recipes.DEFAULT_RECIPE
+    assert cli.inputs.image_shape_of(args, "digits") is None
     for command in ("train", "pretrain"):
         args = cli.build_parser().parse_args(
             [command, "--dataset", "digits", "--recipe", "original"]
             + (["--out", "ae.weights.h5"] if command == "pretrain" else [])
         )
-        assert cli._recipe(args) == vade_tf.recipes.ORIGINAL
+        assert cli.inputs.recipe_from_args(args) == vade_tf.recipes.ORIGINAL
     args = cli.build_parser().parse_args(
         [
             "train",
@@ -304,7 +307,7 @@ def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
             "3",
         ]
     )
-    recipe = cli._recipe(args)
+    recipe = cli.inputs.recipe_from_args(args)
     assert recipe == vade_tf.recipes.TUNED.replace(
         pretrain_recipe="dec",
         learning_rate=0.001,
@@ -751,17 +754,17 @@ def test_an_interrupted_pretrain_names_what_it_kept(tmp_path):
     args = argparse.Namespace(
         command="pretrain", out=str(out), pretrain_writer=writer
     )
-    assert cli._interrupted(args) == "nothing was written"
+    assert cli.run_folder.interrupt_report(args) == "nothing was written"
     writer.written = True
-    assert cli._interrupted(args) == (
+    assert cli.run_folder.interrupt_report(args) == (
         f"kept {out} {tmp_path / 'ae.weights.json'}"
     )
 
 
 def test_overwrite_keeps_the_pretrained_weights_and_their_metadata(tmp_path):
-    for name in (*cli.RUN_FILES, "notes.txt"):
+    for name in (*cli.run_folder.RUN_FILES, "notes.txt"):
         (tmp_path / name).write_text("earlier")
-    cli._remove_run_files(str(tmp_path), keep=str(tmp_path / "ae.weights.h5"))
+    cli.run_folder.remove_run_files(str(tmp_path), keep=str(tmp_path / "ae.weights.h5"))
     assert sorted(os.listdir(tmp_path)) == [
         "ae.weights.h5",
         "ae.weights.json",
@@ -780,12 +783,12 @@ def test_options_are_never_abbreviated(capsys):
 def test_history_csv_is_read_back_value_by_epoch(tmp_path, capsys):
     path = tmp_path / "history.csv"
     path.write_text("epoch,acc,loss\n0,0.5,3\n1,,2\n2,0.7,1\n")
-    assert cli._read_history_csv(str(path)) == {
+    assert cli.run_folder.read_history_csv(str(path)) == {
         "acc": [0.5, None, 0.7],
         "loss": [3.0, 2.0, 1.0],
     }
     path.write_text("epoch,loss\n0,abc\n")
-    assert cli._read_history_csv(str(path)) is None
+    assert cli.run_folder.read_history_csv(str(path)) is None
     assert "could not read" in capsys.readouterr().out
 
 

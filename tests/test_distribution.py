@@ -95,7 +95,7 @@ def test_multiworker_refuses_resume(tmp_path, capsys):
     from vade_tf import cli
 
     # A run folder whose command trained on several workers.
-    (tmp_path / cli.COMMAND_FILE).write_text(
+    (tmp_path / cli.run_folder.COMMAND_FILE).write_text(
         json.dumps(
             {
                 "argv": ["train", "--dataset", "digits"]

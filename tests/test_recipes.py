@@ -104,7 +104,7 @@ def test_every_tunable_field_is_a_flag_and_an_estimator_parameter():
         ["train", "--dataset", "digits", "--noise", "0.2",
          "--gmm-updates", "relative", "--lr", "0.001"]
     )
-    recipe = cli._recipe(args)
+    recipe = cli.inputs.recipe_from_args(args)
     assert (recipe.noise, recipe.gmm_updates, recipe.learning_rate) == (
         0.2, "relative", 0.001
     )

@@ -184,4 +184,53 @@ def test_an_interrupted_run_says_how_to_continue(tmp_path):
         (out / name).write_text("x")
     args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
     args.run_folder = str(out)
-    assert f"vade-tf train --resume {out}" in cli._interrupted(args)
+    assert f"vade-tf train --resume {out}" in cli.run_folder.interrupt_report(
+        args
+    )
+
+
+def test_resume_of_a_run_stopped_in_its_final_writes_writes_them(
+    tmp_path, capsys
+):
+    from vade_tf import cli
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "rows.npz"
+    np.savez(data, x=rng.random((60, 6)).astype("float32"))
+    out = tmp_path / "run"
+    tiny = [
+        "--hidden-dims",
+        "16",
+        "--latent-dim",
+        "2",
+        "--n-clusters",
+        "2",
+        "--pretrain-epochs",
+        "1",
+        "--epochs",
+        "1",
+        "--gmm-n-init",
+        "1",
+        "--verbose",
+        "0",
+    ]
+    assert (
+        cli.main(["train", "--data", str(data), "--out", str(out), *tiny]) == 0
+    )
+    # As if Ctrl-C came after the last checkpoint, before these were written.
+    for name in (
+        "model.keras",
+        "clusters.csv",
+        "samples.png",
+        "profiles.png",
+        "history.png",
+        "latent.png",
+    ):
+        if (out / name).exists():
+            (out / name).unlink()
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "finished 1 of 1 epochs: writing the run's outputs" in printed
+    for name in ("model.keras", "clusters.csv", "profiles.png", "history.png"):
+        assert (out / name).is_file(), name

@@ -1,0 +1,122 @@
+"""The small commands (`evaluate`, `generate`, `predict`, `export`) and
+`main`, the entry point that runs any command with one-line errors.
+"""
+
+import json
+import sys
+
+from vade_tf import datasets
+from vade_tf.cli import inputs, parser, resume, run_folder, train
+
+
+def run_evaluate(args):
+    model = inputs.load_model(args.model)
+    x, y, name, _ = inputs.load_data(args)
+    scores = inputs.score_clusters(model, x, y)
+    print(f"{name}: {inputs.format_scores(scores)}")
+    print(json.dumps(scores))
+    return 0
+
+
+def run_generate(args):
+    from vade_tf import plotting
+
+    model = inputs.load_model(args.model)
+    x = y = None
+    if args.dataset or args.data:
+        x, y, _, _ = inputs.load_data(args)
+    plotting.plot_cluster_samples(
+        model,
+        args.out,
+        n_per_cluster=args.per_cluster,
+        x=x,
+        y=y,
+        seed=args.seed,
+        min_posterior=args.min_posterior,
+        overwrite=args.overwrite,
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+def run_predict(args):
+    from vade_tf import assignments
+
+    # The output is checked before TensorFlow loads the model.
+    assignments.check_output_path(args.out, args.proba, args.overwrite)
+    model = inputs.load_model(args.model)
+    if args.data:
+        data = args.data
+        label_column = args.label_key
+    else:
+        data, _ = datasets.load_dataset(args.dataset, args.data_dir, args.split)
+        label_column = None
+    rows = assignments.predict_file(
+        model,
+        data,
+        args.out,
+        label_column=label_column,
+        proba=args.proba,
+        overwrite=args.overwrite,
+    )
+    print(f"wrote {args.out}: {rows} rows, K = {model.n_clusters}")
+    return 0
+
+
+def run_export(args):
+    from vade_tf import export
+
+    model = inputs.load_model(args.model)
+    path = export.export_saved_model(
+        model, args.out, version=args.version, overwrite=args.overwrite
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {
+    "pretrain": train.run_pretrain,
+    "train": train.run_train,
+    "reproduce": train.run_train,
+    "evaluate": run_evaluate,
+    "generate": run_generate,
+    "predict": run_predict,
+    "export": run_export,
+}
+
+
+def main(argv=None, preloaded=None):
+    """Entry point of `vade-tf`; returns the exit status.
+
+    Args:
+        argv: list of str, or `None` for `sys.argv[1:]`.
+        preloaded: `None`, or the `--data` file as `inputs.precheck` read it.
+    """
+    args = resume.parse_args(argv)
+    args.preloaded = preloaded
+    try:
+        policy = getattr(args, "dtype_policy", None)
+        if policy is None:
+            return COMMANDS[args.command](args)
+        # Restored after: `main` may run in a process that goes on.
+        from vade_tf import model as vade_model
+
+        with vade_model.dtype_policy_scope(policy):
+            return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        report = run_folder.interrupt_report(args)
+        print(
+            f"\nvade-tf {args.command}: interrupted; {report}",
+            file=sys.stderr,
+        )
+        return parser.EXIT_INTERRUPTED
+    except (
+        ValueError,
+        FileNotFoundError,
+        FileExistsError,
+        OSError,
+        ImportError,  # an optional extra missing, for example anndata
+        FloatingPointError,  # training diverged (`workflow.select_start`)
+    ) as error:
+        print(f"vade-tf {args.command}: error: {error}", file=sys.stderr)
+        return parser.EXIT_ERROR
