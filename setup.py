@@ -43,7 +43,16 @@ setuptools.setup(
         "matplotlib>=3.6",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "tensorboard", "anndata>=0.10"],
+        # pdoc: tests/test_docs.py builds the API reference (docs/build_api.py).
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6",
+            "tensorboard",
+            "anndata>=0.10",
+            "pdoc>=16.0",
+        ],
+        # The HTML API reference from the docstrings: python docs/build_api.py
+        "docs": ["pdoc>=16.0"],
         # Single-cell data: `--data file.h5ad` (vade_tf.datasets.load_array).
         "singlecell": ["anndata>=0.10"],
         "examples": ["tensorboard"],
@@ -55,6 +64,7 @@ setuptools.setup(
             "hypothesis>=6",
             "tensorboard",
             "anndata>=0.10",
+            "pdoc>=16.0",
             "ruff",
         ],
     },

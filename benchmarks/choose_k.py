@@ -173,13 +173,64 @@ def machine():
     }
 
 
+def table(results):
+    """The markdown tables of docs/results.md ("Choosing K") from the runs."""
+    by_data = {}
+    for run in results.values():
+        by_data.setdefault(run["data"], []).append(run)
+    lines = [
+        "| data | true K | chosen K (seeds 0, 1, 2) | ACC / NMI at the chosen K "
+        "| ACC / NMI at the true K | time, choice / one run at the true K |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    criteria_lines = [
+        "| data | true K | bic | bic_diag | silhouette | dp |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in DATASETS:
+        runs = sorted(by_data.get(name, []), key=lambda run: run["seed"])
+        if not runs:
+            continue
+
+        def mean(part, key):
+            return float(np.mean([run[part][key] for run in runs]))
+
+        chosen = ", ".join(str(run["auto"]["n_clusters"]) for run in runs)
+        ratio = np.mean(
+            [run["auto"]["seconds"] / run["true"]["seconds"] for run in runs]
+        )
+        lines.append(
+            f"| {name} | {runs[0]['true_k']} | {chosen} | "
+            f"{mean('auto', 'acc'):.3f} / {mean('auto', 'nmi'):.3f} | "
+            f"{mean('true', 'acc'):.3f} / {mean('true', 'nmi'):.3f} | "
+            f"{ratio:.2f} |"
+        )
+        cells = []
+        for criterion in ("bic", "bic_diag", "silhouette", "dp"):
+            found = [run["auto"]["criteria"][criterion] for run in runs]
+            ks = ", ".join(str(f["n_clusters"]) for f in found)
+            seconds = np.mean([f["seconds"] for f in found])
+            cells.append(f"{ks} ({seconds:.1f} s)")
+        criteria_lines.append(
+            f"| {name} | {runs[0]['true_k']} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines) + "\n\n" + "\n".join(criteria_lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--data-dir", help="folder of the MNIST IDX files")
     parser.add_argument("--out", help="the JSON file (appended by key)")
+    parser.add_argument(
+        "--table", action="store_true", help="print the tables of --out, run nothing"
+    )
     args = parser.parse_args()
+    if args.table:
+        with open(args.out, encoding="utf8") as handle:
+            print(table(json.load(handle)["runs"]))
+        return
     results = {}
     if args.out and os.path.exists(args.out):
         with open(args.out, encoding="utf8") as handle:
