@@ -7,7 +7,7 @@ import tensorflow as tf
 from scipy import special, stats
 
 import vade_tf
-from vade_tf import layers, losses, workflow
+from vade_tf import layers, likelihoods, losses, workflow
 
 
 def _np(x):
@@ -32,7 +32,7 @@ def _counts(rng, shape):
 def test_negative_binomial_log_prob_matches_scipy(rng):
     x = _counts(rng, (40, 30))
     log_mean, log_size, _ = _parameters(rng, x.shape)
-    got = _np(losses.negative_binomial_log_prob(x, log_mean, log_size))
+    got = _np(likelihoods.negative_binomial_log_prob(x, log_mean, log_size))
     mean, size = (
         np.exp(log_mean.astype("float64")),
         np.exp(log_size.astype("float64")),
@@ -45,7 +45,7 @@ def test_zinb_log_prob_is_the_mixture_of_a_zero_mass_and_the_nb(rng):
     x = _counts(rng, (40, 30))
     log_mean, log_size, logit = _parameters(rng, x.shape)
     got = _np(
-        losses.zero_inflated_negative_binomial_log_prob(
+        likelihoods.zero_inflated_negative_binomial_log_prob(
             x, log_mean, log_size, logit
         )
     )
@@ -150,7 +150,7 @@ def test_cluster_dispersion_takes_the_expectation_under_gamma(rng):
     per_cluster = np.stack(
         [
             _np(
-                losses.zero_inflated_negative_binomial_log_prob(
+                likelihoods.zero_inflated_negative_binomial_log_prob(
                     x, log_mean, log_size[c], logit
                 )
             ).sum(1)
@@ -313,7 +313,7 @@ def test_vae_gmm_refuses_a_cluster_dependent_likelihood():
 def test_zinb_vade_clusters_simulated_counts():
     # 3,000 x 500 counts from a known 5-cluster ZINB mixture, simulated
     # here; the library's defaults apart from the likelihood.
-    x, y = vade_tf.datasets.make_count_clusters(random_state=0)
+    x, y = vade_tf.synthetic.make_count_clusters(random_state=0)
     model = workflow.build_model(x, n_clusters=5, likelihood="zinb", seed=0)
     workflow.train(model, x, random_state=0)
     acc, _ = vade_tf.metrics.cluster_acc(y, model.predict_clusters(x))

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from vade_tf import datasets
+from vade_tf import datasets, synthetic
 
 
 def _write_idx(path, array):
@@ -265,10 +265,10 @@ def test_load_array_reads_h5ad_with_sparse_x_and_obs_labels(tmp_path):
 
 
 def test_make_count_clusters_is_seeded_counts():
-    x, y = datasets.make_count_clusters(
+    x, y = synthetic.make_count_clusters(
         n_samples=50, n_features=30, n_clusters=4, random_state=3
     )
-    again, _ = datasets.make_count_clusters(
+    again, _ = synthetic.make_count_clusters(
         n_samples=50, n_features=30, n_clusters=4, random_state=3
     )
     np.testing.assert_array_equal(x, again)
@@ -276,7 +276,7 @@ def test_make_count_clusters_is_seeded_counts():
     assert (x >= 0).all() and (x == np.round(x)).all()
     assert set(np.unique(y)) <= set(range(4))
     # The dropout zeroes some counts of the same draws and changes no other.
-    plain, _ = datasets.make_count_clusters(
+    plain, _ = synthetic.make_count_clusters(
         n_samples=50,
         n_features=30,
         n_clusters=4,

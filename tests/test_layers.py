@@ -6,7 +6,7 @@ import pytest
 from scipy import special, stats
 from sklearn import mixture
 
-from vade_tf import layers
+from vade_tf import layers, mixture_prior
 
 
 def _np(x):
@@ -14,7 +14,7 @@ def _np(x):
 
 
 def _layer_with_parameters(rng, k=4, d=3, gamma_mode="exact"):
-    layer = layers.GMMPosterior(k, d, gamma_mode=gamma_mode)
+    layer = mixture_prior.GMMPosterior(k, d, gamma_mode=gamma_mode)
     theta = rng.dirichlet(np.ones(k)).astype("float32")
     mean = rng.normal(size=(k, d)).astype("float32")
     var = rng.uniform(0.2, 2.0, size=(k, d)).astype("float32")
@@ -61,7 +61,7 @@ def test_exact_gamma_equals_gaussian_mixture_predict_proba(rng):
 
 def test_original_mode_differs_from_exact_by_theta_power(rng):
     exact, theta, mean, var = _layer_with_parameters(rng)
-    original = layers.GMMPosterior(4, 3, gamma_mode="original")
+    original = mixture_prior.GMMPosterior(4, 3, gamma_mode="original")
     original.set_weights(exact.get_weights())
     z = rng.normal(size=(5, 3)).astype("float32")
     difference = _np(original.log_joint(z)) - _np(exact.log_joint(z))
@@ -71,7 +71,7 @@ def test_original_mode_differs_from_exact_by_theta_power(rng):
 
 
 def test_posterior_is_finite_far_from_every_component():
-    layer = layers.GMMPosterior(3, 2)
+    layer = mixture_prior.GMMPosterior(3, 2)
     layer.c_var.assign(np.full((3, 2), 1e-3, "float32"))
     z = np.full((2, 2), 1e3, "float32")
     gamma = _np(layer(z))
@@ -101,14 +101,14 @@ def test_q_c_x_with_samples_approaches_monte_carlo(rng):
 
 
 def test_gmm_posterior_contract_and_config_round_trip():
-    layer = layers.GMMPosterior(5, 2, gamma_mode="original", seed=3)
+    layer = mixture_prior.GMMPosterior(5, 2, gamma_mode="original", seed=3)
     assert [w.name for w in layer.trainable_weights] == [
         "theta_p",
         "c_mean",
         "c_var",
     ]
     assert layer.compute_output_shape((7, 2)) == (7, 5)
-    clone = layers.GMMPosterior.from_config(layer.get_config())
+    clone = mixture_prior.GMMPosterior.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     np.testing.assert_array_equal(_np(clone.c_mean), _np(layer.c_mean))
 
@@ -126,7 +126,7 @@ def test_gmm_posterior_contract_and_config_round_trip():
 )
 def test_gmm_posterior_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        layers.GMMPosterior(**kwargs)
+        mixture_prior.GMMPosterior(**kwargs)
 
 
 def _projection_reference(w, floor):
@@ -278,7 +278,7 @@ def _original_regime(seed=0, k=10, d=10, batch=64):
 
 def _port_layer(theta, mean, var, dtype="float64"):
     k, d = mean.shape
-    layer = layers.GMMPosterior(k, d, gamma_mode="original", dtype=dtype)
+    layer = mixture_prior.GMMPosterior(k, d, gamma_mode="original", dtype=dtype)
     layer.theta_p.assign(theta.astype(dtype))
     layer.c_mean.assign(mean.astype(dtype))
     layer.c_var.assign(var.astype(dtype))

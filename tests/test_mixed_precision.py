@@ -13,7 +13,7 @@ import scipy
 import tensorflow as tf
 
 import vade_tf
-from vade_tf import datasets, metrics
+from vade_tf import datasets, metrics, synthetic
 
 POLICIES = ("mixed_float16", "mixed_bfloat16")
 
@@ -161,7 +161,7 @@ def test_short_fit_stays_finite_and_clusters_the_digits(policy, tmp_path):
 @pytest.mark.slow  # keeps the fast suite short; about 4 s per policy
 @pytest.mark.parametrize("policy", POLICIES, indirect=True)
 def test_count_likelihood_trains_finite_with_float32_parameters(policy):
-    x, _ = datasets.make_count_clusters(
+    x, _ = synthetic.make_count_clusters(
         n_samples=60, n_features=16, n_clusters=3, random_state=0
     )
     model = vade_tf.workflow.build_model(

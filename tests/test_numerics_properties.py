@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from vade_tf import layers, losses
+from vade_tf import layers, losses, mixture_prior
 
 K, D, BATCH = 4, 3, 5
 MIN_VAR = 1e-6
@@ -45,7 +45,7 @@ _log10_weight = _array((K,), np.log10(MIN_WEIGHT), 0.0)
 
 
 def _mixture(log10_var, log10_weight, c_mean):
-    layer = layers.GMMPosterior(K, D, min_var=MIN_VAR, min_weight=MIN_WEIGHT)
+    layer = mixture_prior.GMMPosterior(K, D, min_var=MIN_VAR, min_weight=MIN_WEIGHT)
     layer.set_parameters(10.0**log10_weight, c_mean, 10.0**log10_var)
     return layer
 
@@ -54,7 +54,7 @@ def _all_finite(*tensors):
     return all(np.isfinite(np.asarray(t)).all() for t in tensors)
 
 
-@pytest.mark.parametrize("gamma_mode", layers.GAMMA_MODES)
+@pytest.mark.parametrize("gamma_mode", mixture_prior.GAMMA_MODES)
 @SETTINGS
 @given(
     z=_array((BATCH, D), -1e4, 1e4),

@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vade_tf import layers, losses, metrics, optimizers, recipes, workflow
+from vade_tf import (
+    layers,
+    losses,
+    metrics,
+    mixture_prior,
+    optimizers,
+    recipes,
+    workflow,
+)
 
 
 def _mixture_steps(scale, n_steps=5, updates="relative"):
@@ -14,7 +22,7 @@ def _mixture_steps(scale, n_steps=5, updates="relative"):
     rng = np.random.default_rng(0)
     z_mean = rng.normal(size=(32, 2)).astype("float32")
     z_log_var = rng.normal(-2.0, 0.5, size=(32, 2)).astype("float32")
-    layer = layers.GMMPosterior(3, 2, name="gmm")
+    layer = mixture_prior.GMMPosterior(3, 2, name="gmm")
     layer.set_parameters(
         [0.2, 0.3, 0.5],
         rng.normal(size=(3, 2)) * scale,
@@ -61,7 +69,7 @@ def test_steps_are_the_same_at_every_scale_of_the_latent_space():
 def test_one_step_is_adam_on_the_rescaled_parameters():
     # Independent computation: Keras's Adam on log c_var, log theta_p and
     # c_mean / sqrt(c_var), with the chain-rule gradients.
-    layer = layers.GMMPosterior(3, 2, name="gmm")
+    layer = mixture_prior.GMMPosterior(3, 2, name="gmm")
     rng = np.random.default_rng(1)
     layer.set_parameters(
         [0.2, 0.3, 0.5], rng.normal(size=(3, 2)), rng.uniform(0.5, 2, (3, 2))

@@ -284,7 +284,7 @@ def test_original_release_keras1_layout_loads_by_name(
     # Loading through the .json name finds the weights file beside it.
     (tmp_path / "ae_blobs.json").write_text("{}")
     small_model.load_pretrained_weights(tmp_path / "ae_blobs.json")
-    layers = pretraining.autoencoder_layers(small_model)
+    layers = vade_tf.weights.autoencoder_layers(small_model)
     for name, (kernel, bias) in values.items():
         got_kernel, got_bias = layers[name].get_weights()
         np.testing.assert_array_equal(got_kernel, kernel)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import vade_tf
-from vade_tf import callbacks, datasets, recipes, workflow
+from vade_tf import callbacks, datasets, files, recipes, workflow
 
 TINY = recipes.get_recipe(
     "tuned", pretrain_epochs=1, epochs=1, gmm_n_init=1, batch_size=50
@@ -167,12 +167,12 @@ def test_a_nan_in_a_csv_is_named_by_its_line_in_the_file(tmp_path):
     path = tmp_path / "gaps.csv"
     path.write_text("a,b,c\n1,2,3\n4,5,6\n\n7,,9\n")
     with pytest.raises(ValueError) as error:
-        datasets.read_data(str(path))
+        files.read_data(str(path))
     message = str(error.value)
     assert "line 5, column 2 ('b')" in message
     path.write_text("a,b,c\n1,2,3\n\n7,nan,9\n")
     with pytest.raises(ValueError, match=r"line 4, column 2 \('b'\): nan"):
-        datasets.read_data(str(path))
+        files.read_data(str(path))
 
 
 def test_an_interrupted_run_says_how_to_continue(tmp_path):

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from vade_tf import datasets, recipes, workflow
+from vade_tf import batches, recipes, workflow
 
 # Runs in a fresh interpreter: "straight" trains 4 epochs; "stop" trains
 # with a Checkpoint and stops after epoch 2; "resume" loads the checkpoint
@@ -115,7 +115,7 @@ def test_epoch_batches_visit_every_row_once_in_an_order_set_by_the_epoch():
 
 def test_shuffled_epochs_pass_once_per_epoch_in_the_order_of_epoch_batches():
     x = np.arange(10, dtype="float32")[:, None]
-    dataset, callback = datasets.shuffled_epochs(x, 4, seed=3)
+    dataset, callback = batches.shuffled_epochs(x, 4, seed=3)
     assert int(dataset.cardinality()) == 3
     for epoch in (1, 0, 4):
         callback.on_epoch_begin(epoch)
@@ -135,7 +135,7 @@ def test_training_batches_are_made_in_the_callers_thread():
     # the speed on a 2-core machine (docs/performance.md, "The training
     # input"): neither pipeline may autotune, so neither gets one injected.
     x = np.arange(10, dtype="float32")[:, None]
-    dataset, _ = datasets.shuffled_epochs(x, 4, seed=3)
+    dataset, _ = batches.shuffled_epochs(x, 4, seed=3)
     for pipeline in (dataset, workflow.epoch_batches(x, 4, seed=3)):
         options = pipeline.options()
         assert options.autotune.enabled is False

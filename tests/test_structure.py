@@ -71,3 +71,12 @@ def test_the_vade_class_is_at_most_400_lines():
     ]
     (vade,) = classes
     assert vade.end_lineno - vade.decorator_list[0].lineno + 1 <= 400
+
+
+def test_no_module_over_600_lines():
+    long = {
+        str(path.relative_to(PACKAGE.parent)): count
+        for path in PACKAGE.rglob("*.py")
+        if (count := len(path.read_text().splitlines())) > 600
+    }
+    assert not long, long

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from vade_tf import datasets, fileio
+from vade_tf import datasets, fileio, files
 
 # The extensions `write_assignments` and `predict_file` write.
 OUTPUT_FORMATS = (".csv", ".npz", ".npy")
@@ -125,14 +125,14 @@ def _write(path, chunks, proba, overwrite):
 def iter_chunks(path, label_column=None, chunk_rows=CHUNK_ROWS):
     """The feature rows of a data file in chunks, in file order.
 
-    The file is read as `vade_tf.datasets.read_data` reads it (the same
+    The file is read as `vade_tf.files.read_data` reads it (the same
     label column is left out), but in chunks: `.csv` files row by row,
     `.npy` files through a memory map, `.h5` datasets by slices; `.npz` and
     `.h5ad` files are read whole.
 
     Args:
         path: str, a data file.
-        label_column: see `vade_tf.datasets.read_data`.
+        label_column: see `vade_tf.files.read_data`.
         chunk_rows: int, rows per chunk.
 
     Yields:
@@ -145,17 +145,17 @@ def iter_chunks(path, label_column=None, chunk_rows=CHUNK_ROWS):
             f"No data file at {os.path.abspath(path)}."
         )
     if extension == ".csv":
-        yield from datasets.iter_csv(path, label_column, chunk_rows)
+        yield from files.iter_csv(path, label_column, chunk_rows)
     elif extension == ".npy" and label_column is None:
         try:
             rows = np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError:
-            rows = datasets.read_data(path).x  # its error names the file
+            rows = files.read_data(path).x  # its error names the file
         rows = rows.reshape(len(rows), -1)
         for start in range(0, len(rows), chunk_rows):
             yield np.asarray(rows[start : start + chunk_rows], "float32")
     else:
-        data = datasets.read_data(path, label_column)
+        data = files.read_data(path, label_column)
         for start in range(0, len(data.x), chunk_rows):
             yield data.x[start : start + chunk_rows]
 
@@ -180,7 +180,7 @@ def predict_file(
         data: str, a data file (see `iter_chunks`), or an array of shape
             `(n_samples, input_dim)`.
         out: str, the output file (`.csv`, `.npz` or `.npy`).
-        label_column: see `vade_tf.datasets.read_data`.
+        label_column: see `vade_tf.files.read_data`.
         proba: bool, also write every cluster's probability.
         overwrite: bool, replace an existing `out`.
         chunk_rows: int, rows per chunk.

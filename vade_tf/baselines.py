@@ -58,3 +58,35 @@ class VAEGMM(vade_model.VaDE):
         """KL(q(z|x) || N(0, I)) per sample, shape `(batch,)` (`log_gamma`
         is not used: the prior has no clusters)."""
         return losses.standard_normal_kl(z_mean, z_log_var)
+
+
+def fit_mixture_after_training(model, x, recipe, *, random_state, default):
+    """The VAE+GMM step: a mixture fitted on the trained latent means.
+
+    For a model trained without its mixture (`fits_mixture_after_training`,
+    `vade_tf.baselines.VAEGMM`) a diagonal Gaussian mixture
+    (`gmm_init="gmm"`, from the best of `recipe.gmm_n_init` k-means runs)
+    is fitted on the latent means and written into the model. The trained
+    networks are left exactly as they are: no latent rescaling and no reset
+    of the log-variance head. Other models are left alone.
+
+    Args:
+        model: a trained `vade_tf.VaDE`.
+        x: array of shape `(n_samples, input_dim)`, checked.
+        recipe: the `Recipe` of the run.
+        random_state: int or `None`, seeds the mixture's fit.
+        default: what to return for a model that needs no fit.
+
+    Returns:
+        The fitted scikit-learn estimator, or `default`.
+    """
+    if not model.fits_mixture_after_training:
+        return default
+    return model.initialize_gmm(
+        x,
+        gmm_init="gmm",
+        random_state=random_state,
+        n_init=recipe.gmm_n_init,
+        posterior_var_ratio=None,
+        latent_std=None,
+    )

@@ -61,7 +61,7 @@ class ClusteringMetrics(keras.callbacks.Callback):
 
 
 class DatasetEpoch(keras.callbacks.Callback):
-    """Tells a dataset which epoch begins (`datasets.shuffled_epochs`).
+    """Tells a dataset which epoch begins (`batches.shuffled_epochs`).
 
     Sets `variable` to Keras's epoch number in `on_epoch_begin`, before
     `fit` starts the epoch's pass over the data; the dataset reads it to

@@ -14,7 +14,6 @@ from sklearn.utils import validation as sklearn_validation
 from vade_tf import (
     compilation,
     k_selection,
-    layers,
     recipes,
     validation,
     workflow,
@@ -78,7 +77,7 @@ class VaDEClustering(
         beta: float > 0, the weight of the prior (KL) terms; 1 is VaDE's
             ELBO (see `vade_tf.VaDE`).
         gamma_mode: `"exact"` or `"original"`; see
-            `vade_tf.layers.GMMPosterior`.
+            `vade_tf.mixture_prior.GMMPosterior`.
         recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`;
             default `vade_tf.recipes.DEFAULT_RECIPE` (`"tuned"`).
         pretrain_epochs: int >= 0 or `None`, autoencoder epochs; 0 skips
@@ -404,7 +403,7 @@ class VaDEClustering(
             self.input_scaling, "input_scaling", vade_options.INPUT_SCALINGS
         )
         validation.check_choice(
-            self.gamma_mode, "gamma_mode", layers.GAMMA_MODES
+            self.gamma_mode, "gamma_mode", vade_options.GAMMA_MODES
         )
         overrides = {
             name: getattr(self, name)

@@ -3,7 +3,7 @@ VaDE's own batch order and the callbacks every fit gets.
 
 `fit_arguments` turns the user's `fit` call into Keras's: array inputs are
 checked (`vade_tf.validation`), a shuffled array goes through
-`vade_tf.datasets.shuffled_epochs` (a stateless shuffle per epoch from the
+`vade_tf.batches.shuffled_epochs` (a stateless shuffle per epoch from the
 model's seed, one pass per epoch) instead of Keras's array adapter, which
 was slower per epoch and far less steady on a 2-core CPU
 (docs/performance.md), and the callbacks every fit needs are added: the
@@ -15,8 +15,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vade_tf import (
+    batches,
+    compilation,
+    distribution,
+    recipes,
+    validation,
+)
 from vade_tf import callbacks as vade_callbacks
-from vade_tf import compilation, datasets, distribution, recipes, validation
 
 # Keras's own default batch size, used when `fit` is given none.
 DEFAULT_BATCH_SIZE = 32
@@ -52,10 +58,10 @@ def fit_arguments(model, x, y, validation_data, kwargs):
     if batches_itself(x, y, kwargs):
         batch_size = kwargs.pop("batch_size", None) or DEFAULT_BATCH_SIZE
         kwargs["shuffle"] = False  # the pipeline shuffles
-        x, epoch_callback = datasets.shuffled_epochs(
+        x, epoch_callback = batches.shuffled_epochs(
             x,
             batch_size,
-            datasets.batch_order_seed(model.seed),
+            batches.batch_order_seed(model.seed),
             kwargs.get("initial_epoch", 0),
         )
         callbacks.insert(0, epoch_callback)
@@ -87,7 +93,7 @@ def checked_validation_data(model, validation_data):
 
 
 def batches_itself(x, y, fit_kwargs):
-    """Whether `VaDE.fit` feeds array `x` through `datasets.epoch_batches`:
+    """Whether `VaDE.fit` feeds array `x` through `batches.epoch_batches`:
     a shuffled array with nothing Keras's adapter must split or carry
     along (targets, sample weights, a validation split, a step count)."""
     return (

@@ -20,7 +20,9 @@ from vade_tf import (
     fileio,
     fitting,
     inference,
+    likelihoods,
     losses,
+    mixture_prior,
     networks,
     start,
     validation,
@@ -93,7 +95,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         alpha: float > 0, the weight of the reconstruction term.
         beta: float > 0, the weight of the prior (KL) terms, as in
             beta-VAE: the loss is `alpha * reconstruction + beta * kl`.
-        gamma_mode: `"exact"` or `"original"` (`vade_tf.layers.GMMPosterior`).
+        gamma_mode: `"exact"` or `"original"` (`vade_tf.mixture_prior.GMMPosterior`).
         seed: int or `None`, seeds z sampling and the initial weights.
         kernel_initializer: initializer of every Dense kernel.
         **kwargs: passed to `keras.Model` (for example `name`).
@@ -140,7 +142,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         self.n_clusters = validation.check_n_clusters(n_clusters)
         self.latent_dim = validation.check_int(latent_dim, "latent_dim", 1)
         self.hidden_dims = validation.check_widths(hidden_dims)
-        self.likelihood = losses.get_likelihood(likelihood)
+        self.likelihood = likelihoods.get_likelihood(likelihood)
         self.alpha = validation.check_positive_float(alpha, "alpha")
         self.beta = validation.check_positive_float(beta, "beta")
         self.gamma_mode = gamma_mode
@@ -165,7 +167,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
             )
         # The mixture, the draws of z and the ELBO stay in float32 under a
         # mixed-precision policy; only the two networks follow the policy.
-        self.gmm = vade_layers.GMMPosterior(
+        self.gmm = mixture_prior.GMMPosterior(
             self.n_clusters,
             self.latent_dim,
             gamma_mode=gamma_mode,
@@ -453,7 +455,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         config = {
             **{name: getattr(self, name) for name in _PLAIN_CONFIG},
             "hidden_dims": list(self.hidden_dims),
-            "likelihood": losses.serialize_likelihood(self.likelihood),
+            "likelihood": likelihoods.serialize_likelihood(self.likelihood),
             "kernel_initializer": keras.initializers.serialize(
                 self.kernel_initializer
             ),

@@ -8,7 +8,7 @@ VAE example; `vade_tf.VaDE` builds them from its configuration.
 import keras
 
 from vade_tf import layers as vade_layers
-from vade_tf import losses
+from vade_tf import likelihoods
 
 
 def layer_initializer(identifier, seed, index):
@@ -119,7 +119,7 @@ def build_decoder(
         A functional `keras.Model` from `(batch, latent_dim)` to
         `(batch, input_dim)`.
     """
-    likelihood = losses.get_likelihood(likelihood)
+    likelihood = likelihoods.get_likelihood(likelihood)
     inputs = keras.Input(shape=(latent_dim,), name="z")
     hidden = inputs
     offset = 100  # decoder seeds differ from the encoder's

@@ -1,7 +1,7 @@
 """The names of the choices vade_tf offers, in a module free of TensorFlow.
 
 The modules that implement each choice take their names from here
-(`losses.LIKELIHOODS`, `layers.GAMMA_MODES`, `pretraining.RECIPES`,
+(`likelihoods.LIKELIHOODS`, `mixture_prior.GAMMA_MODES`, `pretraining.RECIPES`,
 `workflow.LIKELIHOOD_AUTO`), so the command line can list them in its help
 without importing TensorFlow.
 """
@@ -12,7 +12,7 @@ LIKELIHOODS = ("bernoulli", "gaussian", "nb", "zinb")
 COUNT_LIKELIHOODS = ("nb", "zinb")
 # `likelihood="auto"`: bernoulli for data in [0, 1], gaussian otherwise.
 LIKELIHOOD_AUTO = "auto"
-# How the training gamma is computed (`vade_tf.layers.GMMPosterior`).
+# How the training gamma is computed (`vade_tf.mixture_prior.GMMPosterior`).
 GAMMA_MODES = ("exact", "original")
 # Autoencoder pretraining recipes (`vade_tf.pretraining.recipe_settings`).
 PRETRAIN_RECIPES = ("adam", "dec", "augment", "counts")

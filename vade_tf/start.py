@@ -7,7 +7,7 @@ mixture fitted on the latent means), where the work and its documentation
 live.
 """
 
-from vade_tf import mixture, pretraining, validation
+from vade_tf import mixture, pretraining, validation, weights
 
 
 class StartMixin:
@@ -22,11 +22,11 @@ class StartMixin:
 
     def save_pretrained_weights(self, path, overwrite=False):
         """Writes the autoencoder's weights as HDF5; see `pretraining`."""
-        pretraining.save_autoencoder_weights(self, path, overwrite=overwrite)
+        weights.save_autoencoder_weights(self, path, overwrite=overwrite)
 
     def load_pretrained_weights(self, path):
         """Loads autoencoder weights (this project's or the original's)."""
-        pretraining.load_autoencoder_weights(self, path)
+        weights.load_autoencoder_weights(self, path)
 
     def initialize_gmm(
         self,
@@ -57,5 +57,5 @@ class StartMixin:
 
     def set_gmm_parameters(self, theta_p, c_mean, c_var):
         """Assigns theta_p `(K,)`, c_mean and c_var `(K, D)`; see
-        `vade_tf.layers.GMMPosterior.set_parameters`."""
+        `vade_tf.mixture_prior.GMMPosterior.set_parameters`."""
         self.gmm.set_parameters(theta_p, c_mean, c_var)

@@ -22,169 +22,33 @@ import dataclasses
 import math
 import time
 
-import numpy as np
-
-from vade_tf import callbacks as vade_callbacks
 from vade_tf import (
+    baselines,
+    batches,
+    building,
     compilation,
-    datasets,
     distribution,
     k_selection,
-    losses,
     options,
     pretraining,
     recipes,
+    start_selection,
+    train_loop,
     validation,
 )
 from vade_tf import model as vade_model
+
+# The workflow's public names that live in the modules beside it.
+from vade_tf.building import build_model, resolve_likelihood
+from vade_tf.pretraining import resolve_pretrain_recipe
+from vade_tf.start_selection import StartSelection, select_start
+from vade_tf.train_loop import attempted_steps, shuffle_seed
 
 LIKELIHOOD_AUTO = options.LIKELIHOOD_AUTO
 # Values this close to [0, 1] count as inside it (`vade_tf.validation`).
 UNIT_INTERVAL_TOLERANCE = validation.UNIT_INTERVAL_TOLERANCE
 # The stages `train` reports to its `on_stage` listener, in order.
 STAGES = ("pretrained", "initialized", "trained")
-
-
-def resolve_likelihood(
-    x, likelihood=LIKELIHOOD_AUTO, input_scaling=options.INPUT_SCALINGS[0]
-):
-    """The likelihood for data `x`: bernoulli inside [0, 1], else gaussian.
-
-    Args:
-        x: array of shape `(n_samples, n_features)`.
-        likelihood: `"auto"`, or a likelihood name or object (returned as
-            it is).
-        input_scaling: one of `vade_tf.options.INPUT_SCALINGS`. Under
-            `"standardize"` the data the likelihood scores are no longer in
-            [0, 1], so "auto" is gaussian.
-
-    Returns:
-        A likelihood name or object for `vade_tf.VaDE`.
-    """
-    if not (isinstance(likelihood, str) and likelihood == LIKELIHOOD_AUTO):
-        return likelihood
-    if input_scaling == "standardize":
-        return "gaussian"
-    inside = (
-        float(np.min(x)) >= -UNIT_INTERVAL_TOLERANCE
-        and float(np.max(x)) <= 1.0 + UNIT_INTERVAL_TOLERANCE
-    )
-    return "bernoulli" if inside else "gaussian"
-
-
-def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
-    """The pretraining recipe: "auto" is "augment" for images, "counts" for
-    count data, else "adam".
-
-    Args:
-        recipe: a `vade_tf.recipes.Recipe`.
-        image_shape: `(height, width[, channels])` or `None` when the data
-            are not known to be images.
-        likelihood: `None`, or the model's likelihood (name or object);
-            `"nb"` and `"zinb"` mean count data.
-
-    Returns:
-        One of `vade_tf.pretraining.RECIPES`.
-    """
-    if recipe.pretrain_recipe != recipes.PRETRAIN_RECIPE_AUTO:
-        return recipe.pretrain_recipe
-    if image_shape is not None:
-        return "augment"
-    name = getattr(likelihood, "name", likelihood)
-    return "counts" if name in options.COUNT_LIKELIHOODS else "adam"
-
-
-def build_model(
-    x,
-    n_clusters,
-    likelihood=LIKELIHOOD_AUTO,
-    input_scaling=options.INPUT_SCALINGS[0],
-    model_class=None,
-    **kwargs,
-):
-    """A `vade_tf.VaDE` for data `x`.
-
-    With `input_scaling="auto"` and the gaussian likelihood, the model's
-    `input_scaling` layer is adapted to `x`: each feature is standardised
-    before the encoder and the likelihood, and the decoder's outputs are
-    mapped back, so unscaled tables (values in the hundreds) train as well
-    as their standardised copies and the model takes and returns the
-    user's units (the scaler is saved with the model and used by the
-    SavedModel export).
-
-    Args:
-        x: array of shape `(n_samples, n_features)`.
-        n_clusters: int >= 2, at most `n_samples`.
-        likelihood: `"auto"` (see `resolve_likelihood`) or a likelihood.
-        input_scaling: one of `vade_tf.options.INPUT_SCALINGS`: `"auto"`
-            (standardise for the gaussian likelihood only),
-            `"standardize"` or `"none"`.
-        model_class: `None` for `vade_tf.VaDE`, or a subclass of it (for
-            example the baseline `vade_tf.baselines.VAEGMM`).
-        **kwargs: the other `VaDE` arguments (`latent_dim`, `hidden_dims`,
-            `alpha`, `gamma_mode`, `seed`, ...).
-
-    Returns:
-        A new `model_class` instance with `input_dim = n_features`.
-    """
-    validation.check_choice(
-        input_scaling, "input_scaling", options.INPUT_SCALINGS
-    )
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(
-            "x must have shape (n_samples, n_features). "
-            f"Received shape {x.shape}."
-        )
-    validation.check_n_clusters(n_clusters, n_samples=len(x))
-    model_class = model_class or vade_model.VaDE
-    if not (
-        isinstance(model_class, type)
-        and issubclass(model_class, vade_model.VaDE)
-    ):
-        raise ValueError(
-            "model_class must be vade_tf.VaDE or a subclass of it. "
-            f"Received: model_class={model_class!r}"
-        )
-    likelihood = losses.get_likelihood(
-        resolve_likelihood(x, likelihood, input_scaling)
-    )
-    if input_scaling == "standardize" and likelihood.name in (
-        options.COUNT_LIKELIHOODS
-    ):
-        raise ValueError(
-            f"The {likelihood.name} likelihood scores raw counts, which "
-            "cannot be standardised. Received: input_scaling='standardize'."
-            " Use input_scaling='auto' (the encoder sees log1p of the "
-            "counts)."
-        )
-    if input_scaling == "standardize" and likelihood.name == "bernoulli":
-        raise ValueError(
-            "The bernoulli likelihood scores values in [0, 1], which "
-            "standardised data are not (its loss would be unbounded). "
-            "Received: likelihood='bernoulli', input_scaling='standardize'."
-            " Use input_scaling='auto' (no scaling for bernoulli) or the "
-            "gaussian likelihood."
-        )
-    # Data-dependent settings (the library size counts are scaled to), on
-    # data checked first; `adapted` leaves the caller's object alone.
-    likelihood = likelihood.adapted(
-        validation.check_data(x, input_dim=x.shape[1], name="x")
-    )
-    model = model_class(
-        input_dim=x.shape[1],
-        n_clusters=n_clusters,
-        likelihood=likelihood,
-        **kwargs,
-    )
-    standardize = input_scaling == "standardize" or (
-        input_scaling == "auto" and model.likelihood.name == "gaussian"
-    )
-    if standardize:
-        model.input_scaling.adapt(
-            validation.check_data(x, input_dim=x.shape[1], name="x")
-        )
-    return model
 
 
 @dataclasses.dataclass
@@ -217,26 +81,6 @@ class TrainResult:
     timings: dict
     starts: object = None
     k_selection: object = None
-
-
-@dataclasses.dataclass
-class StartSelection:
-    """What `select_start` tried and kept.
-
-    Attributes:
-        seeds: list of int, each start's mixture seed.
-        elbo: list of float, each start's mean ELBO per sample on `x`
-            after `epochs` epochs (higher is better).
-        chosen: int, the index of the start kept.
-        epochs: int, the epochs each start trained.
-        mixture: the scikit-learn estimator of the kept start's mixture.
-    """
-
-    seeds: list
-    elbo: list
-    chosen: int
-    epochs: int
-    mixture: object
 
 
 @dataclasses.dataclass
@@ -291,7 +135,7 @@ def prepare(
     recipe = recipes.get_recipe(recipe)
     _check_model(model)
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
-    pretrain_recipe, pretrain_history, seconds = _pretrain_or_load(
+    pretrain_recipe, pretrain_history, seconds = pretraining.pretrain_or_load(
         model,
         x,
         recipe,
@@ -316,7 +160,7 @@ def prepare(
     _report(on_stage, "initialized", model)
     return PrepareResult(
         pretrain_recipe=pretrain_recipe,
-        pretrain_history=_plain(pretrain_history),
+        pretrain_history=train_loop.plain(pretrain_history),
         mixture=mixture,
         timings=timings,
     )
@@ -394,7 +238,7 @@ def train(
 
     def report(stage, model):
         if stage == "pretrained" and recipe.n_starts > 1:
-            pretrained_state.append(_capture(model.variables))
+            pretrained_state.append(start_selection.capture(model.variables))
         _report(on_stage, stage, model)
 
     start = prepare(
@@ -422,24 +266,24 @@ def train(
     mixture, starts, initial_epoch = start.mixture, None, 0
     started = time.perf_counter()
     if recipe.n_starts > 1:
-        starts = select_start(
+        starts = start_selection.select_start(
             model, x, recipe, pretrained_state[0], random_state=random_state
         )
         mixture, initial_epoch = starts.mixture, starts.epochs
     history = {}
     if initial_epoch < recipe.epochs:
-        history, _ = _fit(
+        history, _ = train_loop.fit_epochs(
             model,
             x,
             recipe,
             y=y,
-            shuffle_seed=shuffle_seed(random_state),
+            shuffle_seed=train_loop.shuffle_seed(random_state),
             initial_epoch=initial_epoch,
             callbacks=callbacks,
             validation_data=validation_data,
             verbose=verbose,
         )
-    mixture = fit_mixture_after_training(
+    mixture = baselines.fit_mixture_after_training(
         model, x, recipe, random_state=random_state, default=mixture
     )
     _report(on_stage, "trained", model)
@@ -477,7 +321,7 @@ def choose_n_clusters(
     weights), reports the `"pretrained"` stage to `on_stage`, and every K
     of `k_range` is scored on its latent means by `criterion`
     (`vade_tf.k_selection`). Labels are never used. Train the chosen K with
-    `train(build_model(x, selection.n_clusters, ...), x, recipe,
+    `train(building.build_model(x, selection.n_clusters, ...), x, recipe,
     pretrained=model)`, which copies this autoencoder instead of
     pretraining again; `build_and_train` does all of it.
 
@@ -502,7 +346,7 @@ def choose_n_clusters(
     # Checked before pretraining, which a bad range would waste.
     k_selection.check_k_range(k_range, n_samples=len(x))
     validation.check_choice(criterion, "criterion", k_selection.CRITERIA)
-    pretrain_recipe, pretrain_history, seconds = _pretrain_or_load(
+    pretrain_recipe, pretrain_history, seconds = pretraining.pretrain_or_load(
         model,
         x,
         recipe,
@@ -517,11 +361,11 @@ def choose_n_clusters(
         model.transform(x, check_input=False),
         k_range,
         criterion,
-        seed=shuffle_seed(random_state),
+        seed=train_loop.shuffle_seed(random_state),
     )
     prepared = PrepareResult(
         pretrain_recipe=pretrain_recipe,
-        pretrain_history=_plain(pretrain_history),
+        pretrain_history=train_loop.plain(pretrain_history),
         mixture=None,
         timings={"pretrain": seconds, "k_selection": selection.seconds},
     )
@@ -566,7 +410,7 @@ def build_and_train(
     model_kwargs = dict(model_kwargs or {})
 
     def build(k):
-        return build_model(
+        return building.build_model(
             x,
             k,
             likelihood=likelihood,
@@ -607,127 +451,6 @@ def build_and_train(
     result.pretrain_history = prepared.pretrain_history
     result.timings = {**result.timings, **prepared.timings}
     return result
-
-
-def fit_mixture_after_training(model, x, recipe, *, random_state, default):
-    """The VAE+GMM step: a mixture fitted on the trained latent means.
-
-    For a model trained without its mixture (`fits_mixture_after_training`,
-    `vade_tf.baselines.VAEGMM`) a diagonal Gaussian mixture
-    (`gmm_init="gmm"`, from the best of `recipe.gmm_n_init` k-means runs)
-    is fitted on the latent means and written into the model. The trained
-    networks are left exactly as they are: no latent rescaling and no reset
-    of the log-variance head. Other models are left alone.
-
-    Args:
-        model: a trained `vade_tf.VaDE`.
-        x: array of shape `(n_samples, input_dim)`, checked.
-        recipe: the `Recipe` of the run.
-        random_state: int or `None`, seeds the mixture's fit.
-        default: what to return for a model that needs no fit.
-
-    Returns:
-        The fitted scikit-learn estimator, or `default`.
-    """
-    if not model.fits_mixture_after_training:
-        return default
-    return model.initialize_gmm(
-        x,
-        gmm_init="gmm",
-        random_state=random_state,
-        n_init=recipe.gmm_n_init,
-        posterior_var_ratio=None,
-        latent_std=None,
-    )
-
-
-def select_start(model, x, recipe, pretrained_state, *, random_state=None):
-    """Tries `recipe.n_starts` mixture starts and keeps the best by ELBO.
-
-    Start r fits the mixture on the pretrained autoencoder with seed
-    `shuffle_seed(random_state) + r` (start 0 is the single-start run's
-    mixture) and trains `min(recipe.start_epochs, recipe.epochs)` epochs
-    with the recipe's schedule and the run's batch order; its score is the
-    mean ELBO per sample on `x` (`VaDE.score_samples`, fixed draws). Labels
-    are never looked at. The model is left in the state of the best start
-    at the end of its epochs (weights, mixture, both optimizers, the
-    sampling state), so training on from there is the run that start would
-    have been: `train` continues it to `recipe.epochs`, and `resume` works
-    as for a single start.
-
-    Args:
-        model: a compiled `vade_tf.VaDE`; its optimizers' states at the
-            call (fresh, in `train`) are each start's initial states.
-        x: array of shape `(n_samples, input_dim)`, checked.
-        recipe: a `vade_tf.recipes.Recipe`.
-        pretrained_state: the model's variables after pretraining, as
-            numpy arrays in the order of `model.variables`.
-        random_state: int or `None`, the run's seed.
-
-    Returns:
-        A `StartSelection`.
-    """
-    epochs = min(recipe.start_epochs, recipe.epochs)
-    base = shuffle_seed(random_state)
-    seeds = [base + index for index in range(recipe.n_starts)]
-    # Both optimizers' moments, step counts and rates: with the model's
-    # variables (weights, mixture, sampling state), a start's whole state.
-    optimizer_variables = [
-        *model.optimizer.variables,
-        *model.gmm_optimizer.variables,
-    ]
-    variables = [*model.variables, *optimizer_variables]
-    fresh_optimizers = _capture(optimizer_variables)
-    scores, best_state, chosen, mixtures = [], None, None, []
-    for seed in seeds:
-        _restore(model.variables, pretrained_state)
-        _restore(optimizer_variables, fresh_optimizers)
-        mixtures.append(
-            model.initialize_gmm(
-                x,
-                gmm_init=recipe.gmm_init,
-                random_state=seed,
-                n_init=recipe.gmm_n_init,
-                latent_std=recipe.latent_std,
-            )
-        )
-        distribution.broadcast_from_chief(
-            model.variables, model.distribute_strategy
-        )
-        _fit(
-            model,
-            x,
-            recipe.replace(epochs=epochs),
-            y=None,
-            shuffle_seed=base,
-            initial_epoch=0,
-            callbacks=(),
-            validation_data=None,
-            verbose=0,
-        )
-        scores.append(float(np.mean(model.score_samples(x))))
-        # A start whose ELBO is not finite (it diverged) is never chosen.
-        if np.isfinite(scores[-1]) and (
-            best_state is None or scores[-1] > scores[chosen]
-        ):
-            best_state, chosen = _capture(variables), len(scores) - 1
-    if best_state is None:
-        raise FloatingPointError(
-            f"Every one of the {recipe.n_starts} mixture starts diverged: "
-            f"their mean ELBOs are {scores}. Lower the learning rate or "
-            "check the data's scale."
-        )
-    _restore(variables, best_state)
-    # Several workers go on from the chief's choice (the returned selection
-    # is this worker's own; only the chief's is reported).
-    distribution.broadcast_from_chief(variables, model.distribute_strategy)
-    return StartSelection(
-        seeds=seeds,
-        elbo=scores,
-        chosen=chosen,
-        epochs=epochs,
-        mixture=mixtures[chosen],
-    )
 
 
 def resume(
@@ -771,7 +494,7 @@ def resume(
         )
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
     steps = math.ceil(len(x) / recipe.batch_size)
-    done = attempted_steps(model)
+    done = train_loop.attempted_steps(model)
     if done % steps:
         raise ValueError(
             f"The checkpoint stopped after {done} steps, not at the end of "
@@ -786,18 +509,18 @@ def resume(
             f"recipe trains {recipe.epochs}. Nothing to resume (raise "
             "epochs to train on)."
         )
-    history, seconds = _fit(
+    history, seconds = train_loop.fit_epochs(
         model,
         x,
         recipe,
         y=y,
-        shuffle_seed=shuffle_seed(random_state),
+        shuffle_seed=train_loop.shuffle_seed(random_state),
         initial_epoch=initial_epoch,
         callbacks=callbacks,
         validation_data=validation_data,
         verbose=verbose,
     )
-    mixture = fit_mixture_after_training(
+    mixture = baselines.fit_mixture_after_training(
         model, x, recipe, random_state=random_state, default=None
     )
     return TrainResult(
@@ -811,120 +534,8 @@ def resume(
     )
 
 
-def attempted_steps(model):
-    """The training steps a compiled model has taken, skipped ones included.
-
-    Under "mixed_float16" the network's `LossScaleOptimizer` does not count
-    a step it skipped (float16 gradients that overflowed), so its
-    `iterations` falls behind the batches seen. The mixture's optimizer is
-    float32 and steps on every batch: its count is the one an epoch is
-    measured in.
-
-    Args:
-        model: a compiled `vade_tf.VaDE`.
-
-    Returns:
-        int.
-    """
-    return int(model.gmm_optimizer.iterations.numpy())
-
-
 # The batch order, public here too (it lives in `vade_tf.datasets`).
-epoch_batches = datasets.epoch_batches
-
-
-def shuffle_seed(random_state):
-    """The seed of the epochs' data order: `random_state`, or 0 for `None`.
-
-    A fixed default keeps `resume` able to repeat the order of a run that
-    gave no seed.
-    """
-    return 0 if random_state is None else int(random_state)
-
-
-def _fit(
-    model,
-    x,
-    recipe,
-    *,
-    y,
-    shuffle_seed,
-    initial_epoch,
-    callbacks,
-    validation_data,
-    verbose,
-):
-    """`model.fit` for the recipe's epochs from `initial_epoch`; returns the
-    history (plain floats) and the seconds it took."""
-    epoch_callbacks = [recipe.schedule()]
-    if y is not None:
-        # First, so that later callbacks (CSV logs, checkpoints) see it.
-        epoch_callbacks.insert(0, vade_callbacks.ClusteringMetrics(x, y))
-    batches, epoch_callback = datasets.shuffled_epochs(
-        x, recipe.batch_size, shuffle_seed, initial_epoch
-    )
-    started = time.perf_counter()
-    history = model.fit(
-        batches,
-        epochs=recipe.epochs,
-        initial_epoch=initial_epoch,
-        shuffle=False,  # shuffled_epochs orders each epoch itself
-        callbacks=[epoch_callback, *epoch_callbacks, *callbacks],
-        validation_data=validation_data,
-        verbose=verbose,
-    )
-    return _plain(history.history), time.perf_counter() - started
-
-
-def _pretrain_or_load(
-    model,
-    x,
-    recipe,
-    *,
-    pretrained,
-    image_shape,
-    pretrain_callbacks,
-    jit_compile,
-    verbose,
-):
-    """Step 1: pretrains the autoencoder, or takes `pretrained`'s.
-
-    Returns:
-        Tuple `(pretrain_recipe or None, history dict, seconds)`.
-    """
-    if isinstance(pretrained, vade_model.VaDE):
-        pretraining.copy_autoencoder(pretrained, model)
-        return None, {}, 0.0
-    if pretrained is not None:
-        model.load_pretrained_weights(pretrained)
-        return None, {}, 0.0
-    if not recipe.pretrain_epochs:
-        return None, {}, 0.0
-    started = time.perf_counter()
-    pretrain_recipe = resolve_pretrain_recipe(
-        recipe, image_shape, model.likelihood
-    )
-    history = model.pretrain(
-        x,
-        epochs=recipe.pretrain_epochs,
-        batch_size=recipe.pretrain_batch_size,
-        recipe=pretrain_recipe,
-        image_shape=image_shape,
-        noise=recipe.noise,
-        jit_compile=jit_compile,
-        verbose=verbose,
-        callbacks=list(pretrain_callbacks),
-    ).history
-    return pretrain_recipe, history, time.perf_counter() - started
-
-
-def _capture(variables):
-    return [np.array(variable.numpy(), copy=True) for variable in variables]
-
-
-def _restore(variables, values):
-    for variable, value in zip(variables, values, strict=True):
-        variable.assign(value)
+epoch_batches = batches.epoch_batches
 
 
 def _check_model(model):
@@ -938,13 +549,6 @@ def _check_model(model):
 def _report(on_stage, stage, model):
     if on_stage is not None:
         on_stage(stage, model)
-
-
-def _plain(history):
-    return {
-        name: [float(value) for value in values]
-        for name, values in history.items()
-    }
 
 
 __all__ = [

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from vade_tf import datasets, k_selection, recipes, validation
+from vade_tf import datasets, files, k_selection, recipes, validation
 from vade_tf.cli import parser
 
 
@@ -22,14 +22,14 @@ def precheck(args):
     its file).
 
     Returns:
-        The `vade_tf.datasets.LoadedData` of `--data` (for the command, so
+        The `vade_tf.files.LoadedData` of `--data` (for the command, so
         the file is read once), or `None`.
     """
     if hasattr(args, "n_clusters"):
         parser.n_clusters_value(args.n_clusters)
     if not getattr(args, "data", None) or args.command == "predict":
         return None  # `predict` streams its file: never read whole
-    data = datasets.read_data(args.data, label_column=args.label_key)
+    data = files.read_data(args.data, label_column=args.label_key)
     validation.check_data(data.x, name=os.path.basename(args.data))
     if getattr(args, "k_range", None):
         k_range_of(args, len(data.x))
@@ -40,11 +40,11 @@ def load_data(args):
     """The data of `--data` or `--dataset`: `(x, y, name, description)`.
 
     The description says which column became the labels and why, and
-    holds a CSV's feature names (a `vade_tf.datasets.LoadedData` without
+    holds a CSV's feature names (a `vade_tf.files.LoadedData` without
     its arrays' use; `None` for a named data set).
     """
     if getattr(args, "data", None):
-        data = getattr(args, "preloaded", None) or datasets.read_data(
+        data = getattr(args, "preloaded", None) or files.read_data(
             args.data, label_column=args.label_key
         )
         name = os.path.splitext(os.path.basename(args.data))[0]
