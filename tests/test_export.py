@@ -84,6 +84,7 @@ def test_layout_and_refusal_to_overwrite(exported, tmp_path):
     assert os.path.basename(path) == "4"
 
 
+@pytest.mark.slow  # a fresh interpreter importing TensorFlow
 def test_tensorflow_only_process_reproduces_the_keras_model(exported, tmp_path):
     model, path, x = exported
     x = x[:7]
