@@ -187,6 +187,10 @@ def test_an_interrupted_run_says_how_to_continue(tmp_path):
     assert f"vade-tf train --resume {out}" in cli.run_folder.interrupt_report(
         args
     )
+    # Stopped before the first checkpoint: the autoencoder is what it kept.
+    (out / "checkpoint.keras").unlink()
+    report = cli.run_folder.interrupt_report(args)
+    assert "--resume" not in report and "--pretrained" in report
 
 
 def test_resume_of_a_run_stopped_in_its_final_writes_writes_them(

@@ -253,7 +253,7 @@ def interrupt_report(args):
             os.rmdir(out)
             return "nothing was written"
         report = f"kept in {out}/: {' '.join(kept)}"
-        if COMMAND_FILE in kept:
+        if COMMAND_FILE in kept and "checkpoint.keras" in kept:
             report += f"; continue with: vade-tf {args.command} --resume {out}"
         elif "ae.weights.h5" in kept:
             report += (
