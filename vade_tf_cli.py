@@ -64,6 +64,46 @@ def without_tensorflow(module):
                 del sys.modules[name]
 
 
+INTERRUPT_NOTICE = (
+    "\nvade-tf: Ctrl-C received; stopping when the running step returns "
+    "(the first steps of a run compile with XLA, which can take several "
+    "seconds)\n"
+)
+
+
+def say_when_interrupted():
+    """Prints `INTERRUPT_NOTICE` the moment Ctrl-C arrives.
+
+    Python raises `KeyboardInterrupt` only when the main thread returns to
+    the interpreter, which a long call into TensorFlow (XLA compiling the
+    first steps) delays by seconds. The signal's C handler writes to a
+    wakeup file descriptor at once (`signal.set_wakeup_fd`); a thread
+    reading it prints the notice while the main thread is still busy.
+    """
+    import signal
+    import threading
+
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    try:
+        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread: leave the default alone
+        os.close(read)
+        os.close(write)
+        return
+
+    def watch():
+        while True:
+            received = os.read(read, 64)
+            if not received:
+                return
+            if signal.SIGINT in received:
+                os.write(2, INTERRUPT_NOTICE.encode())
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _parse_without_tensorflow(argv):
     """Parses and checks `argv` with `vade_tf.cli`, TensorFlow not imported.
 
@@ -91,6 +131,7 @@ def main():
     tf_logs = TF_LOGS_FLAG in argv
     argv = [arg for arg in argv if arg != TF_LOGS_FLAG]
     preloaded = _parse_without_tensorflow(argv)
+    say_when_interrupted()
     if not tf_logs and "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         _import_quietly()

@@ -238,3 +238,43 @@ def test_resume_of_a_run_stopped_in_its_final_writes_writes_them(
     assert "finished 1 of 1 epochs: writing the run's outputs" in printed
     for name in ("model.keras", "clusters.csv", "profiles.png", "history.png"):
         assert (out / name).is_file(), name
+
+
+@pytest.mark.slow  # TensorFlow in a fresh interpreter, a few seconds
+def test_ctrl_c_is_acknowledged_while_a_long_call_runs():
+    # The notice comes while the main thread is still inside a long call
+    # into TensorFlow (as XLA's compilation holds it), before Python raises
+    # KeyboardInterrupt when the call returns.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import os, sys\n"
+        "os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
+        "import numpy as np, tensorflow as tf, vade_tf_cli\n"
+        "vade_tf_cli.say_when_interrupted()\n"
+        "a = tf.constant(np.random.default_rng(0).random((1500, 1500)))\n"
+        "print('ready', flush=True)\n"
+        "for _ in range(8):\n"
+        "    tf.linalg.eigh(a).eigenvalues.numpy()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(0.5)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        arrivals = [
+            (time.monotonic() - sent, line.strip()) for line in process.stderr
+        ]
+        process.wait(timeout=300)
+    notices = [t for t, line in arrivals if "Ctrl-C received" in line]
+    raised = [t for t, line in arrivals if "KeyboardInterrupt" in line]
+    assert notices and raised, arrivals
+    assert notices[0] < 1.0 and notices[0] <= raised[0], arrivals
