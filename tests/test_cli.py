@@ -270,17 +270,23 @@ def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
     args = cli.build_parser().parse_args(
         ["reproduce", "mnist", "--epochs", "7", "--recipe", "original"]
     )
-    assert cli.inputs.recipe_from_args(args) == vade_tf.recipes.ORIGINAL.replace(epochs=7)
+    assert cli.inputs.recipe_from_args(
+        args
+    ) == vade_tf.recipes.ORIGINAL.replace(epochs=7)
     args = cli.build_parser().parse_args(["reproduce", "MNIST"])
     image_shape = cli.inputs.image_shape_of(args, "mnist")
     assert image_shape == (28, 28)
     assert (
-        vade_tf.workflow.resolve_pretrain_recipe(cli.inputs.recipe_from_args(args), image_shape)
+        vade_tf.workflow.resolve_pretrain_recipe(
+            cli.inputs.recipe_from_args(args), image_shape
+        )
         == "augment"
     )
     args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
     assert cli.inputs.recipe_from_args(args) == vade_tf.recipes.get_recipe()
-    assert cli.inputs.recipe_from_args(args).name == vade_tf.recipes.DEFAULT_RECIPE
+    assert (
+        cli.inputs.recipe_from_args(args).name == vade_tf.recipes.DEFAULT_RECIPE
+    )
     assert cli.inputs.image_shape_of(args, "digits") is None
     for command in ("train", "pretrain"):
         args = cli.build_parser().parse_args(
@@ -586,6 +592,8 @@ def test_each_bad_input_is_one_clear_message_and_exit_2(tmp_path, capsys):
         assert fragment in err, (name, err)
         assert "Traceback" not in err, name
         assert len(err.strip().splitlines()) == 1, (name, err)
+        # Checked before the run folder is made: nothing is left behind.
+        assert not out.exists(), name
 
 
 @pytest.mark.slow  # a whole run and an export, about 30 s
@@ -764,7 +772,9 @@ def test_an_interrupted_pretrain_names_what_it_kept(tmp_path):
 def test_overwrite_keeps_the_pretrained_weights_and_their_metadata(tmp_path):
     for name in (*cli.run_folder.RUN_FILES, "notes.txt"):
         (tmp_path / name).write_text("earlier")
-    cli.run_folder.remove_run_files(str(tmp_path), keep=str(tmp_path / "ae.weights.h5"))
+    cli.run_folder.remove_run_files(
+        str(tmp_path), keep=str(tmp_path / "ae.weights.h5")
+    )
     assert sorted(os.listdir(tmp_path)) == [
         "ae.weights.h5",
         "ae.weights.json",
@@ -798,14 +808,25 @@ def test_cli_md_usage_blocks_are_what_help_prints():
 
     text = (pathlib.Path(__file__).parents[1] / "docs" / "cli.md").read_text()
     commands = next(
-        a for a in cli.build_parser()._actions
+        a
+        for a in cli.build_parser()._actions
         if hasattr(a, "choices") and a.choices and "train" in a.choices
     ).choices
     for name, parser in commands.items():
-        usage = parser.format_usage().strip()[len("usage: "):]
+        usage = parser.format_usage().strip()[len("usage: ") :]
         blocks = re.findall(
             r"```\n(" + re.escape(f"vade-tf {name} [-h]") + r".*?)\n```",
             text,
             re.S,
         )
         assert blocks == [usage], f"docs/cli.md's usage of {name} is stale"
+
+
+def test_bad_data_answers_before_tensorflow_is_imported(tmp_path):
+    # The console script reads and checks the data with NumPy alone first.
+    path = tmp_path / "gaps.csv"
+    path.write_text("a,b\n1,2\n3,nan\n")
+    result = _run_entry_point("train", "--data", str(path))
+    assert result.returncode == 2
+    assert "TF_IMPORTED False" in result.stdout, result.stderr
+    assert "line 3, column 2 ('b')" in result.stderr

@@ -100,6 +100,15 @@ def test_the_log_variance_start_stays_inside_its_clip():
     assert np.all(np.abs(bias) <= limit)
 
 
+def test_subnormal_data_standardised_get_the_same_error():
+    # A float32 subnormal spread is flushed to zero on the CPU: the scaler
+    # treats it as none, and the missing spread is named.
+    x = np.random.default_rng(0).random((150, 6)).astype("float32") * 1e-42
+    with pytest.raises(ValueError, match="spread"):
+        model = _small(x, likelihood="gaussian")
+        workflow.train(model, x, TINY, random_state=0)
+
+
 @pytest.mark.parametrize(
     "data",
     [np.zeros((150, 6)), np.ones((150, 6)) * 3.0, np.full((150, 6), 1e-30)],

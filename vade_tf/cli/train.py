@@ -199,17 +199,25 @@ def _run_train(args):
     # checkpoint above all) passes for this run's.
     if not args.resume:
         run_folder.remove_run_files(setup.out, keep=setup.pretrained)
+    created = not os.path.isdir(setup.out)
     os.makedirs(setup.out, exist_ok=True)
     args.run_folder = setup.out
     epoch_callbacks = _epoch_callbacks(args, setup)
-    if args.resume:
-        model, result, on_stage, selection = _resume(
-            args, setup, epoch_callbacks
-        )
-    else:
-        model, result, on_stage, selection = _train(
-            args, setup, epoch_callbacks
-        )
+    try:
+        if args.resume:
+            model, result, on_stage, selection = _resume(
+                args, setup, epoch_callbacks
+            )
+        else:
+            model, result, on_stage, selection = _train(
+                args, setup, epoch_callbacks
+            )
+    except Exception:
+        # A failure before anything was written (a bad weights file, say)
+        # leaves no empty run folder behind.
+        if created and not os.listdir(setup.out):
+            os.rmdir(setup.out)
+        raise
     _write_outputs(args, setup, model, result, on_stage, selection)
     return 0
 
