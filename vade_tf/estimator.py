@@ -384,18 +384,7 @@ class VaDEClustering(
         else:
             validation.check_n_clusters(self.n_clusters, n_samples=n_samples)
         validation.check_int(self.latent_dim, "latent_dim", 1)
-        try:
-            widths = tuple(self.hidden_dims)
-        except TypeError:
-            widths = None
-        if widths is None or not all(
-            validation.is_int(width) and width >= 1 for width in widths
-        ):
-            raise ValueError(
-                "hidden_dims must be a sequence of positive integers, for "
-                f"example (500, 500, 2000). Received: "
-                f"hidden_dims={self.hidden_dims!r}"
-            )
+        validation.check_widths(self.hidden_dims)
         validation.check_positive_float(self.alpha, "alpha")
         validation.check_positive_float(self.beta, "beta")
         validation.check_choice(self.likelihood, "likelihood", LIKELIHOODS)
