@@ -53,7 +53,7 @@ setuptools.setup(
         ],
         # The HTML API reference from the docstrings: python docs/build_api.py
         "docs": ["pdoc>=16.0"],
-        # Single-cell data: `--data file.h5ad` (vade_tf.datasets.load_array).
+        # Single-cell data: `--data file.h5ad` (vade_tf.data.datasets.load_array).
         "singlecell": ["anndata>=0.10"],
         "examples": ["tensorboard"],
         # The PyTorch reference of benchmarks/versus_pytorch.py; the package

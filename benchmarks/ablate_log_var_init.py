@@ -49,8 +49,8 @@ def run(start, seed, x, y, epochs=50):
         batch_size=100,
         verbose=0,
         callbacks=[
-            vade_tf.callbacks.ClusteringMetrics(x, y, every=10),
-            vade_tf.recipes.ORIGINAL.schedule(),
+            vade_tf.training.callbacks.ClusteringMetrics(x, y, every=10),
+            vade_tf.training.recipes.ORIGINAL.schedule(),
         ],
     )
     return {
@@ -74,7 +74,7 @@ def main():
         "benchmarks/ablate_log_var_init.json holds the committed run)",
     )
     args = parser.parse_args()
-    x, y = vade_tf.datasets.load_dataset("digits")
+    x, y = vade_tf.data.datasets.load_dataset("digits")
     results = []
     for start in args.starts:
         for seed in args.seeds:

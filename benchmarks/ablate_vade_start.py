@@ -21,7 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 import vade_tf  # noqa: E402
-from vade_tf import callbacks, datasets, fileio, metrics, recipes  # noqa: E402
+from vade_tf import fileio, metrics, recipes  # noqa: E402
+from vade_tf.data import datasets
+from vade_tf.training import callbacks
 
 
 class LinearWarmup(keras.callbacks.Callback):

@@ -6,7 +6,7 @@ features uniform in [0, 1]; labels uniform over 10 classes):
 - VaDE training throughput (samples/s of the full `train_step` through
   `model.fit`) at batch 100 and 256, with and without XLA;
 - the same for a plain Keras autoencoder on the same Dense layers
-  (`vade_tf.pretraining.build_autoencoder`) with a binary cross-entropy
+  (`vade_tf.training.pretraining.build_autoencoder`) with a binary cross-entropy
   loss, compiled the same way (Adam(0.002, epsilon=1e-4), same XLA flag);
 - the float32 matrix-multiply throughput of this machine (a 2048x2048
   `tf.matmul`) and the model's achieved FLOP/s as a fraction of it;
@@ -62,8 +62,8 @@ import time
 import keras
 
 import vade_tf
-from vade_tf import callbacks as vade_callbacks
-from vade_tf import pretraining
+from vade_tf.training import callbacks as vade_callbacks
+from vade_tf.training import pretraining
 
 # benchmarks/ is not a package. Run as a script, this folder is already on
 # sys.path (so is it in the `--memory-case` subprocess, which runs this file

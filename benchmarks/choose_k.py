@@ -5,7 +5,7 @@ For each data set and seed, two whole runs of the default workflow
 `vade-tf train`):
 
 - `auto`: pretrain once, choose K on the latent means by the default
-  criterion (`vade_tf.k_selection`), train VaDE at that K;
+  criterion (`vade_tf.training.k_selection`), train VaDE at that K;
 - `true`: the same run at the true K.
 
 Reported per run: the chosen K, ACC/NMI at the chosen K and at the true K,
@@ -75,7 +75,7 @@ def load(name, data_dir=None):
     """`(x, y, image_shape)` of a data set of `DATASETS`."""
     from sklearn import datasets as sk_datasets
 
-    from vade_tf import datasets
+    from vade_tf.data import datasets
 
     if name.startswith("blobs"):
         return (*make_blobs(int(name[5:].rstrip("u")), name.endswith("u")), None)
@@ -129,8 +129,9 @@ def one_run(x, y, n_clusters, image_shape, seed, capture=None):
 
 
 def other_criteria(z, seed):
-    """Every criterion of `vade_tf.k_selection` on the same latent means."""
-    from vade_tf import k_selection
+    """Every criterion of `vade_tf.training.k_selection` on the same latent
+    means."""
+    from vade_tf.training import k_selection
 
     found = {}
     for criterion in k_selection.CRITERIA:

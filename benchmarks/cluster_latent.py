@@ -19,7 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from sklearn import cluster, mixture  # noqa: E402
 
 import vade_tf  # noqa: E402
-from vade_tf import datasets, metrics  # noqa: E402
+from vade_tf import metrics  # noqa: E402
+from vade_tf.data import datasets
 
 
 def main():

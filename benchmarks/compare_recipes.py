@@ -34,7 +34,7 @@ Usage (from the repository root)::
 A recipe may carry overrides: `tuned:learning_rate=0.0005,epochs=30`, and
 two model options: `beta=2` (the weight of the prior terms, `VaDE(beta=)`)
 and `model=vae_gmm` (the paper's VAE+GMM baseline,
-`vade_tf.baselines.VAEGMM`, trained with the same recipe), for example
+`vade_tf.model.baselines.VAEGMM`, trained with the same recipe), for example
 `tuned:beta=2` or `tuned:model=vae_gmm`. Each run also reports the mean
 reconstruction error per sample at z = z_mean (`-log p(x|z)` without its
 constant for the gaussian likelihood).
@@ -70,10 +70,10 @@ def load(name, data_dir=None):
     import vade_tf
 
     if name in ("digits", "mnist", "fashion_mnist"):
-        x, y = vade_tf.datasets.load_dataset(name, data_dir=data_dir)
-        return x, y, 10, vade_tf.datasets.IMAGE_SHAPES.get(name)
+        x, y = vade_tf.data.datasets.load_dataset(name, data_dir=data_dir)
+        return x, y, 10, vade_tf.data.datasets.IMAGE_SHAPES.get(name)
     if name == "digits_as_images":  # the same data, known as 8x8 images
-        x, y = vade_tf.datasets.load_dataset("digits")
+        x, y = vade_tf.data.datasets.load_dataset("digits")
         return x, y, 10, (8, 8)
     if name == "wine":
         data = sk_datasets.load_wine()
@@ -105,7 +105,7 @@ MODEL_OPTIONS = ("beta", "model")
 
 def parse_recipe(spec):
     """`name[:field=value,...]` -> (label, Recipe, model options)."""
-    from vade_tf import recipes
+    from vade_tf.training import recipes
 
     name, _, overrides = spec.partition(":")
     changes, model_options = {}, {}
@@ -128,7 +128,8 @@ def parse_recipe(spec):
 
 def build(x, k, seed, model_options):
     """The model a run trains: VaDE, or the VAE+GMM baseline."""
-    from vade_tf import baselines, workflow
+    from vade_tf import workflow
+    from vade_tf.model import baselines
 
     kind = model_options.get("model", "vade")
     if kind not in ("vade", "vae_gmm"):

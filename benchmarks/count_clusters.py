@@ -1,6 +1,6 @@
 """Clustering simulated count data: VaDE's NB / ZINB likelihoods and baselines.
 
-The data come from `vade_tf.synthetic.make_count_clusters`: 3,000 samples x
+The data come from `vade_tf.data.synthetic.make_count_clusters`: 3,000 samples x
 500 genes from a known 5-cluster mixture of zero-inflated negative
 binomials with varying library sizes (a simulated single-cell RNA-seq
 experiment). Each method runs on the same data with the same seeds; ACC /
@@ -68,7 +68,7 @@ def oracle_labels(x, de_scale, seed):
     import vade_tf
 
     extra = {} if de_scale is None else {"de_scale": de_scale}
-    _, _, truth = vade_tf.synthetic.make_count_clusters(
+    _, _, truth = vade_tf.data.synthetic.make_count_clusters(
         random_state=seed, return_parameters=True, **extra
     )
     size = truth["size"]
@@ -87,7 +87,9 @@ def run(method, x, y, k, seed, args):
     """One method on one seed: the cluster labels and the seconds taken."""
     from sklearn import cluster
 
-    from vade_tf import losses, recipes, workflow
+    from vade_tf import workflow
+    from vade_tf.model import elbo
+    from vade_tf.training import recipes
 
     began = time.perf_counter()
     if method == "oracle":
@@ -102,13 +104,13 @@ def run(method, x, y, k, seed, args):
         data, likelihood = log1p_normalized(x), "gaussian"
     else:
         data = x
-        likelihood = losses.get_likelihood("nb" if method == "nb" else "zinb")
+        likelihood = elbo.get_likelihood("nb" if method == "nb" else "zinb")
         if method == "zinb_raw_library":
-            likelihood = losses.ZeroInflatedNegativeBinomialLikelihood(
+            likelihood = elbo.ZeroInflatedNegativeBinomialLikelihood(
                 normalize_library=False
             )
         elif method == "zinb_cluster_dispersion":
-            likelihood = losses.ZeroInflatedNegativeBinomialLikelihood(
+            likelihood = elbo.ZeroInflatedNegativeBinomialLikelihood(
                 dispersion="cluster"
             )
     model = workflow.build_model(
@@ -148,7 +150,9 @@ def main(argv=None):
     for seed in args.seeds:
         # The data are simulated with the run's seed: every method sees the
         # same data for a seed, and each seed is a new data set.
-        x, y = vade_tf.synthetic.make_count_clusters(random_state=seed, **extra)
+        x, y = vade_tf.data.synthetic.make_count_clusters(
+            random_state=seed, **extra
+        )
         k = len(np.unique(y))
         for method in args.methods:
             if (method, seed) in done:

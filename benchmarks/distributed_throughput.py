@@ -10,7 +10,7 @@ with the library's defaults, `fit` for 2 epochs, samples/s of the second.
 - `mirrored_2`: `MirroredStrategy` over the CPU split in 2 logical devices
   (`vade-tf train --strategy mirrored --cpu-replicas 2`), XLA off;
 - `stream`: one replica, XLA on, the data read from `.npy` shards by
-  `vade_tf.streaming.stream` instead of an in-memory array.
+  `vade_tf.data.streaming.stream` instead of an in-memory array.
 
 It prints a table and writes JSON; it judges nothing.
 
@@ -37,9 +37,9 @@ CONFIGS = ("single", "single_no_xla", "mirrored_2", "stream")
 def one(config, rows, batch_size, folder):
     """Runs one configuration here; prints its samples/s as JSON."""
     if config == "mirrored_2":
-        from vade_tf import distribution
+        from vade_tf.training import distribute
 
-        strategy = distribution.make_strategy("mirrored", cpu_replicas=2)
+        strategy = distribute.make_strategy("mirrored", cpu_replicas=2)
     else:
         import tensorflow as tf
 
@@ -52,8 +52,8 @@ def one(config, rows, batch_size, folder):
     x = measure.synthetic_images(rows)
     data = x
     if config == "stream":
-        vade_tf.streaming.write_shards(x, folder, rows_per_shard=5000)
-        data = vade_tf.streaming.stream(folder, batch_size, seed=0)
+        vade_tf.data.streaming.write_shards(x, folder, rows_per_shard=5000)
+        data = vade_tf.data.streaming.stream(folder, batch_size, seed=0)
     times = []
 
     class EpochTimer(keras.callbacks.Callback):

@@ -6,7 +6,7 @@ epochs in its own fresh process, interleaved in rounds:
 
 - `keras_adapter`: `keras.Model.fit` on the NumPy array (Keras's array
   adapter shuffles and batches it; what `VaDE.fit` did before it fed arrays
-  through `vade_tf.datasets`);
+  through `vade_tf.data.datasets`);
 - `autotuned_prefetch`: `VaDE.fit` on a `tf.data` pipeline that gathers
   each batch from the in-memory rows and prefetches it with
   `tf.data.AUTOTUNE` (tf.data's autotuning on): the library's pipeline

@@ -33,7 +33,7 @@ def main():
     jit_compile = {"auto": "auto", "true": True, "false": False}[
         args.jit_compile
     ]
-    x, y = vade_tf.datasets.load_dataset("digits")
+    x, y = vade_tf.data.datasets.load_dataset("digits")
     for seed in map(int, args.seeds.split(",")):
         keras.utils.set_random_seed(seed)
         model = vade_tf.VaDE(x.shape[1], 10, seed=seed)

@@ -19,7 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from sklearn import cluster, mixture  # noqa: E402
 
-from vade_tf import datasets, fileio, metrics  # noqa: E402
+from vade_tf import fileio, metrics  # noqa: E402
+from vade_tf.data import datasets
 
 
 def main():

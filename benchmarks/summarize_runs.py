@@ -61,7 +61,7 @@ def final_elbo(folder, run):
     data_dir = (
         words[words.index("--data-dir") + 1] if "--data-dir" in words else None
     )
-    x, _ = vade_tf.datasets.load_dataset(run["data"], data_dir)
+    x, _ = vade_tf.data.datasets.load_dataset(run["data"], data_dir)
     model = keras.models.load_model(os.path.join(folder, "model.keras"))
     return float(model.score_samples(x).mean())
 

@@ -128,7 +128,7 @@ def vade_tf_worker(x, works, timed_epochs):
     import tensorflow as tf
 
     import vade_tf
-    from vade_tf import pretraining
+    from vade_tf.training import pretraining
 
     sys.path.insert(0, HERE)
     from measure import EpochClock, matmul_gflops
@@ -167,7 +167,9 @@ def vade_tf_worker(x, works, timed_epochs):
                 seconds.append(time.perf_counter() - started)
             results[work] = _rate(len(x), seconds[1:])
             results["infer_seconds"] = min(seconds[1:])
-            results["infer_batch_size"] = vade_tf.model.INFERENCE_BATCH_SIZE
+            results["infer_batch_size"] = (
+                vade_tf.model.vade.INFERENCE_BATCH_SIZE
+            )
         keras.backend.clear_session()
     results["versions"] = {
         "tensorflow": tf.__version__,
@@ -248,7 +250,7 @@ def write_check(x, path):
     import tensorflow as tf
 
     import vade_tf
-    from vade_tf import layers
+    from vade_tf.model import layers
 
     model = vade_tf.VaDE(784, 10, seed=SEED)
     model.initialize_gmm(x[:2000], random_state=SEED)
@@ -352,7 +354,7 @@ def load_rows(data_dir, rows):
     try:
         import vade_tf
 
-        x, _ = vade_tf.datasets.load_dataset("mnist", data_dir=data_dir)
+        x, _ = vade_tf.data.datasets.load_dataset("mnist", data_dir=data_dir)
         source = "MNIST (all splits)"
     except (OSError, ValueError):
         x = np.random.default_rng(SEED).uniform(size=(rows, 784))

@@ -6,7 +6,7 @@
 
 Open `index.html` (or `vade_tf.html`) in the output folder. Every public
 module of the package gets a page, including the ones `vade_tf/__init__.py`
-does not import (`vade_tf.k_selection`, `vade_tf.assignments`,
+does not import (`vade_tf.training.k_selection`, `vade_tf.assignments`,
 `vade_tf.cli`, ...); modules and names starting with `_` are left out.
 Docstrings are read as Google style (`Args:`, `Returns:`, `Raises:`).
 
@@ -21,7 +21,7 @@ Problems are printed to standard error, one `docs warning: ...` line each
   `vade_tf.` name that names nothing: pdoc links such a reference to the
   object's documentation, and leaves it as plain code, without a warning,
   when it finds no such object; this script then looks the name up in
-  Python (`vade_tf.recipes.ORIGINAL.schedule`, a method of a module
+  Python (`vade_tf.training.recipes.ORIGINAL.schedule`, a method of a module
   variable, exists though pdoc cannot link it) and reports it when the
   lookup fails, as for a renamed or removed function.
 
@@ -84,7 +84,7 @@ def public_modules(package):
 
     Listed explicitly because pdoc, given only the package, follows its
     `__all__`, which names the modules `import vade_tf` loads and not, for
-    example, `vade_tf.k_selection` or `vade_tf.cli`.
+    example, `vade_tf.training.k_selection` or `vade_tf.cli`.
     """
     names = [package.__name__]
     for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):

@@ -53,7 +53,7 @@ def main():
     import vade_tf
 
     if args.data:
-        x, y = vade_tf.datasets.load_array(args.data)
+        x, y = vade_tf.data.datasets.load_array(args.data)
     else:
         x, y = datasets.load_wine(return_X_y=True)
     x = preprocessing.StandardScaler().fit_transform(x).astype("float32")
@@ -68,7 +68,7 @@ def main():
         seed=args.seed,
     )
     # The original recipe with epochs and batch sizes for a small table.
-    recipe = vade_tf.recipes.get_recipe(
+    recipe = vade_tf.training.recipes.get_recipe(
         "original",
         pretrain_epochs=200,
         pretrain_batch_size=32,

@@ -11,7 +11,7 @@ This script plays both roles. Without `--worker-index` it starts
 them and prints the chief's result; with `--worker-index` it is one worker.
 By default it trains on the first 10,000 MNIST images, with the library's
 default recipe shortened to 10 pretraining and 2 VaDE epochs. The MNIST IDX
-files are looked for, as `vade_tf.datasets` does, in `--data-dir` (DIR, or
+files are looked for, as `vade_tf.data.datasets` does, in `--data-dir` (DIR, or
 its `mnist/` subfolder), `$VADE_TF_DATA`, `~/.keras/datasets/mnist` and
 `/usr/share/datasets/mnist`, and never downloaded: when none holds them it
 says so in one line and trains on scikit-learn's embedded 8x8 digits
@@ -31,7 +31,7 @@ addresses and its own index (worker 0 writes `--out`):
         --addresses host1:12345,host2:12345 --data-dir DIR --out run
 
 or, with the command line tool, set `TF_CONFIG` on each host
-(`vade_tf.distribution.tf_config`) and run `vade-tf train --strategy
+(`vade_tf.training.distribute.tf_config`) and run `vade-tf train --strategy
 multiworker ...`. docs/distributed.md has the details and what was
 measured.
 """
@@ -131,11 +131,11 @@ def fail(message):
 
 
 def datasets_without_tensorflow():
-    """`vade_tf.datasets` with numpy alone, before TensorFlow starts (see
+    """`vade_tf.data.datasets` with numpy alone, before TensorFlow starts (see
     `vade_tf_cli.without_tensorflow`, installed with the package)."""
     import vade_tf_cli
 
-    return vade_tf_cli.without_tensorflow("datasets")
+    return vade_tf_cli.without_tensorflow("data.datasets")
 
 
 def choose_data(args, datasets):
@@ -176,9 +176,9 @@ def launch(args):
         fail(f"--workers must be >= 1. Received: {args.workers}")
     # Decided once, before TensorFlow starts, and passed on to every worker.
     data, folder = choose_data(args, datasets_without_tensorflow())
-    from vade_tf import distribution
+    from vade_tf.training import distribute
 
-    addresses = ",".join(distribution.local_addresses(args.workers))
+    addresses = ",".join(distribute.local_addresses(args.workers))
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
     passed = [
         "--n-samples", str(args.n_samples),
@@ -247,11 +247,11 @@ def work(args):
     """One worker: the strategy, the data, the workflow; the chief saves."""
     # Checked before TensorFlow starts: a missing MNIST is one line.
     data, folder = choose_data(args, datasets_without_tensorflow())
-    from vade_tf import distribution
+    from vade_tf.training import distribute
 
     addresses = (args.addresses or "").split(",")
     if len(addresses) > 1:
-        os.environ["TF_CONFIG"] = distribution.tf_config(
+        os.environ["TF_CONFIG"] = distribute.tf_config(
             addresses, args.worker_index
         )
     import tensorflow as tf
@@ -259,7 +259,7 @@ def work(args):
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    strategy = distribution.make_strategy(
+    strategy = distribute.make_strategy(
         "multiworker" if len(addresses) > 1 else "none"
     )
 
@@ -267,18 +267,19 @@ def work(args):
     import numpy as np
 
     import vade_tf
-    from vade_tf import compilation, fileio, metrics, recipes, workflow
+    from vade_tf import fileio, metrics, workflow
+    from vade_tf.training import compilation, recipes
 
     keras.utils.set_random_seed(args.seed)
     # The data chose_data picked (the launcher passes its choice on).
-    x, y = vade_tf.datasets.load_dataset(data, folder)
-    image_shape = vade_tf.datasets.IMAGE_SHAPES.get(data)
+    x, y = vade_tf.data.datasets.load_dataset(data, folder)
+    image_shape = vade_tf.data.datasets.IMAGE_SHAPES.get(data)
     x, y = x[: args.n_samples], y[: args.n_samples]
     recipe = recipes.get_recipe(
         pretrain_epochs=args.pretrain_epochs, epochs=args.epochs
     )
     pretrain_timer, vade_timer = EpochTimer(), EpochTimer()
-    chief = distribution.is_chief(strategy)
+    chief = distribute.is_chief(strategy)
     with strategy.scope():
         model = workflow.build_model(x, n_clusters=10, seed=args.seed)
         result = workflow.train(

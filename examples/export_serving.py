@@ -66,18 +66,20 @@ def request_rows(model, path, data_dir, n_rows):
 
     name = data_name(model, path)
     if name == "digits":
-        x, y = vade_tf.datasets.load_dataset("digits")
+        x, y = vade_tf.data.datasets.load_dataset("digits")
         return x[:n_rows], y[:n_rows], f"the first {n_rows} 8x8 digits"
-    if name in vade_tf.datasets.IMAGE_SHAPES:
-        if vade_tf.datasets.find_idx_folder(name, data_dir) or data_dir:
+    if name in vade_tf.data.datasets.IMAGE_SHAPES:
+        if vade_tf.data.datasets.find_idx_folder(name, data_dir) or data_dir:
             try:
-                x, y = vade_tf.datasets.load_dataset(name, data_dir, "test")
+                x, y = vade_tf.data.datasets.load_dataset(
+                    name, data_dir, "test"
+                )
             except (OSError, ValueError) as error:  # DataNotFoundError too
                 fail(error)
             described = f"the first {n_rows} {name} test images"
             return x[:n_rows], y[:n_rows], described
         searched = ", ".join(
-            dict.fromkeys(vade_tf.datasets.candidate_folders(name))
+            dict.fromkeys(vade_tf.data.datasets.candidate_folders(name))
         )
         return None, None, f"{name} not found in {searched} (pass --data-dir)"
     return None, None, "the model's data set is not known"

@@ -11,7 +11,7 @@ cluster with that confidence, as the original paper's figures did.
 
 `--data-dir` names a folder with the four MNIST IDX .gz files (or its
 `mnist/` subfolder; `$VADE_TF_DATA`, `~/.keras/datasets/mnist` and
-`/usr/share/datasets/mnist` are searched after it, as `vade_tf.datasets`
+`/usr/share/datasets/mnist` are searched after it, as `vade_tf.data.datasets`
 does). Nothing is downloaded: when none holds the files, the script stops
 at once with one line (exit status 2).
 
@@ -34,10 +34,10 @@ def quick_digits_model(seed=0):
 
     import vade_tf
 
-    x, y = vade_tf.datasets.load_dataset("digits")
+    x, y = vade_tf.data.datasets.load_dataset("digits")
     keras.utils.set_random_seed(seed)
     model = vade_tf.workflow.build_model(x, n_clusters=10, seed=seed)
-    recipe = vade_tf.recipes.get_recipe("original", epochs=20)
+    recipe = vade_tf.training.recipes.get_recipe("original", epochs=20)
     vade_tf.workflow.train(model, x, recipe, random_state=seed)
     return model, x, y
 
@@ -63,11 +63,11 @@ def fail(message):
 
 
 def datasets_without_tensorflow():
-    """`vade_tf.datasets` with numpy alone, before TensorFlow starts (see
+    """`vade_tf.data.datasets` with numpy alone, before TensorFlow starts (see
     `vade_tf_cli.without_tensorflow`, installed with the package)."""
     import vade_tf_cli
 
-    return vade_tf_cli.without_tensorflow("datasets")
+    return vade_tf_cli.without_tensorflow("data.datasets")
 
 
 def main():

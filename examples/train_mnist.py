@@ -1,7 +1,7 @@
 """Train VaDE on MNIST with plain Keras: `model.fit` and standard callbacks.
 
 The workflow (`vade_tf.workflow.train`) runs VaDE's "tuned" recipe
-(`vade_tf.recipes.TUNED`, the settings of `vade-tf reproduce`) around a
+(`vade_tf.training.recipes.TUNED`, the settings of `vade-tf reproduce`) around a
 `vade_tf.VaDE`: the shipped autoencoder (or "augment" pretraining when no
 weights are shipped), the mixture from k-means on a latent space rescaled
 to std 5, the two Adam optimizers and the original schedule, and Keras's own
@@ -17,7 +17,7 @@ trains on all 70,000 images for the recipe's 20 epochs; the paper-length run
 The four MNIST IDX files (`train-images-idx3-ubyte.gz`,
 `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz`,
 `t10k-labels-idx1-ubyte.gz`) are looked for, as
-`vade_tf.datasets.load_dataset` does, in `--data-dir` (or its `mnist/`
+`vade_tf.data.datasets.load_dataset` does, in `--data-dir` (or its `mnist/`
 subfolder), `$VADE_TF_DATA` (or its `mnist/`), `~/.keras/datasets/mnist`
 and `/usr/share/datasets/mnist`. Without `--data-dir`, when none of them
 holds the files, Keras downloads them (a network connection needed); with
@@ -81,11 +81,11 @@ def fail(message):
 
 
 def datasets_without_tensorflow():
-    """`vade_tf.datasets` with numpy alone, before TensorFlow starts (see
+    """`vade_tf.data.datasets` with numpy alone, before TensorFlow starts (see
     `vade_tf_cli.without_tensorflow`, installed with the package)."""
     import vade_tf_cli
 
-    return vade_tf_cli.without_tensorflow("datasets")
+    return vade_tf_cli.without_tensorflow("data.datasets")
 
 
 def main():
@@ -113,13 +113,13 @@ def main():
 
     if x is None:
         try:
-            x, y = vade_tf.datasets.load_dataset("mnist")
-        except vade_tf.datasets.DataNotFoundError as error:
+            x, y = vade_tf.data.datasets.load_dataset("mnist")
+        except vade_tf.data.datasets.DataNotFoundError as error:
             fail(error)
     keras.utils.set_random_seed(args.seed)
     if not args.full:
         x, y = x[:10000], y[:10000]
-    recipe = vade_tf.recipes.get_recipe("tuned")
+    recipe = vade_tf.training.recipes.get_recipe("tuned")
     recipe = recipe.replace(
         epochs=args.epochs or (recipe.epochs if args.full else 3),
         pretrain_epochs=recipe.pretrain_epochs if args.full else 5,
@@ -154,7 +154,7 @@ def main():
         recipe,
         y=y,
         pretrained=pretrained,
-        image_shape=vade_tf.datasets.IMAGE_SHAPES["mnist"],
+        image_shape=vade_tf.data.datasets.IMAGE_SHAPES["mnist"],
         random_state=args.seed,
         callbacks=callbacks,
         verbose=2,

@@ -16,7 +16,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def _data_folder(name):
-    from vade_tf import datasets
+    from vade_tf.data import datasets
 
     return datasets.find_idx_folder(name, str(SHARED_DATA))
 

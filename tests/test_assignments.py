@@ -316,9 +316,9 @@ def test_a_column_that_looks_like_labels_is_pointed_out(tmp_path, capsys):
     np.savetxt(
         path, np.c_[x, kind], delimiter=",", header="a,b,c,kind", comments=""
     )
-    data = vade_tf.files.read_data(str(path))
+    data = vade_tf.data.files.read_data(str(path))
     assert data.y is None and data.feature_names == ["a", "b", "c", "kind"]
     assert "--label-key 'kind'" in data.label_hint
-    labelled = vade_tf.files.read_data(str(path), label_column="kind")
+    labelled = vade_tf.data.files.read_data(str(path), label_column="kind")
     assert labelled.y is not None and "kind" in labelled.labels_from
     assert labelled.label_hint is None

@@ -4,7 +4,9 @@ import keras
 import numpy as np
 
 import vade_tf
-from vade_tf import baselines, losses, recipes, workflow
+from vade_tf import workflow
+from vade_tf.model import baselines, elbo
+from vade_tf.training import recipes
 
 
 def test_standard_normal_kl_matches_the_gaussian_kl_formula(rng):
@@ -14,7 +16,7 @@ def test_standard_normal_kl_matches_the_gaussian_kl_formula(rng):
     # KL(N(m, v) || N(0, 1)) per dimension, summed.
     expected = np.sum(0.5 * (var + z_mean**2 - 1.0) - 0.5 * z_log_var, 1)
     got = keras.ops.convert_to_numpy(
-        losses.standard_normal_kl(
+        elbo.standard_normal_kl(
             z_mean.astype("float32"), z_log_var.astype("float32")
         )
     )
@@ -87,7 +89,7 @@ def test_vae_gmm_loss_is_the_vae_elbo(blobs):
 
 def test_vae_gmm_round_trips_through_a_keras_file(blobs, tmp_path):
     x, _ = blobs
-    model = vade_tf.baselines.VAEGMM(
+    model = vade_tf.model.baselines.VAEGMM(
         12, 3, latent_dim=2, hidden_dims=(8,), beta=2.0, seed=0
     )
     model.initialize_gmm(x, random_state=0)

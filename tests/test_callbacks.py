@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import vade_tf
-from vade_tf import callbacks, metrics
+from vade_tf import metrics
+from vade_tf.training import callbacks
 
 
 def test_clustering_metrics_land_in_history(small_model, blobs, tmp_path):
@@ -107,7 +108,7 @@ def test_step_decay_refuses_a_learning_rate_schedule(small_model, blobs):
 
 
 def test_the_original_recipes_schedule_is_the_releases():
-    from vade_tf import recipes
+    from vade_tf.training import recipes
 
     decay = recipes.ORIGINAL.schedule()
     assert (decay.decay, decay.every, decay.floor) == (0.9, 10, 0.0002)
@@ -234,7 +235,7 @@ def test_collapse_monitor_leaves_a_mixture_fitted_after_training_alone(blobs):
     # The VAE+GMM baseline's mixture is fitted only at the end: during
     # training it is no sign of collapse, whatever it holds.
     x, _ = blobs
-    model = vade_tf.baselines.VAEGMM(
+    model = vade_tf.model.baselines.VAEGMM(
         12, 3, latent_dim=2, hidden_dims=(8,), seed=0
     )
     model.set_gmm_parameters(

@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 
 import vade_tf
-from vade_tf import cli, datasets, metrics, mixture_prior, synthetic
+from vade_tf import cli, metrics
+from vade_tf.data import datasets, synthetic
+from vade_tf.model import mixture_prior
+from vade_tf.training import recipes
 
 TINY = [
     "--hidden-dims",
@@ -264,15 +267,15 @@ def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
     args = cli.build_parser().parse_args(["reproduce", "MNIST"])
     assert args.dataset == "mnist"
     # reproduce trains the tuned recipe for its own number of epochs.
-    assert cli.inputs.recipe_from_args(args) == vade_tf.recipes.TUNED.replace(
-        epochs=vade_tf.recipes.REPRODUCE_EPOCHS
+    assert cli.inputs.recipe_from_args(args) == recipes.TUNED.replace(
+        epochs=recipes.REPRODUCE_EPOCHS
     )
     args = cli.build_parser().parse_args(
         ["reproduce", "mnist", "--epochs", "7", "--recipe", "original"]
     )
     assert cli.inputs.recipe_from_args(
         args
-    ) == vade_tf.recipes.ORIGINAL.replace(epochs=7)
+    ) == recipes.ORIGINAL.replace(epochs=7)
     args = cli.build_parser().parse_args(["reproduce", "MNIST"])
     image_shape = cli.inputs.image_shape_of(args, "mnist")
     assert image_shape == (28, 28)
@@ -283,9 +286,9 @@ def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
         == "augment"
     )
     args = cli.build_parser().parse_args(["train", "--dataset", "digits"])
-    assert cli.inputs.recipe_from_args(args) == vade_tf.recipes.get_recipe()
+    assert cli.inputs.recipe_from_args(args) == recipes.get_recipe()
     assert (
-        cli.inputs.recipe_from_args(args).name == vade_tf.recipes.DEFAULT_RECIPE
+        cli.inputs.recipe_from_args(args).name == recipes.DEFAULT_RECIPE
     )
     assert cli.inputs.image_shape_of(args, "digits") is None
     for command in ("train", "pretrain"):
@@ -293,7 +296,7 @@ def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
             [command, "--dataset", "digits", "--recipe", "original"]
             + (["--out", "ae.weights.h5"] if command == "pretrain" else [])
         )
-        assert cli.inputs.recipe_from_args(args) == vade_tf.recipes.ORIGINAL
+        assert cli.inputs.recipe_from_args(args) == recipes.ORIGINAL
     args = cli.build_parser().parse_args(
         [
             "train",
@@ -314,7 +317,7 @@ def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
         ]
     )
     recipe = cli.inputs.recipe_from_args(args)
-    assert recipe == vade_tf.recipes.TUNED.replace(
+    assert recipe == recipes.TUNED.replace(
         pretrain_recipe="dec",
         learning_rate=0.001,
         latent_std=None,
@@ -402,24 +405,26 @@ def test_a_command_that_runs_imports_the_package_for_real(tmp_path):
 
 
 def test_option_names_match_the_modules_that_implement_them():
-    from vade_tf import likelihoods, losses, options, pretraining, workflow
+    from vade_tf import choices, workflow
+    from vade_tf.model import elbo, likelihoods
+    from vade_tf.training import pretraining
 
-    assert options.LIKELIHOODS == tuple(likelihoods._LIKELIHOODS)
-    for name in options.LIKELIHOODS:
-        assert losses.get_likelihood(name).name == name
-    assert mixture_prior.GAMMA_MODES == options.GAMMA_MODES
-    assert pretraining.RECIPES == options.PRETRAIN_RECIPES
-    for name in options.PRETRAIN_RECIPES:
+    assert choices.LIKELIHOODS == tuple(likelihoods._LIKELIHOODS)
+    for name in choices.LIKELIHOODS:
+        assert elbo.get_likelihood(name).name == name
+    assert mixture_prior.GAMMA_MODES == choices.GAMMA_MODES
+    assert pretraining.RECIPES == choices.PRETRAIN_RECIPES
+    for name in choices.PRETRAIN_RECIPES:
         pretraining.recipe_settings(name)
-    assert workflow.LIKELIHOOD_AUTO == options.LIKELIHOOD_AUTO
-    from vade_tf import distribution
+    assert workflow.LIKELIHOOD_AUTO == choices.LIKELIHOOD_AUTO
+    from vade_tf.training import distribute
 
     for name in ("none", "mirrored", "multiworker"):
-        assert name in distribution.STRATEGIES
-    for name in options.DTYPE_POLICIES:
+        assert name in distribute.STRATEGIES
+    for name in choices.DTYPE_POLICIES:
         assert keras.dtype_policies.get(name).name == name
     with pytest.raises(ValueError, match="Unknown strategy"):
-        distribution.make_strategy("ring")
+        distribute.make_strategy("ring")
 
 
 @pytest.mark.slow  # three training runs, about 80 s
@@ -670,7 +675,7 @@ def test_train_baseline_vae_gmm(blob_file, tmp_path):
     )
     assert status == 0
     model = keras.models.load_model(out / "model.keras")
-    assert isinstance(model, vade_tf.baselines.VAEGMM)
+    assert isinstance(model, vade_tf.model.baselines.VAEGMM)
     report = json.loads((out / "metrics.json").read_text())
     x, y = datasets.load_array(blob_file)
     acc = metrics.cluster_acc(y, model.predict_clusters(x))[0]

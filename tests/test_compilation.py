@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import vade_tf
-from vade_tf import compilation
+from vade_tf.training import compilation
 
 AMX = frozenset({"avx512f", "avx512_bf16", "amx_tile", "amx_bf16"})
 BF16_WITHOUT_AMX = frozenset({"avx512f", "avx512_bf16"})
@@ -71,7 +71,7 @@ def test_cpu_flags_reads_this_cpu():
 
 @pytest.fixture
 def bfloat16_policy():
-    with vade_tf.model.dtype_policy_scope("mixed_bfloat16"):
+    with vade_tf.model.vade.dtype_policy_scope("mixed_bfloat16"):
         yield
 
 

@@ -7,7 +7,8 @@ import tensorflow as tf
 from scipy import special, stats
 
 import vade_tf
-from vade_tf import layers, likelihoods, losses, workflow
+from vade_tf import workflow
+from vade_tf.model import elbo, layers, likelihoods
 
 
 def _np(x):
@@ -76,7 +77,7 @@ def test_zinb_log_prob_is_the_mixture_of_a_zero_mass_and_the_nb(rng):
 def test_finite_values_and_gradients_for_zero_rows_and_huge_counts(
     name, normalize_library
 ):
-    likelihood = type(losses.get_likelihood(name))(
+    likelihood = type(elbo.get_likelihood(name))(
         normalize_library=normalize_library
     )
     d = 6
@@ -103,7 +104,7 @@ def test_finite_values_and_gradients_for_zero_rows_and_huge_counts(
 def test_encoder_input_is_log1p_of_library_normalised_counts(rng):
     x = _counts(rng, (10, 8))
     x[0] = 0.0
-    likelihood = losses.NegativeBinomialLikelihood(target_sum=100.0)
+    likelihood = elbo.NegativeBinomialLikelihood(target_sum=100.0)
     library = np.maximum(x.sum(axis=1, keepdims=True), 1.0)
     np.testing.assert_allclose(
         _np(likelihood.encoder_input(x)),
@@ -111,7 +112,7 @@ def test_encoder_input_is_log1p_of_library_normalised_counts(rng):
         rtol=1e-5,
         atol=1e-6,
     )
-    raw = losses.NegativeBinomialLikelihood(normalize_library=False)
+    raw = elbo.NegativeBinomialLikelihood(normalize_library=False)
     np.testing.assert_allclose(
         _np(raw.encoder_input(x)), np.log1p(x), rtol=1e-6
     )
@@ -123,7 +124,7 @@ def test_library_size_scales_the_mean_the_likelihood_scores(rng):
     x = _counts(rng, (6, 5))
     x[:, 0] += 1.0  # no all-zero row
     log_mean, log_size, _ = _parameters(rng, (6, 5))
-    likelihood = losses.NegativeBinomialLikelihood(target_sum=50.0)
+    likelihood = elbo.NegativeBinomialLikelihood(target_sum=50.0)
     outputs = np.concatenate([log_mean, log_size[:1].repeat(6, 0)], axis=1)
     got = _np(likelihood.negative_log_likelihood(x, outputs))
     library = x.sum(axis=1, keepdims=True).astype("float64")
@@ -136,7 +137,7 @@ def test_library_size_scales_the_mean_the_likelihood_scores(rng):
 def test_cluster_dispersion_takes_the_expectation_under_gamma(rng):
     k, d = 3, 4
     x = _counts(rng, (5, d))
-    likelihood = losses.ZeroInflatedNegativeBinomialLikelihood(
+    likelihood = elbo.ZeroInflatedNegativeBinomialLikelihood(
         dispersion="cluster", normalize_library=False
     )
     assert likelihood.cluster_dependent
@@ -194,7 +195,7 @@ def test_count_mean_layer_matches_numpy(rng):
 def test_count_likelihoods_refuse_what_is_not_counts(x, message):
     for name in ("nb", "zinb"):
         with pytest.raises(ValueError, match=message):
-            losses.get_likelihood(name).check_data(x)
+            elbo.get_likelihood(name).check_data(x)
 
 
 @pytest.mark.parametrize(
@@ -209,7 +210,7 @@ def test_count_likelihoods_refuse_what_is_not_counts(x, message):
 )
 def test_constructor_refuses_bad_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        losses.NegativeBinomialLikelihood(**kwargs)
+        elbo.NegativeBinomialLikelihood(**kwargs)
 
 
 @pytest.mark.parametrize("dispersion", ["feature", "cluster"])
@@ -217,7 +218,7 @@ def test_model_layout_training_and_keras_file_round_trip(
     dispersion, rng, tmp_path
 ):
     x = rng.poisson(4.0, size=(60, 7)).astype("float32")
-    likelihood = losses.ZeroInflatedNegativeBinomialLikelihood(
+    likelihood = elbo.ZeroInflatedNegativeBinomialLikelihood(
         dispersion=dispersion
     )
     model = workflow.build_model(
@@ -265,7 +266,7 @@ def test_model_layout_training_and_keras_file_round_trip(
     other = workflow.build_model(
         x,
         n_clusters=3,
-        likelihood=losses.ZeroInflatedNegativeBinomialLikelihood(
+        likelihood=elbo.ZeroInflatedNegativeBinomialLikelihood(
             dispersion=dispersion, normalize_library=False
         ),
         latent_dim=2,
@@ -302,10 +303,10 @@ def test_build_model_refuses_to_standardise_counts(rng):
 
 def test_vae_gmm_refuses_a_cluster_dependent_likelihood():
     with pytest.raises(ValueError, match="per-cluster"):
-        vade_tf.baselines.VAEGMM(
+        vade_tf.model.baselines.VAEGMM(
             5,
             2,
-            likelihood=losses.NegativeBinomialLikelihood(dispersion="cluster"),
+            likelihood=elbo.NegativeBinomialLikelihood(dispersion="cluster"),
         )
 
 
@@ -313,7 +314,7 @@ def test_vae_gmm_refuses_a_cluster_dependent_likelihood():
 def test_zinb_vade_clusters_simulated_counts():
     # 3,000 x 500 counts from a known 5-cluster ZINB mixture, simulated
     # here; the library's defaults apart from the likelihood.
-    x, y = vade_tf.synthetic.make_count_clusters(random_state=0)
+    x, y = vade_tf.data.synthetic.make_count_clusters(random_state=0)
     model = workflow.build_model(x, n_clusters=5, likelihood="zinb", seed=0)
     workflow.train(model, x, random_state=0)
     acc, _ = vade_tf.metrics.cluster_acc(y, model.predict_clusters(x))

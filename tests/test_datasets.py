@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from vade_tf import datasets, synthetic
+from vade_tf.data import datasets, synthetic
 
 
 def _write_idx(path, array):

@@ -1,4 +1,5 @@
-"""Several workers: `MultiWorkerMirroredStrategy` (`vade_tf.distribution`).
+"""Several workers: `MultiWorkerMirroredStrategy`
+(`vade_tf.training.distribute`).
 
 The 2-worker runs start real worker processes on 127.0.0.1 (slow tests);
 the rest checks the helpers in this process, where no cluster is set up.
@@ -14,44 +15,44 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vade_tf import distribution, pretraining
+from vade_tf.training import distribute, pretraining
 
 from .conftest import REPO, _data_folder
 
 
 def test_tf_config_names_the_cluster_and_this_worker():
     config = json.loads(
-        distribution.tf_config(["127.0.0.1:1000", "127.0.0.1:1001"], 1)
+        distribute.tf_config(["127.0.0.1:1000", "127.0.0.1:1001"], 1)
     )
     assert config == {
         "cluster": {"worker": ["127.0.0.1:1000", "127.0.0.1:1001"]},
         "task": {"type": "worker", "index": 1},
     }
     with pytest.raises(ValueError, match=r"index must be in \[0, 2\)"):
-        distribution.tf_config(["a:1", "b:2"], 2)
+        distribute.tf_config(["a:1", "b:2"], 2)
     with pytest.raises(ValueError, match="at least one"):
-        distribution.tf_config([], 0)
+        distribute.tf_config([], 0)
 
 
 def test_multiworker_strategy_needs_tf_config(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG unset"):
-        distribution.make_strategy("multiworker")
+        distribute.make_strategy("multiworker")
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="not JSON"):
-        distribution.make_strategy("multiworker")
+        distribute.make_strategy("multiworker")
     monkeypatch.setenv("TF_CONFIG", '{"cluster": ["a:1"]}')
     with pytest.raises(ValueError, match="'cluster'.*'task'"):
-        distribution.make_strategy("multiworker")
+        distribute.make_strategy("multiworker")
     with pytest.raises(ValueError, match="one replica per worker"):
-        distribution.make_strategy("multiworker", cpu_replicas=2)
+        distribute.make_strategy("multiworker", cpu_replicas=2)
 
 
 def test_one_process_is_its_own_chief_and_keeps_its_logs():
-    assert not distribution.is_multi_worker()
-    assert distribution.is_chief()
+    assert not distribute.is_multi_worker()
+    assert distribute.is_chief()
     logs = {"loss": tf.constant(1.5)}
-    assert distribution.reducible_logs(logs) is logs
+    assert distribute.reducible_logs(logs) is logs
 
 
 def test_autoencoder_takes_batches_of_x_alone(small_model, rng):
@@ -123,7 +124,7 @@ def test_multiworker_refuses_resume(tmp_path, capsys):
 
 def _start_workers(command, cwd, count=2):
     """Runs `command` as `count` workers on 127.0.0.1; their outputs."""
-    addresses = distribution.local_addresses(count)
+    addresses = distribute.local_addresses(count)
     workers = [
         subprocess.Popen(
             command,
@@ -134,7 +135,7 @@ def _start_workers(command, cwd, count=2):
             env=dict(
                 os.environ,
                 TF_CPP_MIN_LOG_LEVEL="3",
-                TF_CONFIG=distribution.tf_config(addresses, index),
+                TF_CONFIG=distribute.tf_config(addresses, index),
             ),
         )
         for index in range(count)
@@ -226,10 +227,10 @@ def test_train_command_on_two_workers_writes_one_run_folder(tmp_path):
 
 _BROADCAST = """
 import keras
-from vade_tf import distribution
-strategy = distribution.make_strategy("multiworker")
+from vade_tf.training import distribute
+strategy = distribute.make_strategy("multiworker")
 import tensorflow as tf
-chief = distribution.is_chief(strategy)
+chief = distribute.is_chief(strategy)
 with strategy.scope():
     weights = keras.Variable([1.5, -2.0, 3.25])
     raw = tf.Variable([[1.0, 2.0]], dtype=tf.float64)
@@ -243,7 +244,7 @@ else:
     weights.assign([7.0, 8.0, 9.0])
     raw.assign([[3.0, 4.0]])
     steps.assign(6)
-distribution.broadcast_from_chief([weights, raw, steps], strategy)
+distribute.broadcast_from_chief([weights, raw, steps], strategy)
 print(
     "VALUES",
     weights.numpy().tobytes().hex(),

@@ -20,9 +20,9 @@ BUILD = ROOT / "docs" / "build_api.py"
 STABLE_MODULES = (
     "vade_tf",
     "vade_tf.workflow",
-    "vade_tf.recipes",
-    "vade_tf.datasets",
-    "vade_tf.k_selection",
+    "vade_tf.training.recipes",
+    "vade_tf.data.datasets",
+    "vade_tf.training.k_selection",
 )
 
 
@@ -60,7 +60,7 @@ def test_api_reference_builds_without_warnings(tmp_path):
     assert (output / "index.html").is_file()
     # A docstring's full reference became a link to its page.
     workflow = _page(output, "vade_tf.workflow").read_text(encoding="utf8")
-    assert 'href="recipes.html#' in workflow
+    assert 'href="training/recipes.html#' in workflow
     # TensorFlow's start-up lines stay out of the output.
     assert "InitializeLog" not in result.stderr
     assert "cudart_stub" not in result.stderr

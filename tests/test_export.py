@@ -158,7 +158,7 @@ def test_docs_request_body_runs_through_the_signature(tmp_path):
     body = json.loads(match.group(1))
     assert body["signature_name"] == "serving_default"
     instances = np.asarray(body["instances"], "float32")
-    x, _ = vade_tf.datasets.load_dataset("digits")
+    x, _ = vade_tf.data.datasets.load_dataset("digits")
     np.testing.assert_allclose(instances, x[:2], atol=1e-4)
     model = vade_tf.VaDE(64, 10, hidden_dims=(32,), seed=0)
     path = vade_tf.export_saved_model(model, tmp_path / "vade")

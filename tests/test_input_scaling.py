@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 import vade_tf
-from vade_tf import layers, metrics, recipes, workflow
+from vade_tf import metrics, workflow
+from vade_tf.model import layers
+from vade_tf.training import recipes
 
 
 def _unscaled_blobs(seed=1):

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 from sklearn import mixture
 
-from vade_tf import k_selection
+from vade_tf.training import k_selection
 
 
 def _latent_blobs(k, n_per=150, dim=6, seed=0, spread=8.0):

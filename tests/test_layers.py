@@ -6,7 +6,7 @@ import pytest
 from scipy import special, stats
 from sklearn import mixture
 
-from vade_tf import layers, mixture_prior
+from vade_tf.model import layers, mixture_prior
 
 
 def _np(x):
@@ -305,7 +305,7 @@ def test_original_mode_training_gamma_is_the_original_formula():
 def test_original_mode_loss_and_gradients_are_the_originals():
     import tensorflow as tf
 
-    from vade_tf import losses
+    from vade_tf.model import elbo
 
     z, z_mean, z_log_var, theta, mean, var = _original_regime(seed=1)
     d = z.shape[1]
@@ -314,7 +314,7 @@ def test_original_mode_loss_and_gradients_are_the_originals():
     def port_loss(z, z_mean, c_mean):
         layer.c_mean.assign(c_mean)
         log_gamma = layer.training_log_p_c_z(z)
-        return losses.vade_kl(
+        return elbo.vade_kl(
             z_mean,
             tf.constant(z_log_var),
             log_gamma,

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from vade_tf import losses, numerics
+from vade_tf import numerics
+from vade_tf.model import elbo
 
 
 def _inputs(rng, batch=5, k=4, d=3):
@@ -38,7 +39,7 @@ def test_expected_neg_log_prior_z_is_a_gaussian_cross_entropy(rng):
     z_mean, z_log_var, _, c_mean, c_var, log_gamma = _inputs(rng)
     gamma = np.exp(log_gamma)
     got = _np(
-        losses.expected_neg_log_prior_z(z_mean, z_log_var, gamma, c_mean, c_var)
+        elbo.expected_neg_log_prior_z(z_mean, z_log_var, gamma, c_mean, c_var)
     )
     # Monte Carlo check of -E_q(z|x)[sum_c gamma_c log N(z | mu_c, var_c)].
     draws = z_mean[None] + np.exp(0.5 * z_log_var)[None] * rng.standard_normal(
@@ -64,14 +65,14 @@ def test_expected_neg_log_prior_z_is_a_gaussian_cross_entropy(rng):
 
 def test_neg_entropy_q_z_matches_scipy(rng):
     z_mean, z_log_var, *_ = _inputs(rng)
-    got = _np(losses.neg_entropy_q_z(z_log_var))
+    got = _np(elbo.neg_entropy_q_z(z_log_var))
     want = -stats.norm(z_mean, np.exp(0.5 * z_log_var)).entropy().sum(-1)
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_categorical_kl_matches_scipy(rng):
     *_, theta, _, _, log_gamma = _inputs(rng)
-    got = _np(losses.categorical_kl(log_gamma, theta))
+    got = _np(elbo.categorical_kl(log_gamma, theta))
     want = special.rel_entr(np.exp(log_gamma), theta[None]).sum(-1)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
@@ -80,7 +81,7 @@ def test_vade_kl_is_nonnegative_for_any_gamma(rng):
     for _ in range(20):
         z_mean, z_log_var, theta, c_mean, c_var, log_gamma = _inputs(rng)
         kl = _np(
-            losses.vade_kl(z_mean, z_log_var, log_gamma, theta, c_mean, c_var)
+            elbo.vade_kl(z_mean, z_log_var, log_gamma, theta, c_mean, c_var)
         )
         assert (kl >= -1e-4).all(), kl
 
@@ -97,7 +98,7 @@ def test_vade_kl_is_the_sum_of_the_terms_at_bayes_posterior(rng):
     log_gamma = log_gamma.astype("float32")
     gamma = np.exp(log_gamma)
     got = _np(
-        losses.vade_kl(z_mean, z_log_var, log_gamma, theta, c_mean, c_var)
+        elbo.vade_kl(z_mean, z_log_var, log_gamma, theta, c_mean, c_var)
     )
     want = (
         (
@@ -118,7 +119,7 @@ def test_vade_kl_is_the_sum_of_the_terms_at_bayes_posterior(rng):
 def test_bernoulli_nll_equals_input_dim_times_bce(rng):
     x = rng.uniform(size=(6, 20)).astype("float32")
     logits = rng.normal(scale=3, size=(6, 20)).astype("float32")
-    got = _np(losses.BernoulliLikelihood().negative_log_likelihood(x, logits))
+    got = _np(elbo.BernoulliLikelihood().negative_log_likelihood(x, logits))
     p = special.expit(logits.astype("float64"))
     bce = -(x * np.log(p) + (1 - x) * np.log1p(-p)).mean(-1)
     np.testing.assert_allclose(got, 20 * bce, rtol=1e-5)
@@ -127,47 +128,47 @@ def test_bernoulli_nll_equals_input_dim_times_bce(rng):
 def test_bernoulli_nll_is_finite_for_saturated_logits():
     x = np.array([[0.0, 1.0]], "float32")
     logits = np.array([[200.0, -200.0]], "float32")
-    got = _np(losses.BernoulliLikelihood().negative_log_likelihood(x, logits))
+    got = _np(elbo.BernoulliLikelihood().negative_log_likelihood(x, logits))
     np.testing.assert_allclose(got, [400.0], rtol=1e-6)
 
 
 def test_gaussian_nll_equals_input_dim_times_mse(rng):
     x = rng.normal(size=(4, 7)).astype("float32")
     mean = rng.normal(size=(4, 7)).astype("float32")
-    got = _np(losses.GaussianLikelihood().negative_log_likelihood(x, mean))
+    got = _np(elbo.GaussianLikelihood().negative_log_likelihood(x, mean))
     np.testing.assert_allclose(got, 7 * ((x - mean) ** 2).mean(-1), rtol=1e-5)
 
 
 def test_bernoulli_check_data_rejects_values_outside_unit_interval():
     with pytest.raises(ValueError, match=r"\[0, 1\].*\[-1.0, 2.0\]"):
-        losses.BernoulliLikelihood().check_data(np.array([[-1.0, 2.0]]))
+        elbo.BernoulliLikelihood().check_data(np.array([[-1.0, 2.0]]))
 
 
 def test_get_likelihood():
     assert isinstance(
-        losses.get_likelihood("gaussian"), losses.GaussianLikelihood
+        elbo.get_likelihood("gaussian"), elbo.GaussianLikelihood
     )
-    custom = losses.BernoulliLikelihood()
-    assert losses.get_likelihood(custom) is custom
+    custom = elbo.BernoulliLikelihood()
+    assert elbo.get_likelihood(custom) is custom
     with pytest.raises(ValueError, match="Unknown likelihood.*'poisson'"):
-        losses.get_likelihood("poisson")
+        elbo.get_likelihood("poisson")
 
 
 def test_weighted_mean_divides_by_the_batch_size(rng):
     values = rng.normal(size=5).astype("float32")
     weights = np.array([1, 0, 2, 0, 1], "float32")
     np.testing.assert_allclose(
-        _np(losses.weighted_mean(values)), values.mean(), rtol=1e-6
+        _np(elbo.weighted_mean(values)), values.mean(), rtol=1e-6
     )
     np.testing.assert_allclose(
-        _np(losses.weighted_mean(values, weights)),
+        _np(elbo.weighted_mean(values, weights)),
         (values * weights).sum() / 5,
         rtol=1e-6,
     )
 
 
 @keras.saving.register_keras_serializable(package="vade_tf_tests")
-class PoissonLikelihood(losses.Likelihood):
+class PoissonLikelihood(elbo.Likelihood):
     """Counts with rate exp(output), for the serialization test."""
 
     name = "poisson"
@@ -199,6 +200,6 @@ def test_custom_likelihood_round_trips_through_a_keras_file(tmp_path, rng):
     loaded = keras.models.load_model(tmp_path / "m.keras")
     assert isinstance(loaded.likelihood, PoissonLikelihood)
     assert loaded.likelihood.scale == 2.0
-    assert losses.serialize_likelihood(losses.BernoulliLikelihood()) == (
+    assert elbo.serialize_likelihood(elbo.BernoulliLikelihood()) == (
         "bernoulli"
     )

@@ -13,14 +13,15 @@ import scipy
 import tensorflow as tf
 
 import vade_tf
-from vade_tf import datasets, metrics, synthetic
+from vade_tf import metrics
+from vade_tf.data import datasets, synthetic
 
 POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 
 @pytest.fixture
 def policy(request):
-    with vade_tf.model.dtype_policy_scope(request.param):
+    with vade_tf.model.vade.dtype_policy_scope(request.param):
         yield request.param
 
 
@@ -206,7 +207,7 @@ def test_workflow_trains_under_mixed_float16_with_the_step_decay():
     # whose config holds no learning rate of its own: the recipe's
     # StepDecay reads and sets its inner optimizer's.
     x = np.random.default_rng(4).random((60, 16)).astype("float32")
-    recipe = vade_tf.recipes.get_recipe(
+    recipe = vade_tf.training.recipes.get_recipe(
         "original",
         pretrain_epochs=1,
         epochs=2,
@@ -215,7 +216,7 @@ def test_workflow_trains_under_mixed_float16_with_the_step_decay():
         lr_decay=0.5,
         lr_decay_every=1,
     )
-    with vade_tf.model.dtype_policy_scope("mixed_float16"):
+    with vade_tf.model.vade.dtype_policy_scope("mixed_float16"):
         model = vade_tf.workflow.build_model(
             x, n_clusters=3, latent_dim=2, hidden_dims=(8,), seed=0
         )

@@ -586,7 +586,7 @@ def test_sampled_predict_proba_steps_do_not_depend_on_batch_size(
     # rows, whatever rows the encoder takes per pass.
     x, _ = blobs
     monkeypatch.setattr(
-        vade_tf.inference, "MIXTURE_CHUNK_ENTRIES", 3 * 2 * 20 * 25
+        vade_tf.model.inference, "MIXTURE_CHUNK_ENTRIES", 3 * 2 * 20 * 25
     )
     step_rows = []
     q_c_x = small_model.gmm.q_c_x
@@ -610,14 +610,15 @@ def test_sampled_predict_proba_steps_do_not_depend_on_batch_size(
 def test_encode_pads_short_batches_to_a_few_shapes(small_model, blobs):
     x, _ = blobs
     sizes = range(1, 101)
-    padded = {vade_tf.inference.padded_batch_rows(n, 100) for n in sizes}
+    padded = {vade_tf.model.inference.padded_batch_rows(n, 100) for n in sizes}
     # Powers of two from the minimum up, then the cap: few compiled shapes.
     assert padded == {16, 32, 64, 100}
     assert all(
-        n <= vade_tf.inference.padded_batch_rows(n, 100) <= 100
+        n <= vade_tf.model.inference.padded_batch_rows(n, 100) <= 100
         for n in range(1, 101)
     )
-    assert vade_tf.inference.padded_batch_rows(7, 4) == 7  # never below rows
+    # never below rows:
+    assert vade_tf.model.inference.padded_batch_rows(7, 4) == 7
     # Padding rows never leak into the results: every size agrees with the
     # encoder applied to the rows alone.
     for rows in (1, 17, 33, 100, 120):
@@ -699,7 +700,7 @@ def test_gaussian_likelihood_accepts_any_real_values(blobs):
 
 
 def test_mixture_log_likelihood_matches_scikit_learn(rng):
-    from vade_tf import mixture as vade_mixture
+    from vade_tf.training import mixture_init as vade_mixture
 
     z = rng.normal(size=(300, 3))
     gmm = mixture.GaussianMixture(3, covariance_type="diag", random_state=0)
@@ -711,7 +712,7 @@ def test_mixture_log_likelihood_matches_scikit_learn(rng):
 
 
 def test_initialize_gmm_restarts_keep_the_most_likely_fit(small_model, rng):
-    from vade_tf import mixture as vade_mixture
+    from vade_tf.training import mixture_init as vade_mixture
 
     # Four groups for three clusters: starts disagree on which to merge.
     z = np.concatenate(
@@ -765,7 +766,8 @@ def test_fit_on_an_array_orders_batches_from_the_model_seed(blobs):
     # Every epoch visits each row once, in ceil(120 / 50) = 3 batches: with
     # the default steps_per_execution (32 > 3) a call stops at the epoch's
     # end, so two epochs are 6 optimizer steps, not 64.
-    assert first.steps_per_execution == vade_tf.model.STEPS_PER_EXECUTION > 3
+    per_call = vade_tf.model.vade.STEPS_PER_EXECUTION
+    assert first.steps_per_execution == per_call > 3
     assert int(first.optimizer.iterations.numpy()) == 6
     # One step per call: batch callbacks see every batch.
     model = vade_tf.VaDE(
@@ -792,11 +794,11 @@ def test_steps_per_execution_defaults_to_one_step_per_call_across_replicas(
         model.compile(jit_compile=False, **kwargs)
         return model.steps_per_execution
 
-    assert compiled() == vade_tf.model.STEPS_PER_EXECUTION
+    assert compiled() == vade_tf.model.vade.STEPS_PER_EXECUTION
     assert compiled(steps_per_execution=5) == 5
     # Keras's multi-step loop fails with several replicas in sync.
     monkeypatch.setattr(
-        vade_tf.distribution, "multi_step_supported", lambda: False
+        vade_tf.training.distribute, "multi_step_supported", lambda: False
     )
     assert compiled() == 1
 

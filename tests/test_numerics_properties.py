@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from vade_tf import layers, losses, mixture_prior
+from vade_tf.model import elbo, layers, mixture_prior
 
 K, D, BATCH = 4, 3, 5
 MIN_VAR = 1e-6
@@ -45,7 +45,9 @@ _log10_weight = _array((K,), np.log10(MIN_WEIGHT), 0.0)
 
 
 def _mixture(log10_var, log10_weight, c_mean):
-    layer = mixture_prior.GMMPosterior(K, D, min_var=MIN_VAR, min_weight=MIN_WEIGHT)
+    layer = mixture_prior.GMMPosterior(
+        K, D, min_var=MIN_VAR, min_weight=MIN_WEIGHT
+    )
     layer.set_parameters(10.0**log10_weight, c_mean, 10.0**log10_var)
     return layer
 
@@ -107,12 +109,12 @@ def test_every_kl_term_is_finite_with_finite_gradients(
             log_gamma = layer.training_log_p_c_z(z_mean)
         gamma = tf.exp(log_gamma)
         terms = {
-            "prior": losses.expected_neg_log_prior_z(
+            "prior": elbo.expected_neg_log_prior_z(
                 z_mean, z_log_var, gamma, layer.c_mean, layer.c_var
             ),
-            "entropy": losses.neg_entropy_q_z(z_log_var),
-            "categorical": losses.categorical_kl(log_gamma, layer.theta_p),
-            "kl": losses.vade_kl(
+            "entropy": elbo.neg_entropy_q_z(z_log_var),
+            "categorical": elbo.categorical_kl(log_gamma, layer.theta_p),
+            "kl": elbo.vade_kl(
                 z_mean,
                 z_log_var,
                 log_gamma,
@@ -157,7 +159,7 @@ def test_reconstruction_is_finite_for_extreme_outputs(likelihood, logits, data):
     outputs = tf.constant(logits)
     with tf.GradientTape() as tape:
         tape.watch(outputs)
-        value = losses.get_likelihood(likelihood).negative_log_likelihood(
+        value = elbo.get_likelihood(likelihood).negative_log_likelihood(
             tf.constant(x), outputs
         )
         total = tf.reduce_sum(value)

@@ -5,15 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vade_tf import (
-    layers,
-    losses,
-    metrics,
-    mixture_prior,
-    optimizers,
-    recipes,
-    workflow,
-)
+from vade_tf import metrics, workflow
+from vade_tf.model import elbo, layers, mixture_prior
+from vade_tf.training import optimizers, recipes
 
 
 def _mixture_steps(scale, n_steps=5, updates="relative"):
@@ -41,7 +35,7 @@ def _mixture_steps(scale, n_steps=5, updates="relative"):
         with tf.GradientTape() as tape:
             log_gamma = layer.log_p_c_z(z_mean)
             loss = tf.reduce_mean(
-                losses.vade_kl(
+                elbo.vade_kl(
                     z_mean,
                     z_log_var,
                     log_gamma,

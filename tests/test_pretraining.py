@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import vade_tf
-from vade_tf import mixture, pretraining
+from vade_tf.training import mixture_init, pretraining
 
 
 def _np(x):
@@ -284,7 +284,7 @@ def test_original_release_keras1_layout_loads_by_name(
     # Loading through the .json name finds the weights file beside it.
     (tmp_path / "ae_blobs.json").write_text("{}")
     small_model.load_pretrained_weights(tmp_path / "ae_blobs.json")
-    layers = vade_tf.weights.autoencoder_layers(small_model)
+    layers = vade_tf.training.weights.autoencoder_layers(small_model)
     for name, (kernel, bias) in values.items():
         got_kernel, got_bias = layers[name].get_weights()
         np.testing.assert_array_equal(got_kernel, kernel)
@@ -339,7 +339,7 @@ def test_fit_latent_mixture_kmeans_variances(rng):
     z = np.concatenate(
         [rng.normal(0, 1, (200, 2)), rng.normal(10, 2, (200, 2))]
     )
-    _, weights, means, variances = mixture.fit_latent_mixture(
+    _, weights, means, variances = mixture_init.fit_latent_mixture(
         z, 2, gmm_init="kmeans", random_state=0
     )
     order = np.argsort(means[:, 0])
@@ -349,13 +349,13 @@ def test_fit_latent_mixture_kmeans_variances(rng):
 
 def test_scale_latent_leaves_the_model_unchanged(small_model, blobs):
     x, _ = blobs
-    from vade_tf import losses
+    from vade_tf.model import elbo
 
     def kl():
         z_mean, z_log_var = small_model.encoder(x)
         log_gamma = small_model.gmm.log_p_c_z(z_mean)
         return _np(
-            losses.vade_kl(
+            elbo.vade_kl(
                 z_mean,
                 z_log_var,
                 log_gamma,
@@ -370,7 +370,7 @@ def test_scale_latent_leaves_the_model_unchanged(small_model, blobs):
     proba = small_model.predict_proba(x)
     x_hat = _np(small_model.decoder(z))
     kl_before = kl()
-    mixture.scale_latent(small_model, 7.0)
+    mixture_init.scale_latent(small_model, 7.0)
     np.testing.assert_allclose(small_model.transform(x), 7.0 * z, rtol=1e-5)
     np.testing.assert_allclose(small_model.predict_proba(x), proba, atol=1e-5)
     np.testing.assert_allclose(
@@ -379,7 +379,7 @@ def test_scale_latent_leaves_the_model_unchanged(small_model, blobs):
     # KL(q(z|x) || p(z|c)) is invariant: the log-density Jacobians cancel.
     np.testing.assert_allclose(kl(), kl_before, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="factor"):
-        mixture.scale_latent(small_model, 0.0)
+        mixture_init.scale_latent(small_model, 0.0)
 
 
 def test_initialize_gmm_latent_std(small_model, blobs):

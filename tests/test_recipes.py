@@ -3,7 +3,7 @@
 import keras
 import pytest
 
-from vade_tf import recipes
+from vade_tf.training import recipes
 
 
 def test_original_preset_is_the_release():

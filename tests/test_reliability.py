@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import vade_tf
-from vade_tf import callbacks, datasets, files, recipes, workflow
+from vade_tf import workflow
+from vade_tf.data import datasets, files
+from vade_tf.training import callbacks, recipes
 
 TINY = recipes.get_recipe(
     "tuned", pretrain_epochs=1, epochs=1, gmm_n_init=1, batch_size=50
@@ -30,7 +32,7 @@ def test_mixed_float16_resume_counts_skipped_steps(tmp_path):
     )
     checkpoint = str(tmp_path / "b.keras")
     keras.utils.set_random_seed(0)
-    with vade_tf.model.dtype_policy_scope("mixed_float16"):
+    with vade_tf.model.vade.dtype_policy_scope("mixed_float16"):
         model = workflow.build_model(
             x, 10, latent_dim=10, hidden_dims=(64, 64, 256), seed=0
         )

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from vade_tf import batches, recipes, workflow
+from vade_tf import workflow
+from vade_tf.training import batches, recipes
 
 # Runs in a fresh interpreter: "straight" trains 4 epochs; "stop" trains
 # with a Checkpoint and stops after epoch 2; "resume" loads the checkpoint
@@ -18,7 +19,8 @@ SCRIPT = textwrap.dedent(
     """
     import sys, numpy as np, keras
     import vade_tf
-    from vade_tf import callbacks, recipes, workflow
+    from vade_tf import workflow
+    from vade_tf.training import callbacks, recipes
 
     mode, folder = sys.argv[1], sys.argv[2]
     keras.utils.set_random_seed(0)

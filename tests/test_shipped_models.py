@@ -4,7 +4,8 @@ import keras
 import pytest
 
 import vade_tf
-from vade_tf import datasets, metrics
+from vade_tf import metrics
+from vade_tf.data import datasets
 
 
 def _test_split_scores(name, data_dir):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import vade_tf
-from vade_tf import streaming
+from vade_tf.data import streaming
 
 
 @pytest.fixture
@@ -120,14 +120,14 @@ def test_bad_sources_are_named(tmp_path):
 
 
 def test_vade_trains_on_a_stream_and_scores_a_sample(tmp_path):
-    x, y = vade_tf.datasets.load_dataset("digits")
+    x, y = vade_tf.data.datasets.load_dataset("digits")
     folder = tmp_path / "digits"
     streaming.write_shards(x, folder, rows_per_shard=700)
     model = vade_tf.VaDE(64, 10, latent_dim=4, hidden_dims=(32,), seed=0)
     model.pretrain(streaming.sample(folder, 1000, seed=0), epochs=2, verbose=0)
     model.initialize_gmm(streaming.sample(folder, 1000, seed=1), random_state=0)
     model.compile(jit_compile=False)
-    metrics = vade_tf.callbacks.ClusteringMetrics(x[:400], y[:400])
+    metrics = vade_tf.training.callbacks.ClusteringMetrics(x[:400], y[:400])
     history = model.fit(
         streaming.stream(folder, 100, seed=0),
         epochs=2,
@@ -142,7 +142,7 @@ MEMORY_SCRIPT = r"""
 import resource, sys
 import numpy as np
 import vade_tf
-from vade_tf import streaming
+from vade_tf.data import streaming
 
 folder = sys.argv[1]
 dataset = streaming.stream(folder, 256, seed=0)

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from vade_tf import recipes, workflow
+from vade_tf import workflow
+from vade_tf.training import recipes
 
 
 def test_train_runs_the_recipe_and_reports_each_stage(blobs):

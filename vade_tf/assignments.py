@@ -19,7 +19,8 @@ import os
 
 import numpy as np
 
-from vade_tf import datasets, fileio, files
+from vade_tf import fileio
+from vade_tf.data import datasets, files
 
 # The extensions `write_assignments` and `predict_file` write.
 OUTPUT_FORMATS = (".csv", ".npz", ".npy")
@@ -125,14 +126,14 @@ def _write(path, chunks, proba, overwrite):
 def iter_chunks(path, label_column=None, chunk_rows=CHUNK_ROWS):
     """The feature rows of a data file in chunks, in file order.
 
-    The file is read as `vade_tf.files.read_data` reads it (the same
+    The file is read as `vade_tf.data.files.read_data` reads it (the same
     label column is left out), but in chunks: `.csv` files row by row,
     `.npy` files through a memory map, `.h5` datasets by slices; `.npz` and
     `.h5ad` files are read whole.
 
     Args:
         path: str, a data file.
-        label_column: see `vade_tf.files.read_data`.
+        label_column: see `vade_tf.data.files.read_data`.
         chunk_rows: int, rows per chunk.
 
     Yields:
@@ -180,7 +181,7 @@ def predict_file(
         data: str, a data file (see `iter_chunks`), or an array of shape
             `(n_samples, input_dim)`.
         out: str, the output file (`.csv`, `.npz` or `.npy`).
-        label_column: see `vade_tf.files.read_data`.
+        label_column: see `vade_tf.data.files.read_data`.
         proba: bool, also write every cluster's probability.
         overwrite: bool, replace an existing `out`.
         chunk_rows: int, rows per chunk.

@@ -4,14 +4,15 @@ the input scaling adapted to it.
 
 import numpy as np
 
-from vade_tf import likelihoods, options, validation
-from vade_tf import model as vade_model
+from vade_tf import choices, validation
+from vade_tf.model import likelihoods
+from vade_tf.model import vade as vade_model
 
-LIKELIHOOD_AUTO = options.LIKELIHOOD_AUTO
+LIKELIHOOD_AUTO = choices.LIKELIHOOD_AUTO
 
 
 def resolve_likelihood(
-    x, likelihood=LIKELIHOOD_AUTO, input_scaling=options.INPUT_SCALINGS[0]
+    x, likelihood=LIKELIHOOD_AUTO, input_scaling=choices.INPUT_SCALINGS[0]
 ):
     """The likelihood for data `x`: bernoulli inside [0, 1], else gaussian.
 
@@ -19,7 +20,7 @@ def resolve_likelihood(
         x: array of shape `(n_samples, n_features)`.
         likelihood: `"auto"`, or a likelihood name or object (returned as
             it is).
-        input_scaling: one of `vade_tf.options.INPUT_SCALINGS`. Under
+        input_scaling: one of `vade_tf.choices.INPUT_SCALINGS`. Under
             `"standardize"` the data the likelihood scores are no longer in
             [0, 1], so "auto" is gaussian.
 
@@ -41,7 +42,7 @@ def build_model(
     x,
     n_clusters,
     likelihood=LIKELIHOOD_AUTO,
-    input_scaling=options.INPUT_SCALINGS[0],
+    input_scaling=choices.INPUT_SCALINGS[0],
     model_class=None,
     **kwargs,
 ):
@@ -59,11 +60,11 @@ def build_model(
         x: array of shape `(n_samples, n_features)`.
         n_clusters: int >= 2, at most `n_samples`.
         likelihood: `"auto"` (see `resolve_likelihood`) or a likelihood.
-        input_scaling: one of `vade_tf.options.INPUT_SCALINGS`: `"auto"`
+        input_scaling: one of `vade_tf.choices.INPUT_SCALINGS`: `"auto"`
             (standardise for the gaussian likelihood only),
             `"standardize"` or `"none"`.
         model_class: `None` for `vade_tf.VaDE`, or a subclass of it (for
-            example the baseline `vade_tf.baselines.VAEGMM`).
+            example the baseline `vade_tf.model.baselines.VAEGMM`).
         **kwargs: the other `VaDE` arguments (`latent_dim`, `hidden_dims`,
             `alpha`, `gamma_mode`, `seed`, ...).
 
@@ -71,7 +72,7 @@ def build_model(
         A new `model_class` instance with `input_dim = n_features`.
     """
     validation.check_choice(
-        input_scaling, "input_scaling", options.INPUT_SCALINGS
+        input_scaling, "input_scaling", choices.INPUT_SCALINGS
     )
     x = np.asarray(x)
     if x.ndim != 2:
@@ -93,7 +94,7 @@ def build_model(
         resolve_likelihood(x, likelihood, input_scaling)
     )
     if input_scaling == "standardize" and likelihood.name in (
-        options.COUNT_LIKELIHOODS
+        choices.COUNT_LIKELIHOODS
     ):
         raise ValueError(
             f"The {likelihood.name} likelihood scores raw counts, which "

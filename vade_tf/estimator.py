@@ -11,24 +11,19 @@ import numpy as np
 from sklearn import base
 from sklearn.utils import validation as sklearn_validation
 
-from vade_tf import (
-    compilation,
-    k_selection,
-    recipes,
-    validation,
-    workflow,
-)
-from vade_tf import options as vade_options
+from vade_tf import choices, validation, workflow
+from vade_tf.model.config import DEFAULTS
+from vade_tf.training import compilation, k_selection, recipes
 
 # `validate_data` is public from scikit-learn 1.6; older versions have the
 # `BaseEstimator._validate_data` method instead.
 _validate_data = getattr(sklearn_validation, "validate_data", None)
 
-LIKELIHOODS = (workflow.LIKELIHOOD_AUTO, *vade_options.LIKELIHOODS)
+LIKELIHOODS = (workflow.LIKELIHOOD_AUTO, *choices.LIKELIHOODS)
 # Seeds the draws of z in `score`, which makes it a function of the data.
 SCORE_SEED = 0
 # The constructor arguments that replace a field of the recipe when given:
-# every tunable field of `vade_tf.recipes.Recipe`, by the field's name.
+# every tunable field of `vade_tf.training.recipes.Recipe`, by the field's name.
 RECIPE_FIELDS = tuple(field.name for field in recipes.tunable_fields())
 
 
@@ -46,7 +41,8 @@ class VaDEClustering(
     ELBO with two Adam optimizers and the recipe's schedule. The default
     recipe, `"tuned"`, is the one measured best on MNIST, Fashion-MNIST
     and data nobody tuned for (docs/results.md); `recipe="original"` has
-    the original release's settings (see `vade_tf.recipes`). `predict` gives
+    the original release's settings (see `vade_tf.training.recipes`). `predict`
+    gives
     the most probable cluster under q(c|x), `predict_proba` q(c|x) itself,
     `transform` (and `fit_transform`) the latent means, so VaDE can also be
     the embedding step of a pipeline, and `score` the mean ELBO per sample.
@@ -58,13 +54,13 @@ class VaDEClustering(
         n_clusters: int >= 2, the number of mixture components K (at most
             the number of samples), or `"auto"`: K chosen without labels
             from `k_range` by `k_criterion`, on the latent means of the
-            pretrained autoencoder (`vade_tf.k_selection`,
+            pretrained autoencoder (`vade_tf.training.k_selection`,
             `vade_tf.workflow.build_and_train`).
         latent_dim: int >= 1, the latent dimension D.
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder mirrors them.
         likelihood: `"auto"`, `"bernoulli"`, `"gaussian"`, or for counts
-            `"nb"` / `"zinb"` (see `vade_tf.losses`). `"auto"` picks
+            `"nb"` / `"zinb"` (see `vade_tf.model.elbo`). `"auto"` picks
             bernoulli when every value of `X` is in [0, 1] (and
             `input_scaling` is not `"standardize"`), gaussian otherwise;
             the choice is stored in `likelihood_`. For bernoulli, values
@@ -77,14 +73,15 @@ class VaDEClustering(
         beta: float > 0, the weight of the prior (KL) terms; 1 is VaDE's
             ELBO (see `vade_tf.VaDE`).
         gamma_mode: `"exact"` or `"original"`; see
-            `vade_tf.mixture_prior.GMMPosterior`.
-        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`;
-            default `vade_tf.recipes.DEFAULT_RECIPE` (`"tuned"`).
+            `vade_tf.model.mixture_prior.GMMPosterior`.
+        recipe: a name in `vade_tf.training.recipes.PRESETS` or a `Recipe`;
+            default `vade_tf.training.recipes.DEFAULT_RECIPE` (`"tuned"`).
         pretrain_epochs: int >= 0 or `None`, autoencoder epochs; 0 skips
             pretraining (rarely useful: VaDE then tends to collapse into few
             clusters).
         pretrain_recipe: `"auto"`, `"adam"`, `"dec"` or `"augment"`
-            (images), or `None`; see `vade_tf.pretraining.recipe_settings`.
+            (images), or `None`; see
+            `vade_tf.training.pretraining.recipe_settings`.
         pretrain_batch_size: int or `None` for the pretraining recipe's.
         noise: float in [0, 1) or `None`, input dropout while pretraining.
         epochs: int >= 1 or `None`, VaDE training epochs.
@@ -92,7 +89,7 @@ class VaDEClustering(
         learning_rate: float > 0 or `None`, the network's initial rate.
         gmm_learning_rate: float > 0 or `None`, the mixture's initial rate.
         gmm_updates: `"absolute"`, `"relative"` or `None`, the mixture's
-            Adam steps (see `vade_tf.recipes.GMM_UPDATES`).
+            Adam steps (see `vade_tf.training.recipes.GMM_UPDATES`).
         gmm_init: `"gmm"`, `"kmeans"` or `None`, how the mixture prior
             starts; see `VaDE.initialize_gmm`.
         gmm_n_init: int >= 1 or `None`, k-means runs for that start.
@@ -108,14 +105,15 @@ class VaDEClustering(
             `"auto"` then picks); `None` otherwise.
         k_range: `(k_min, k_max)` (both included) or `None` for 2 to
             `min(20, n_samples // 10)`; used with `n_clusters="auto"`.
-        k_criterion: one of `vade_tf.k_selection.CRITERIA` (default
+        k_criterion: one of `vade_tf.training.k_selection.CRITERIA` (default
             `"bic"`); used with `n_clusters="auto"`.
         random_state: int, `numpy.random.RandomState` or `None`. When given,
             it seeds the model (weights, batch order, z draws) and the
             mixture's start, so two fits give the same model; the global
             Python, NumPy and TensorFlow generators are left alone.
         jit_compile: True, False or "auto" (default): compile the training
-            steps with XLA (`vade_tf.compilation.resolve`: XLA but for a
+            steps with XLA (`vade_tf.training.compilation.resolve`: XLA but for
+            a
             bfloat16 network on a CPU with AMX). Faster on large data; on
             small data the compile time dominates.
         verbose: int, Keras' verbosity in pretraining and training (0
@@ -126,13 +124,13 @@ class VaDEClustering(
         n_clusters_: int, the K trained (chosen with `"auto"`).
         k_scores_: dict `{K: criterion}` of every K tried with `"auto"`,
             else `None`; `k_selection_` holds the whole
-            `vade_tf.k_selection.KSelection` (or `None`).
+            `vade_tf.training.k_selection.KSelection` (or `None`).
         labels_: int array of shape `(n_samples,)`, the clusters of the
             training data.
         history_: dict mapping each training metric (`loss`,
             `reconstruction`, `kl`, `learning_rate`) to a list with one
             float per epoch.
-        recipe_: the `vade_tf.recipes.Recipe` used (overrides applied).
+        recipe_: the `vade_tf.training.recipes.Recipe` used (overrides applied).
         pretrain_history_: the same for pretraining (empty when skipped).
         n_iter_: int, the number of training epochs run.
         likelihood_: str, the likelihood used (`"auto"` resolved).
@@ -165,7 +163,7 @@ class VaDEClustering(
     ```python
     from sklearn import pipeline, preprocessing
 
-    x, y = vade_tf.datasets.load_dataset("digits")
+    x, y = vade_tf.data.datasets.load_dataset("digits")
     clustering = pipeline.make_pipeline(
         preprocessing.MinMaxScaler(),
         vade_tf.VaDEClustering(n_clusters=10, random_state=0),
@@ -178,13 +176,13 @@ class VaDEClustering(
     def __init__(
         self,
         n_clusters=10,
-        latent_dim=10,
-        hidden_dims=(500, 500, 2000),
+        latent_dim=DEFAULTS.latent_dim,
+        hidden_dims=DEFAULTS.hidden_dims,
         likelihood="auto",
         input_scaling="auto",
-        alpha=1.0,
-        beta=1.0,
-        gamma_mode="exact",
+        alpha=DEFAULTS.alpha,
+        beta=DEFAULTS.beta,
+        gamma_mode=DEFAULTS.gamma_mode,
         recipe=recipes.DEFAULT_RECIPE,
         pretrain_epochs=None,
         pretrain_recipe=None,
@@ -389,10 +387,10 @@ class VaDEClustering(
         validation.check_positive_float(self.beta, "beta")
         validation.check_choice(self.likelihood, "likelihood", LIKELIHOODS)
         validation.check_choice(
-            self.input_scaling, "input_scaling", vade_options.INPUT_SCALINGS
+            self.input_scaling, "input_scaling", choices.INPUT_SCALINGS
         )
         validation.check_choice(
-            self.gamma_mode, "gamma_mode", vade_options.GAMMA_MODES
+            self.gamma_mode, "gamma_mode", choices.GAMMA_MODES
         )
         overrides = {
             name: getattr(self, name)

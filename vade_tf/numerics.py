@@ -1,8 +1,8 @@
 """Floors, limits and the log-space helpers every term of VaDE shares.
 
 A leaf module (Keras ops and the standard library only): the ELBO terms
-(`vade_tf.losses`), the mixture prior and the sampling layer
-(`vade_tf.layers`) and the mixture's start take these from here, so each
+(`vade_tf.model.elbo`), the mixture prior and the sampling layer
+(`vade_tf.model.layers`) and the mixture's start take these from here, so each
 constant is spelled once.
 """
 

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from vade_tf import fileio
-from vade_tf.datasets import infer_image_shape
+from vade_tf.data.datasets import infer_image_shape
 
 
 def _save(figure, path, overwrite=False):
@@ -310,7 +310,7 @@ def plot_k_selection(selection, path, overwrite=False):
     """The criterion of every K tried, the chosen K marked.
 
     Args:
-        selection: a `vade_tf.k_selection.KSelection`.
+        selection: a `vade_tf.training.k_selection.KSelection`.
         path: str, the PNG to write.
         overwrite: bool.
 

@@ -137,7 +137,7 @@ def check_data(x, input_dim=None, likelihood=None, n_clusters=None, name="x"):
     Args:
         x: array-like of shape `(n_samples, n_features)`.
         input_dim: int or `None`; when given, `n_features` must equal it.
-        likelihood: a `vade_tf.losses.Likelihood` or `None`; when given, its
+        likelihood: a `vade_tf.model.elbo.Likelihood` or `None`; when given, its
             `check_data` checks the support (values in [0, 1] for bernoulli).
         n_clusters: int or `None`; when given, `n_samples` must be at least
             this many.

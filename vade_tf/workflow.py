@@ -1,7 +1,8 @@
 """VaDE's workflow in one function: pretrain, start the mixture, train.
 
 `train(model, x, recipe)` runs the whole workflow from a
-`vade_tf.recipes.Recipe`: pretrain the autoencoder (or load its weights),
+`vade_tf.training.recipes.Recipe`: pretrain the autoencoder (or load its
+weights),
 fit the mixture prior on the latent means, compile the two optimizers at the
 recipe's rates, and fit with the recipe's schedule. The command line
 (`vade-tf train`, `vade-tf reproduce`), `VaDEClustering` and the examples
@@ -11,7 +12,7 @@ the `VaDE` for a data set, choosing the likelihood from the data.
 Example:
 
 ```python
-x, y = vade_tf.datasets.load_dataset("digits")
+x, y = vade_tf.data.datasets.load_dataset("digits")
 model = vade_tf.workflow.build_model(x, n_clusters=10, seed=0)
 result = vade_tf.workflow.train(model, x, y=y, random_state=0)
 result.history["acc"][-1]
@@ -22,29 +23,27 @@ import dataclasses
 import math
 import time
 
-from vade_tf import (
-    baselines,
+from vade_tf import building, choices, validation
+
+# The workflow's public names that live in the modules beside it.
+from vade_tf.building import build_model, resolve_likelihood
+from vade_tf.model import baselines
+from vade_tf.model import vade as vade_model
+from vade_tf.training import (
     batches,
-    building,
     compilation,
-    distribution,
+    distribute,
     k_selection,
-    options,
     pretraining,
     recipes,
     start_selection,
     train_loop,
-    validation,
 )
-from vade_tf import model as vade_model
+from vade_tf.training.pretraining import resolve_pretrain_recipe
+from vade_tf.training.start_selection import StartSelection, select_start
+from vade_tf.training.train_loop import attempted_steps, shuffle_seed
 
-# The workflow's public names that live in the modules beside it.
-from vade_tf.building import build_model, resolve_likelihood
-from vade_tf.pretraining import resolve_pretrain_recipe
-from vade_tf.start_selection import StartSelection, select_start
-from vade_tf.train_loop import attempted_steps, shuffle_seed
-
-LIKELIHOOD_AUTO = options.LIKELIHOOD_AUTO
+LIKELIHOOD_AUTO = choices.LIKELIHOOD_AUTO
 # Values this close to [0, 1] count as inside it (`vade_tf.validation`).
 UNIT_INTERVAL_TOLERANCE = validation.UNIT_INTERVAL_TOLERANCE
 # The stages `train` reports to its `on_stage` listener, in order.
@@ -68,7 +67,7 @@ class TrainResult:
         starts: `None` for a single start, else the `StartSelection` of
             `select_start` (with `recipe.n_starts > 1`); `history` then
             holds the epochs after `recipe.start_epochs`.
-        k_selection: `None`, or the `vade_tf.k_selection.KSelection` of
+        k_selection: `None`, or the `vade_tf.training.k_selection.KSelection` of
             `build_and_train` with `n_clusters="auto"`.
     """
 
@@ -191,18 +190,18 @@ def train(
        with the recipe's `gmm_init`, `gmm_n_init` and `latent_std`).
     3. Compile with the recipe's two Adam optimizers.
     4. Fit for `recipe.epochs` at `recipe.batch_size` with the recipe's
-       schedule (`vade_tf.callbacks.StepDecay`), and with
-       `vade_tf.callbacks.ClusteringMetrics` when labels `y` are given
+       schedule (`vade_tf.training.callbacks.StepDecay`), and with
+       `vade_tf.training.callbacks.ClusteringMetrics` when labels `y` are given
        (labels are only reported, never used for training or selection).
     5. For a model trained without its mixture (`fits_mixture_after_training`,
-       the VAE+GMM baseline `vade_tf.baselines.VAEGMM`), fit a Gaussian
+       the VAE+GMM baseline `vade_tf.model.baselines.VAEGMM`), fit a Gaussian
        mixture (`gmm_init="gmm"`) on the trained latent means
        (`fit_mixture_after_training`).
 
     Args:
         model: a `vade_tf.VaDE` (see `build_model`).
         x: array of shape `(n_samples, input_dim)`.
-        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`.
+        recipe: a name in `vade_tf.training.recipes.PRESETS` or a `Recipe`.
         y: `None` or int array of shape `(n_samples,)`, for the per-epoch
             ACC/NMI/ARI in the logs.
         pretrained: `None`, the path of autoencoder weights to load
@@ -216,7 +215,7 @@ def train(
         pretrain_callbacks: Keras callbacks for pretraining.
         validation_data: passed to `fit`.
         jit_compile: True, False or "auto", XLA for pretraining and
-            training (`vade_tf.compilation.resolve`).
+            training (`vade_tf.training.compilation.resolve`).
         verbose: int, Keras's verbosity (0 silent, 1 progress bar, 2 one
             line per epoch).
         on_stage: `None` or a function `(stage, model)` called after each
@@ -254,7 +253,7 @@ def train(
         on_stage=report,
     )
     # Several workers: the start each computed is replaced by the chief's.
-    distribution.broadcast_from_chief(
+    distribute.broadcast_from_chief(
         model.variables, model.distribute_strategy
     )
     optimizer, gmm_optimizer = recipe.optimizers()
@@ -320,7 +319,8 @@ def choose_n_clusters(
     with any K: it is pretrained as `prepare` would (or takes `pretrained`
     weights), reports the `"pretrained"` stage to `on_stage`, and every K
     of `k_range` is scored on its latent means by `criterion`
-    (`vade_tf.k_selection`). Labels are never used. Train the chosen K with
+    (`vade_tf.training.k_selection`). Labels are never used. Train the chosen K
+    with
     `train(building.build_model(x, selection.n_clusters, ...), x, recipe,
     pretrained=model)`, which copies this autoencoder instead of
     pretraining again; `build_and_train` does all of it.
@@ -328,16 +328,17 @@ def choose_n_clusters(
     Args:
         model: a `vade_tf.VaDE` (see `build_model`; its K is ignored).
         x: array of shape `(n_samples, input_dim)`.
-        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`.
+        recipe: a name in `vade_tf.training.recipes.PRESETS` or a `Recipe`.
         k_range: `(k_min, k_max)`, `"k_min:k_max"` or `None` for
-            `vade_tf.k_selection.default_k_range(n_samples)`.
-        criterion: one of `vade_tf.k_selection.CRITERIA`.
+            `vade_tf.training.k_selection.default_k_range(n_samples)`.
+        criterion: one of `vade_tf.training.k_selection.CRITERIA`.
         pretrained, image_shape, pretrain_callbacks, jit_compile, verbose,
         on_stage: see `train`.
         random_state: int or `None`, seeds the criterion's mixtures.
 
     Returns:
-        Tuple `(selection, prepared)`: a `vade_tf.k_selection.KSelection`
+        Tuple `(selection, prepared)`: a
+        `vade_tf.training.k_selection.KSelection`
         and a `PrepareResult` of the pretraining (its `mixture` is `None`).
     """
     recipe = recipes.get_recipe(recipe)
@@ -380,7 +381,7 @@ def build_and_train(
     k_range=None,
     criterion=k_selection.DEFAULT_CRITERION,
     likelihood=LIKELIHOOD_AUTO,
-    input_scaling=options.INPUT_SCALINGS[0],
+    input_scaling=choices.INPUT_SCALINGS[0],
     model_class=None,
     model_kwargs=None,
     **train_kwargs,
@@ -395,7 +396,7 @@ def build_and_train(
     Args:
         x: array of shape `(n_samples, n_features)`.
         n_clusters: int >= 2, or `"auto"`.
-        recipe: a name in `vade_tf.recipes.PRESETS` or a `Recipe`.
+        recipe: a name in `vade_tf.training.recipes.PRESETS` or a `Recipe`.
         k_range, criterion: see `choose_n_clusters` (used with "auto").
         likelihood, input_scaling, model_class: see `build_model`.
         model_kwargs: dict of the other `VaDE` arguments, or `None`.
@@ -466,7 +467,7 @@ def resume(
 ):
     """Continues `train` from a checkpoint of it.
 
-    `model` is a `vade_tf.callbacks.Checkpoint` file loaded with
+    `model` is a `vade_tf.training.callbacks.Checkpoint` file loaded with
     `keras.models.load_model`: it holds the network and mixture weights,
     both optimizers' states (their step counts included) and the state of
     the sampling layer's random generator. Training goes on at the epoch
@@ -534,7 +535,7 @@ def resume(
     )
 
 
-# The batch order, public here too (it lives in `vade_tf.datasets`).
+# The batch order, public here too (it lives in `vade_tf.data.datasets`).
 epoch_batches = batches.epoch_batches
 
 

@@ -5,8 +5,8 @@
 import json
 import sys
 
-from vade_tf import datasets
 from vade_tf.cli import inputs, parser, resume, run_folder, train
+from vade_tf.data import datasets
 
 
 def run_evaluate(args):
@@ -99,7 +99,7 @@ def main(argv=None, preloaded=None):
         if policy is None:
             return COMMANDS[args.command](args)
         # Restored after: `main` may run in a process that goes on.
-        from vade_tf import model as vade_model
+        from vade_tf.model import vade as vade_model
 
         with vade_model.dtype_policy_scope(policy):
             return COMMANDS[args.command](args)

@@ -8,8 +8,10 @@ import sys
 
 import numpy as np
 
-from vade_tf import datasets, files, k_selection, recipes, validation
+from vade_tf import validation
 from vade_tf.cli import parser
+from vade_tf.data import datasets, files
+from vade_tf.training import k_selection, recipes
 
 
 def precheck(args):
@@ -22,7 +24,7 @@ def precheck(args):
     its file).
 
     Returns:
-        The `vade_tf.files.LoadedData` of `--data` (for the command, so
+        The `vade_tf.data.files.LoadedData` of `--data` (for the command, so
         the file is read once), or `None`.
     """
     if hasattr(args, "n_clusters"):
@@ -40,7 +42,7 @@ def load_data(args):
     """The data of `--data` or `--dataset`: `(x, y, name, description)`.
 
     The description says which column became the labels and why, and
-    holds a CSV's feature names (a `vade_tf.files.LoadedData` without
+    holds a CSV's feature names (a `vade_tf.data.files.LoadedData` without
     its arrays' use; `None` for a named data set).
     """
     if getattr(args, "data", None):
@@ -123,7 +125,7 @@ def build_model(args, x, n_clusters):
         ) from None
     model_class = None
     if getattr(args, "baseline", None) == "vae_gmm":
-        from vade_tf import baselines
+        from vade_tf.model import baselines
 
         model_class = baselines.VAEGMM
     return workflow.build_model(

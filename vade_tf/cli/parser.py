@@ -1,14 +1,18 @@
 """The `vade-tf` argument parser, without TensorFlow.
 
 `build_parser` makes the parser of every command from the library's own
-choice lists and the recipe's fields (`vade_tf.recipes.tunable_fields`), so
+choice lists and the recipe's fields
+(`vade_tf.training.recipes.tunable_fields`), so
 `--help`, `--version` and usage errors answer before TensorFlow is imported
 (`vade_tf_cli` parses with it under a bare package).
 """
 
 import argparse
 
-from vade_tf import datasets, k_selection, options, recipes
+from vade_tf import choices
+from vade_tf.data import datasets
+from vade_tf.model.config import DEFAULTS
+from vade_tf.training import k_selection, recipes
 
 # Exit status of a run stopped with Ctrl-C (128 + SIGINT), as shells use.
 EXIT_INTERRUPTED = 130
@@ -17,16 +21,16 @@ EXIT_INTERRUPTED = 130
 EXIT_ERROR = 2
 
 
-LIKELIHOOD_CHOICES = (options.LIKELIHOOD_AUTO, *options.LIKELIHOODS)
+LIKELIHOOD_CHOICES = (choices.LIKELIHOOD_AUTO, *choices.LIKELIHOODS)
 
 
-# `vade-tf train --baseline`: the models of `vade_tf.baselines`.
+# `vade-tf train --baseline`: the models of `vade_tf.model.baselines`.
 BASELINES = ("vae_gmm",)
 
 
 PRETRAIN_RECIPE_CHOICES = (
     recipes.PRETRAIN_RECIPE_AUTO,
-    *options.PRETRAIN_RECIPES,
+    *choices.PRETRAIN_RECIPES,
 )
 
 
@@ -124,19 +128,20 @@ def add_model_arguments(parser):
         "--k-criterion",
         choices=k_selection.CRITERIA,
         default=k_selection.DEFAULT_CRITERION,
-        help="with --n-clusters auto: how K is scored (vade_tf.k_selection; "
+        help="with --n-clusters auto: how K is scored "
+        "(vade_tf.training.k_selection; "
         "docs/results.md compares them) (default: %(default)s)",
     )
     parser.add_argument(
         "--latent-dim",
         type=int,
-        default=10,
+        default=DEFAULTS.latent_dim,
         metavar="D",
         help="latent dimension (default: %(default)s)",
     )
     parser.add_argument(
         "--hidden-dims",
-        default="500,500,2000",
+        default=",".join(str(width) for width in DEFAULTS.hidden_dims),
         metavar="W,W,...",
         help="comma-separated hidden widths of the encoder; the decoder "
         "mirrors them (default: %(default)s)",
@@ -150,29 +155,29 @@ def add_model_arguments(parser):
     )
     parser.add_argument(
         "--input-scaling",
-        default=options.INPUT_SCALINGS[0],
-        choices=options.INPUT_SCALINGS,
+        default=choices.INPUT_SCALINGS[0],
+        choices=choices.INPUT_SCALINGS,
         help="auto: standardise each feature for the gaussian likelihood "
         "(kept in the saved model); standardize; none "
         "(default: %(default)s)",
     )
     parser.add_argument(
         "--gamma-mode",
-        default="exact",
-        choices=options.GAMMA_MODES,
+        default=DEFAULTS.gamma_mode,
+        choices=choices.GAMMA_MODES,
         help="exact: the Bayes posterior of the mixture; original: the "
         "original release's formula (default: %(default)s)",
     )
     parser.add_argument(
         "--alpha",
         type=float,
-        default=1.0,
+        default=DEFAULTS.alpha,
         help="weight of the reconstruction term (default: %(default)s)",
     )
     parser.add_argument(
         "--beta",
         type=float,
-        default=1.0,
+        default=DEFAULTS.beta,
         help="weight of the prior (KL) terms, as in beta-VAE; 1 is VaDE's "
         "ELBO (default: %(default)s)",
     )
@@ -185,8 +190,8 @@ def add_model_arguments(parser):
     )
     parser.add_argument(
         "--dtype-policy",
-        default=options.DTYPE_POLICIES[0],
-        choices=options.DTYPE_POLICIES,
+        default=choices.DTYPE_POLICIES[0],
+        choices=choices.DTYPE_POLICIES,
         help="Keras dtype policy of the encoder and decoder; the mixture "
         "and the ELBO stay float32. mixed_bfloat16 pays on CPUs with AMX "
         "at large batches (docs/performance.md) (default: %(default)s)",
@@ -195,13 +200,14 @@ def add_model_arguments(parser):
 
 def add_recipe_arguments(parser, recipe, epochs=None):
     """`--recipe`, `--image-shape`, and one flag per tunable field of
-    `vade_tf.recipes.Recipe`, made from the field (its help, type, choices):
+    `vade_tf.training.recipes.Recipe`, made from the field (its help, type,
+    choices):
     each defaults to the recipe's value and replaces it when given."""
     parser.add_argument(
         "--recipe",
         default=recipe,
         choices=tuple(recipes.PRESETS),
-        help="the training recipe (vade_tf.recipes): original = the "
+        help="the training recipe (vade_tf.training.recipes): original = the "
         "original release's settings, tuned = the measured best on MNIST "
         "(default: %(default)s)",
     )
@@ -346,14 +352,14 @@ def build_parser():
         choices=BASELINES,
         help="train the VaDE paper's VAE+GMM baseline instead: the same "
         "networks as a plain VAE (N(0, I) prior), then a mixture fitted on "
-        "its latent means (vade_tf.baselines.VAEGMM)",
+        "its latent means (vade_tf.model.baselines.VAEGMM)",
     )
     add_recipe_arguments(train, recipe=recipes.DEFAULT_RECIPE)
     add_run_arguments(train)
     train.add_argument(
         "--strategy",
-        choices=options.STRATEGIES,
-        default=options.STRATEGIES[0],
+        choices=choices.STRATEGIES,
+        default=choices.STRATEGIES[0],
         help="tf.distribute strategy: mirrored, over this machine's GPUs "
         "or --cpu-replicas logical CPUs; multiworker, one process per "
         "worker, each started with its TF_CONFIG (worker 0 writes --out); "

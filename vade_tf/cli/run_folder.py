@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from vade_tf import datasets
 from vade_tf.cli import inputs
+from vade_tf.data import datasets
 
 # The files `train` and `reproduce` write in a run folder.
 RUN_FILES = (
@@ -178,7 +178,8 @@ class StageReporter:
     ):
         self.x, self.y = x, y
         self.path = path
-        from vade_tf import pretraining, workflow
+        from vade_tf import workflow
+        from vade_tf.training import pretraining
 
         pretrain_recipe = workflow.resolve_pretrain_recipe(
             recipe, image_shape, getattr(args, "likelihood", None)

@@ -7,8 +7,9 @@ import math
 import os
 import sys
 
-from vade_tf import k_selection, options, validation
+from vade_tf import choices, validation
 from vade_tf.cli import inputs, run_folder
+from vade_tf.training import k_selection
 
 
 def run_pretrain(args):
@@ -24,7 +25,8 @@ def run_pretrain(args):
             )
     import keras
 
-    from vade_tf import compilation, workflow
+    from vade_tf import workflow
+    from vade_tf.training import compilation
 
     keras.utils.set_random_seed(args.seed)
     x, y, name, loaded = inputs.load_data(args)
@@ -103,7 +105,7 @@ def model_for_k(
 
 def run_train(args):
     # `reproduce` shares this command and has no --strategy.
-    strategy_name = getattr(args, "strategy", options.STRATEGIES[0])
+    strategy_name = getattr(args, "strategy", choices.STRATEGIES[0])
     cpu_replicas = getattr(args, "cpu_replicas", None)
     if cpu_replicas is not None and (
         cpu_replicas < 1 or strategy_name != "mirrored"
@@ -113,7 +115,7 @@ def run_train(args):
             f"Received: --cpu-replicas {cpu_replicas} with --strategy "
             f"{strategy_name}."
         )
-    if strategy_name == options.STRATEGIES[0]:
+    if strategy_name == choices.STRATEGIES[0]:
         return _run_train(args)
     if strategy_name == "multiworker" and args.resume:
         raise ValueError(
@@ -122,9 +124,9 @@ def run_train(args):
             f"{args.resume} --strategy multiworker."
         )
     # The strategy comes first: TensorFlow must not have run an operation.
-    from vade_tf import distribution
+    from vade_tf.training import distribute
 
-    strategy = distribution.make_strategy(
+    strategy = distribute.make_strategy(
         strategy_name, cpu_replicas=cpu_replicas
     )
     print(
@@ -133,7 +135,7 @@ def run_train(args):
         flush=True,
     )
     temporary = None
-    if not distribution.is_chief(strategy):
+    if not distribute.is_chief(strategy):
         # A worker other than the chief trains the same model in step with
         # it but writes its run folder to a temporary place, removed at the
         # end: the chief's --out is the run's result.
@@ -225,7 +227,7 @@ def _run_train(args):
 def _set_up(args):
     """Reads the data and checks every option before the folder exists: a
     bad K, option or likelihood writes nothing."""
-    from vade_tf import compilation
+    from vade_tf.training import compilation
 
     x, y, name, loaded = inputs.load_data(args)
     image_shape = inputs.image_shape_of(args, name)
@@ -283,7 +285,7 @@ def _checkpoint_to_resume(out):
 def _epoch_callbacks(args, setup):
     import keras
 
-    from vade_tf import callbacks
+    from vade_tf.training import callbacks
 
     out = setup.out
     return [

@@ -14,8 +14,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from vade_tf import layers as vade_layers
-from vade_tf import numerics, options, validation
+from vade_tf import choices, numerics, validation
+from vade_tf.model import layers as vade_layers
 
 
 class Likelihood:
@@ -454,7 +454,7 @@ _LIKELIHOODS = {
 
 
 # The names `get_likelihood` knows (tests check they match `_LIKELIHOODS`).
-LIKELIHOODS = options.LIKELIHOODS
+LIKELIHOODS = choices.LIKELIHOODS
 
 
 def get_likelihood(identifier):
@@ -476,7 +476,7 @@ def get_likelihood(identifier):
         return keras.saving.deserialize_keras_object(identifier)
     raise ValueError(
         f"Unknown likelihood. Expected one of {sorted(_LIKELIHOODS)} or a "
-        f"vade_tf.losses.Likelihood instance. Received: "
+        f"vade_tf.model.elbo.Likelihood instance. Received: "
         f"likelihood={identifier!r}"
     )
 

@@ -13,8 +13,8 @@ is `GaussianMixture.predict` on the latent means.
 
 import keras
 
-from vade_tf import losses
-from vade_tf import model as vade_model
+from vade_tf.model import elbo
+from vade_tf.model import vade as vade_model
 
 
 @keras.saving.register_keras_serializable(package="vade_tf")
@@ -30,8 +30,8 @@ class VAEGMM(vade_model.VaDE):
     Example:
 
     ```python
-    x, y = vade_tf.datasets.load_dataset("digits")
-    model = vade_tf.baselines.VAEGMM(input_dim=64, n_clusters=10, seed=0)
+    x, y = vade_tf.data.datasets.load_dataset("digits")
+    model = vade_tf.model.baselines.VAEGMM(input_dim=64, n_clusters=10, seed=0)
     result = vade_tf.workflow.train(model, x, random_state=0)
     clusters = model.predict_clusters(x)
     ```
@@ -57,14 +57,14 @@ class VAEGMM(vade_model.VaDE):
     def prior_kl(self, z_mean, z_log_var, log_gamma):
         """KL(q(z|x) || N(0, I)) per sample, shape `(batch,)` (`log_gamma`
         is not used: the prior has no clusters)."""
-        return losses.standard_normal_kl(z_mean, z_log_var)
+        return elbo.standard_normal_kl(z_mean, z_log_var)
 
 
 def fit_mixture_after_training(model, x, recipe, *, random_state, default):
     """The VAE+GMM step: a mixture fitted on the trained latent means.
 
     For a model trained without its mixture (`fits_mixture_after_training`,
-    `vade_tf.baselines.VAEGMM`) a diagonal Gaussian mixture
+    `vade_tf.model.baselines.VAEGMM`) a diagonal Gaussian mixture
     (`gmm_init="gmm"`, from the best of `recipe.gmm_n_init` k-means runs)
     is fitted on the latent means and written into the model. The trained
     networks are left exactly as they are: no latent rescaling and no reset

@@ -11,7 +11,10 @@ import keras
 import numpy as np
 
 from vade_tf import fileio
-from vade_tf import layers as vade_layers
+
+# The name of the decoder's `SharedParameters` layer: the weight files,
+# `vade_tf.model.networks` and `VaDE.decoder_outputs` find it by this name.
+LIKELIHOOD_PARAMETERS = "likelihood_parameters"
 
 FORMAT_VERSION = 1
 
@@ -37,7 +40,7 @@ def autoencoder_layers(model):
     for index in range(1, n_hidden + 2):
         layers[f"decoder{index}"] = model.decoder.get_layer(f"decoder{index}")
     if model.likelihood.shared_parameters(model.n_clusters):
-        name = vade_layers.LIKELIHOOD_PARAMETERS
+        name = LIKELIHOOD_PARAMETERS
         layers[name] = model.decoder.get_layer(name)
     return layers
 

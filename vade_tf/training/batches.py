@@ -76,11 +76,11 @@ def shuffled_epochs(x, batch_size, seed, initial_epoch=0):
     Returns:
         Tuple `(dataset, callback)`: a `tf.data.Dataset` of
         `(batch, input_dim)` float32 tensors with a known number of batches,
-        and a `vade_tf.callbacks.DatasetEpoch`.
+        and a `vade_tf.training.callbacks.DatasetEpoch`.
     """
     import tensorflow as tf
 
-    from vade_tf.callbacks import DatasetEpoch
+    from vade_tf.training.callbacks import DatasetEpoch
 
     epoch = tf.Variable(
         initial_epoch, dtype=tf.int64, trainable=False, name="dataset_epoch"

@@ -12,7 +12,7 @@ steps there, which VaDE's and its autoencoder's steps do (`reducible_logs`).
 docs/distributed.md says how to run it and what was measured.
 
 ```python
-strategy = vade_tf.distribution.make_strategy("mirrored")
+strategy = vade_tf.training.distribute.make_strategy("mirrored")
 with strategy.scope():
     model = vade_tf.workflow.build_model(x, n_clusters=10, seed=0)
     vade_tf.workflow.train(model, x, random_state=0)
@@ -25,10 +25,10 @@ import socket
 
 import tensorflow as tf
 
-from vade_tf import options
+from vade_tf import choices
 
 # The strategies `make_strategy` (and `vade-tf train --strategy`) know.
-STRATEGIES = options.STRATEGIES
+STRATEGIES = choices.STRATEGIES
 
 
 def xla_supported():
@@ -125,7 +125,7 @@ def make_strategy(name, cpu_replicas=None):
             raise ValueError(
                 "The multiworker strategy needs the TF_CONFIG environment "
                 "variable of this worker (the cluster's addresses and this "
-                "task's index; see vade_tf.distribution.tf_config and "
+                "task's index; see vade_tf.training.distribute.tf_config and "
                 "docs/distributed.md). Received: TF_CONFIG unset."
             )
         try:

@@ -1,13 +1,15 @@
 """The model's start: the pretrained autoencoder and the mixture prior.
 
 `StartMixin` gives `vade_tf.VaDE` its `pretrain`, weight-file and
-`initialize_gmm` methods, each a call into `vade_tf.pretraining` (the
-autoencoder, its recipes and weight files) or `vade_tf.mixture` (the
+`initialize_gmm` methods, each a call into `vade_tf.training.pretraining` (the
+autoencoder, its recipes and weight files) or `vade_tf.training.mixture_init`
+(the
 mixture fitted on the latent means), where the work and its documentation
 live.
 """
 
-from vade_tf import mixture, pretraining, validation, weights
+from vade_tf import validation
+from vade_tf.training import mixture_init, pretraining, weights
 
 
 class StartMixin:
@@ -16,7 +18,7 @@ class StartMixin:
     def pretrain(self, x, **kwargs):
         """Trains the deterministic autoencoder encoder -> z_mean -> decoder
         on `x` `(n_samples, input_dim)`; returns its Keras `History`. See
-        `vade_tf.pretraining.pretrain_autoencoder` for the options."""
+        `vade_tf.training.pretraining.pretrain_autoencoder` for the options."""
         x = validation.check_model_input(self, x, clusters=True, streamed=False)
         return pretraining.pretrain_autoencoder(self, x, **kwargs)
 
@@ -34,17 +36,18 @@ class StartMixin:
         gmm_init="gmm",
         random_state=None,
         n_init=1,
-        posterior_var_ratio=mixture.POSTERIOR_VAR_RATIO,
+        posterior_var_ratio=mixture_init.POSTERIOR_VAR_RATIO,
         latent_std=None,
         n_restarts=1,
     ):
         """Fits the mixture prior on the latent means of `x` and starts the
         log-variance head below the mixture's scale; returns the fitted
-        scikit-learn estimator. See `vade_tf.mixture.initialize_mixture`
+        scikit-learn estimator. See
+        `vade_tf.training.mixture_init.initialize_mixture`
         for every argument (`gmm_init` "gmm" or "kmeans", `latent_std` to
         rescale the latent space first, `n_restarts` fits kept by
         likelihood)."""
-        return mixture.initialize_mixture(
+        return mixture_init.initialize_mixture(
             self,
             x,
             gmm_init=gmm_init,
@@ -57,5 +60,5 @@ class StartMixin:
 
     def set_gmm_parameters(self, theta_p, c_mean, c_var):
         """Assigns theta_p `(K,)`, c_mean and c_var `(K, D)`; see
-        `vade_tf.mixture_prior.GMMPosterior.set_parameters`."""
+        `vade_tf.model.mixture_prior.GMMPosterior.set_parameters`."""
         self.gmm.set_parameters(theta_p, c_mean, c_var)

@@ -4,8 +4,8 @@ and how far a checkpoint got.
 
 import time
 
-from vade_tf import batches
-from vade_tf import callbacks as vade_callbacks
+from vade_tf.training import batches
+from vade_tf.training import callbacks as vade_callbacks
 
 
 def attempted_steps(model):

@@ -15,7 +15,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from vade_tf import distribution
+from vade_tf.training import distribute
 
 # The default of every `jit_compile` argument in the package.
 JIT_COMPILE = "auto"
@@ -61,7 +61,7 @@ def resolve(jit_compile, compute_dtype):
 
     Returns:
         bool. Always False where XLA cannot compile the step
-        (`distribution.xla_supported`).
+        (`distribute.xla_supported`).
     """
     if isinstance(jit_compile, str) and jit_compile == "auto":
         jit_compile = xla_pays(compute_dtype)
@@ -72,4 +72,4 @@ def resolve(jit_compile, compute_dtype):
             'jit_compile must be True, False or "auto". '
             f"Received: jit_compile={jit_compile!r}."
         )
-    return jit_compile and distribution.xla_supported()
+    return jit_compile and distribute.xla_supported()

@@ -29,7 +29,7 @@ Example:
 
 ```python
 z = model.transform(x)          # a pretrained model's latent means
-selection = vade_tf.k_selection.choose_n_clusters(z, (2, 12), seed=0)
+selection = vade_tf.training.k_selection.choose_n_clusters(z, (2, 12), seed=0)
 selection.n_clusters, selection.scores
 ```
 """

@@ -6,21 +6,23 @@ The modules that implement each choice take their names from here
 without importing TensorFlow.
 """
 
-# Likelihoods of the decoder (`vade_tf.losses.get_likelihood`).
+# Likelihoods of the decoder (`vade_tf.model.elbo.get_likelihood`).
 LIKELIHOODS = ("bernoulli", "gaussian", "nb", "zinb")
 # The likelihoods of count data (negative binomial, zero-inflated NB).
 COUNT_LIKELIHOODS = ("nb", "zinb")
 # `likelihood="auto"`: bernoulli for data in [0, 1], gaussian otherwise.
 LIKELIHOOD_AUTO = "auto"
-# How the training gamma is computed (`vade_tf.mixture_prior.GMMPosterior`).
+# How the training gamma is computed
+# (`vade_tf.model.mixture_prior.GMMPosterior`).
 GAMMA_MODES = ("exact", "original")
-# Autoencoder pretraining recipes (`vade_tf.pretraining.recipe_settings`).
+# Autoencoder pretraining recipes
+# (`vade_tf.training.pretraining.recipe_settings`).
 PRETRAIN_RECIPES = ("adam", "dec", "augment", "counts")
 # How the input is scaled before the encoder and the likelihood
 # (`vade_tf.workflow.build_model`): "auto" standardises each feature for the
 # gaussian likelihood and leaves bernoulli data in [0, 1] as they are.
 INPUT_SCALINGS = ("auto", "standardize", "none")
-# `tf.distribute` strategies (`vade_tf.distribution.make_strategy`).
+# `tf.distribute` strategies (`vade_tf.training.distribute.make_strategy`).
 STRATEGIES = ("none", "mirrored", "multiworker")
 # Keras dtype policies of the networks (`vade-tf ... --dtype-policy`); the
 # mixture and the ELBO stay float32 under each (docs/reliability.md).

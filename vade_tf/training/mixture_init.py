@@ -10,7 +10,8 @@ scikit-learn does the fitting; nothing here runs inside a traced function.
 
 import numpy as np
 
-from vade_tf import numerics, recipes, validation
+from vade_tf import numerics, validation
+from vade_tf.training import recipes
 
 # The encoder's log-variance head starts at this fraction of the mixture's
 # mean variance per latent dimension: q(z|x) narrower than the clusters.
@@ -37,7 +38,7 @@ def fit_latent_mixture(
     Args:
         z: array of shape `(n_samples, latent_dim)`.
         n_clusters: int.
-        gmm_init: one of `vade_tf.recipes.GMM_INITS`.
+        gmm_init: one of `vade_tf.training.recipes.GMM_INITS`.
         random_state: int or `None`.
         n_init: int, k-means runs.
 
@@ -213,7 +214,7 @@ def initialize_mixture(
     Args:
         model: a `vade_tf.VaDE`.
         x: array of shape `(n_samples, input_dim)`.
-        gmm_init: one of `vade_tf.recipes.GMM_INITS`.
+        gmm_init: one of `vade_tf.training.recipes.GMM_INITS`.
         random_state: int or `None`, passed to scikit-learn.
         n_init: int, k-means runs.
         posterior_var_ratio: float > 0, or `None` to leave the

@@ -1,7 +1,8 @@
 """Autoencoder pretraining and its weight files.
 
 VaDE starts from a deterministic autoencoder (encoder -> z_mean -> decoder)
-and a Gaussian mixture fitted on its latent means (`vade_tf.mixture`);
+and a Gaussian mixture fitted on its latent means
+(`vade_tf.training.mixture_init`);
 without them training collapses into one cluster.
 
 Weight files are HDF5 in the layout of the original release (Keras 1/2
@@ -20,15 +21,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vade_tf import (
-    batches,
-    compilation,
-    datasets,
-    distribution,
-    options,
-    recipes,
-    weights,
-)
+from vade_tf import choices
+from vade_tf.data import datasets
+from vade_tf.training import batches, compilation, distribute, recipes, weights
 
 # =============================================================================
 # Pretraining
@@ -75,7 +70,8 @@ class Autoencoder(keras.Model):
 
     Batches may be `x` alone (the target is then `x` itself) or `(x, y)`
     as for any Keras model. Batches of `x` alone, and logs that Keras can
-    average over workers (`vade_tf.distribution.reducible_logs`), are what
+    average over workers (`vade_tf.training.distribute.reducible_logs`), are
+    what
     `fit` needs under `MultiWorkerMirroredStrategy`, whose first batch Keras
     reduces across the workers, which it cannot do for a tuple.
     """
@@ -95,13 +91,13 @@ class Autoencoder(keras.Model):
         )
 
     def train_step(self, data):
-        return distribution.reducible_logs(super().train_step(data))
+        return distribute.reducible_logs(super().train_step(data))
 
     def test_step(self, data):
-        return distribution.reducible_logs(super().test_step(data))
+        return distribute.reducible_logs(super().test_step(data))
 
 
-RECIPES = options.PRETRAIN_RECIPES
+RECIPES = choices.PRETRAIN_RECIPES
 
 
 def _dec_initializer():
@@ -208,7 +204,7 @@ def likelihood_loss(likelihood, input_dim):
     optimises the same reconstruction term as VaDE.
 
     Args:
-        likelihood: a `vade_tf.losses.Likelihood`.
+        likelihood: a `vade_tf.model.elbo.Likelihood`.
         input_dim: int.
 
     Returns:
@@ -348,7 +344,8 @@ def pretrain_autoencoder(
             for bernoulli, mean squared error for gaussian.
         noise: float, input dropout rate (denoising); 0 turns it off.
         recipe: one of `RECIPES`, see `recipe_settings`.
-        jit_compile: True, False or "auto" (`vade_tf.compilation.resolve`:
+        jit_compile: True, False or "auto"
+        (`vade_tf.training.compilation.resolve`:
             XLA but for a bfloat16 network on a CPU with AMX); off anyway
             under a strategy with several replicas.
         augment: `None` (the recipe's choice), `False`, `True` (rotations
@@ -486,21 +483,21 @@ def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
     count data, else "adam".
 
     Args:
-        recipe: a `vade_tf.recipes.Recipe`.
+        recipe: a `vade_tf.training.recipes.Recipe`.
         image_shape: `(height, width[, channels])` or `None` when the data
             are not known to be images.
         likelihood: `None`, or the model's likelihood (name or object);
             `"nb"` and `"zinb"` mean count data.
 
     Returns:
-        One of `vade_tf.pretraining.RECIPES`.
+        One of `vade_tf.training.pretraining.RECIPES`.
     """
     if recipe.pretrain_recipe != recipes.PRETRAIN_RECIPE_AUTO:
         return recipe.pretrain_recipe
     if image_shape is not None:
         return "augment"
     name = getattr(likelihood, "name", likelihood)
-    return "counts" if name in options.COUNT_LIKELIHOODS else "adam"
+    return "counts" if name in choices.COUNT_LIKELIHOODS else "adam"
 
 
 def pretrain_or_load(
@@ -520,7 +517,7 @@ def pretrain_or_load(
     Args:
         model: a `vade_tf.VaDE`.
         x: checked array of shape `(n_samples, input_dim)`.
-        recipe: a `vade_tf.recipes.Recipe`.
+        recipe: a `vade_tf.training.recipes.Recipe`.
         pretrained, image_shape, pretrain_callbacks, jit_compile, verbose:
             see `vade_tf.workflow.train`.
 

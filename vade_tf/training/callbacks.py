@@ -102,7 +102,8 @@ class StepDecay(keras.callbacks.Callback):
     At the start of epoch e the learning rate of `model.optimizer` and
     `model.gmm_optimizer` is `max(initial * decay ** (e // every), floor)`
     (a rate that starts below the floor is left as it is). A recipe's
-    schedule is `recipe.schedule()`: `vade_tf.recipes.ORIGINAL.schedule()`
+    schedule is `recipe.schedule()`:
+    `vade_tf.training.recipes.ORIGINAL.schedule()`
     is the original release's (x0.9 every 10 epochs, floor 0.0002).
 
     `initial_rates` are the rates at epoch 0. Give them when training

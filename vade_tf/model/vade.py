@@ -4,7 +4,8 @@ The model reads top to bottom: the encoder and decoder builders, then the
 `VaDE` model: its configuration, the forward pass and the ELBO terms, the
 two-optimizer `compile` and the training step, and the public inference and
 generation methods. The rest lives beside what it works on: pretraining in
-`vade_tf.pretraining`, the mixture's start in `vade_tf.mixture`, input
+`vade_tf.training.pretraining`, the mixture's start in
+`vade_tf.training.mixture_init`, input
 checks in `vade_tf.validation`, the workflow in `vade_tf.workflow`.
 """
 
@@ -14,22 +15,21 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from vade_tf import (
-    compilation,
-    distribution,
-    fileio,
+from vade_tf import fileio, validation
+from vade_tf.model import (
+    elbo,
     fitting,
     inference,
     likelihoods,
-    losses,
     mixture_prior,
     networks,
     start,
-    validation,
 )
-from vade_tf import layers as vade_layers
+from vade_tf.model import layers as vade_layers
+from vade_tf.model.config import DEFAULTS
+from vade_tf.training import compilation, distribute, weights
 
-# Rows per forward pass of the inference methods (`vade_tf.inference`).
+# Rows per forward pass of the inference methods (`vade_tf.model.inference`).
 INFERENCE_BATCH_SIZE = inference.INFERENCE_BATCH_SIZE
 # The constructor arguments `get_config` stores as they are.
 _PLAIN_CONFIG = (
@@ -41,7 +41,8 @@ _PLAIN_CONFIG = (
     "gamma_mode",
     "seed",
 )
-# Training steps per call of the compiled step function (`vade_tf.fitting`).
+# Training steps per call of the compiled step function
+# (`vade_tf.model.fitting`).
 STEPS_PER_EXECUTION = fitting.STEPS_PER_EXECUTION
 
 
@@ -78,7 +79,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     diag c_var[c]), x|z ~ p(x | decoder(z)). The encoder gives
     q(z|x) = N(z_mean, exp(z_log_var)) and the cluster posterior
     q(c|x) = E_q(z|x)[p(c|z)] ("gamma"). Training maximises the ELBO (see
-    `vade_tf.losses`) with two optimizers, one for the networks and one for
+    `vade_tf.model.elbo`) with two optimizers, one for the networks and one for
     the mixture, as in the original release.
 
     The workflow is `pretrain`, `initialize_gmm` (a mixture on the latent
@@ -91,11 +92,12 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         latent_dim: int, the latent dimension D.
         hidden_dims: ints, the encoder's hidden widths (the decoder mirrors).
         likelihood: `"bernoulli"` (data in [0, 1]), `"gaussian"`, `"nb"` or
-            `"zinb"` (counts), or a `vade_tf.losses.Likelihood`.
+            `"zinb"` (counts), or a `vade_tf.model.elbo.Likelihood`.
         alpha: float > 0, the weight of the reconstruction term.
         beta: float > 0, the weight of the prior (KL) terms, as in
             beta-VAE: the loss is `alpha * reconstruction + beta * kl`.
-        gamma_mode: `"exact"` or `"original"` (`vade_tf.mixture_prior.GMMPosterior`).
+        gamma_mode: `"exact"` or `"original"`
+        (`vade_tf.model.mixture_prior.GMMPosterior`).
         seed: int or `None`, seeds z sampling and the initial weights.
         kernel_initializer: initializer of every Dense kernel.
         **kwargs: passed to `keras.Model` (for example `name`).
@@ -103,7 +105,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     Example:
 
     ```python
-    x, y = vade_tf.datasets.load_dataset("digits")
+    x, y = vade_tf.data.datasets.load_dataset("digits")
     model = vade_tf.VaDE(input_dim=64, n_clusters=10, seed=0)
     model.pretrain(x, epochs=50)
     model.initialize_gmm(x, random_state=0)
@@ -125,14 +127,14 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         self,
         input_dim,
         n_clusters,
-        latent_dim=10,
-        hidden_dims=(500, 500, 2000),
-        likelihood="bernoulli",
-        alpha=1.0,
-        beta=1.0,
-        gamma_mode="exact",
+        latent_dim=DEFAULTS.latent_dim,
+        hidden_dims=DEFAULTS.hidden_dims,
+        likelihood=DEFAULTS.likelihood,
+        alpha=DEFAULTS.alpha,
+        beta=DEFAULTS.beta,
+        gamma_mode=DEFAULTS.gamma_mode,
         seed=None,
-        kernel_initializer="glorot_uniform",
+        kernel_initializer=DEFAULTS.kernel_initializer,
         **kwargs,
     ):
         kwargs.setdefault("name", "vade")
@@ -240,11 +242,11 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     def decoder_outputs(self, z, training=False):
         """The decoder's raw outputs before `x_hat` (logits for bernoulli),
         float32 `(batch, width)` (`input_dim` columns for bernoulli and
-        gaussian; see `vade_tf.networks.build_decoder`)."""
+        gaussian; see `vade_tf.model.networks.build_decoder`)."""
         hidden = z
         names = [f"decoder{i}" for i in range(1, len(self.hidden_dims) + 2)]
         if self.likelihood.shared_parameters(self.n_clusters):
-            names.append(vade_layers.LIKELIHOOD_PARAMETERS)
+            names.append(weights.LIKELIHOOD_PARAMETERS)
         for name in names:
             hidden = self.decoder.get_layer(name)(hidden, training=training)
         return ops.cast(hidden, "float32")
@@ -292,9 +294,9 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     def prior_kl(self, z_mean, z_log_var, log_gamma):
         """KL(q(z, c|x) || p(z, c)) per sample, `(batch,)`, from z_mean and
         z_log_var `(batch, latent_dim)` and log_gamma `(batch, n_clusters)`
-        (log p(c|z) at the draw); see `vade_tf.losses.vade_kl`. The VAE+GMM
+        (log p(c|z) at the draw); see `vade_tf.model.elbo.vade_kl`. The VAE+GMM
         baseline overrides it."""
-        return losses.vade_kl(
+        return elbo.vade_kl(
             z_mean, z_log_var, log_gamma, self.theta_p, self.c_mean, self.c_var
         )
 
@@ -316,7 +318,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
             gmm_optimizer: optimizer of `theta_p`, `c_mean`, `c_var`; the
                 same default; a different object from `optimizer`.
             jit_compile: True, False or "auto" (XLA, except for a bfloat16
-                network on a CPU with AMX; `vade_tf.compilation`).
+                network on a CPU with AMX; `vade_tf.training.compilation`).
             steps_per_execution: int or `None` for `STEPS_PER_EXECUTION`
                 (1 with several replicas in sync); Keras's argument.
             **kwargs: passed to `keras.Model.compile`; no `loss` or
@@ -355,8 +357,8 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
 
     def _loss_and_terms(self, x, sample_weight, training):
         reconstruction, kl = self.elbo_terms(x, training=training)
-        reconstruction = losses.weighted_mean(reconstruction, sample_weight)
-        kl = losses.weighted_mean(kl, sample_weight)
+        reconstruction = elbo.weighted_mean(reconstruction, sample_weight)
+        kl = elbo.weighted_mean(kl, sample_weight)
         loss = self.alpha * reconstruction + self.beta * kl
         if self.losses:
             loss = loss + ops.sum(self.losses)
@@ -370,7 +372,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
             reconstruction, sample_weight=batch
         )
         self.kl_tracker.update_state(kl, sample_weight=batch)
-        return distribution.reducible_logs(
+        return distribute.reducible_logs(
             {metric.name: metric.result() for metric in self.metrics}
         )
 

@@ -12,10 +12,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from vade_tf import numerics, options, validation
-from vade_tf.layers import MinValue, SimplexConstraint
+from vade_tf import choices, numerics, validation
+from vade_tf.model.config import DEFAULTS
+from vade_tf.model.layers import MinValue, SimplexConstraint
 
-GAMMA_MODES = options.GAMMA_MODES
+GAMMA_MODES = choices.GAMMA_MODES
 
 
 # The original release adds this to every p(c, z) before normalising in
@@ -76,7 +77,7 @@ class GMMPosterior(keras.layers.Layer):
         self,
         n_clusters,
         latent_dim,
-        gamma_mode="exact",
+        gamma_mode=DEFAULTS.gamma_mode,
         min_var=1e-6,
         min_weight=1e-6,
         seed=None,

@@ -3,7 +3,8 @@ VaDE's own batch order and the callbacks every fit gets.
 
 `fit_arguments` turns the user's `fit` call into Keras's: array inputs are
 checked (`vade_tf.validation`), a shuffled array goes through
-`vade_tf.batches.shuffled_epochs` (a stateless shuffle per epoch from the
+`vade_tf.training.batches.shuffled_epochs` (a stateless shuffle per epoch from
+the
 model's seed, one pass per epoch) instead of Keras's array adapter, which
 was slower per epoch and far less steady on a 2-core CPU
 (docs/performance.md), and the callbacks every fit needs are added: the
@@ -15,14 +16,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vade_tf import (
-    batches,
-    compilation,
-    distribution,
-    recipes,
-    validation,
-)
-from vade_tf import callbacks as vade_callbacks
+from vade_tf import validation
+from vade_tf.training import batches, compilation, distribute, recipes
+from vade_tf.training import callbacks as vade_callbacks
 
 # Keras's own default batch size, used when `fit` is given none.
 DEFAULT_BATCH_SIZE = 32
@@ -52,7 +48,7 @@ def fit_arguments(model, x, y, validation_data, kwargs):
     y = placeholder_targets(x, y, kwargs.get("sample_weight"))
     callbacks = list(kwargs.get("callbacks") or [])
     if isinstance(x, tf.data.Dataset):
-        # A dataset shuffles itself (`vade_tf.streaming.stream` does);
+        # A dataset shuffles itself (`vade_tf.data.streaming.stream` does);
         # Keras would only warn that it ignores `shuffle`.
         kwargs.setdefault("shuffle", False)
     if batches_itself(x, y, kwargs):
@@ -138,7 +134,8 @@ def optimizer_pair(optimizer, gmm_optimizer, compile_kwargs):
             raise ValueError(
                 f"VaDE logs its own loss terms and takes no `{unused}`. "
                 f"Received: {unused}={compile_kwargs[unused]!r}. Use "
-                "vade_tf.callbacks.ClusteringMetrics for clustering scores."
+                "vade_tf.training.callbacks.ClusteringMetrics for clustering "
+                "scores."
             )
     if compile_kwargs.get("loss") is not None:
         raise ValueError(
@@ -160,7 +157,7 @@ def optimizer_pair(optimizer, gmm_optimizer, compile_kwargs):
 def default_steps_per_execution():
     """`STEPS_PER_EXECUTION`, or 1 where several steps per call are not
     supported (more than one replica in sync)."""
-    return STEPS_PER_EXECUTION if distribution.multi_step_supported() else 1
+    return STEPS_PER_EXECUTION if distribute.multi_step_supported() else 1
 
 
 def compile_config(optimizer, gmm_optimizer, **compile_kwargs):

@@ -8,14 +8,14 @@ a bounded buffer, then batched, so memory holds about
 `shuffle_buffer + a few chunks` rows whatever the files' size. `sample`
 reads a uniform random sample of rows, for what needs data in memory:
 `VaDE.pretrain`, `VaDE.initialize_gmm` and
-`vade_tf.callbacks.ClusteringMetrics`.
+`vade_tf.training.callbacks.ClusteringMetrics`.
 
 ```python
-paths = vade_tf.streaming.write_shards(big_array, "shards/")
-model.pretrain(vade_tf.streaming.sample("shards/", 50_000, seed=0))
-model.initialize_gmm(vade_tf.streaming.sample("shards/", 50_000, seed=1))
+paths = vade_tf.data.streaming.write_shards(big_array, "shards/")
+model.pretrain(vade_tf.data.streaming.sample("shards/", 50_000, seed=0))
+model.initialize_gmm(vade_tf.data.streaming.sample("shards/", 50_000, seed=1))
 model.compile()
-model.fit(vade_tf.streaming.stream("shards/", batch_size=100, seed=0),
+model.fit(vade_tf.data.streaming.stream("shards/", batch_size=100, seed=0),
           epochs=20)
 ```
 """
@@ -100,7 +100,7 @@ def shard_paths(source):
         raise FileNotFoundError(
             f"No .npy files found for {source!r}. Expected a folder of .npy "
             "shards, a glob pattern, a .npy file or a list of them "
-            "(vade_tf.streaming.write_shards writes shards)."
+            "(vade_tf.data.streaming.write_shards writes shards)."
         )
     return paths
 

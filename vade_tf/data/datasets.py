@@ -3,8 +3,8 @@
 `load_dataset` returns `(x, y)`: x float32 of shape `(n_samples,
 n_features)`, images flattened and scaled to [0, 1], and y int64 of shape
 `(n_samples,)`. The IDX files are looked for in known folders and read with
-NumPy alone. Your own files: `vade_tf.files` (`load_array` and `read_data`
-are importable from here too); the batch order: `vade_tf.batches`.
+NumPy alone. Your own files: `vade_tf.data.files` (`load_array` and `read_data`
+are importable from here too); the batch order: `vade_tf.training.batches`.
 """
 
 import gzip
@@ -14,16 +14,16 @@ import zlib
 
 import numpy as np
 
-# Your own files (`vade_tf.files`) and synthetic clusters
-# (`vade_tf.synthetic`), loaded from here too as the guide shows them.
-# Your own files (`vade_tf.files`) and synthetic clusters
-# (`vade_tf.synthetic`), importable from here too, as the guide shows them.
-from vade_tf.files import (  # noqa: F401
+# Your own files (`vade_tf.data.files`) and synthetic clusters
+# (`vade_tf.data.synthetic`), loaded from here too as the guide shows them.
+# Your own files (`vade_tf.data.files`) and synthetic clusters
+# (`vade_tf.data.synthetic`), importable from here too, as the guide shows them.
+from vade_tf.data.files import (  # noqa: F401
     DataNotFoundError,
     load_array,
     read_data,
 )
-from vade_tf.synthetic import make_count_clusters  # noqa: F401
+from vade_tf.data.synthetic import make_count_clusters  # noqa: F401
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 SPLITS = ("all", "train", "test")
@@ -91,7 +91,7 @@ def load_dataset(name, data_dir=None, split="all"):
     if name not in DATASETS:
         raise ValueError(
             f"Unknown dataset {name!r}. Known datasets: {list(DATASETS)}; "
-            "for your own data use vade_tf.datasets.load_array(path)."
+            "for your own data use vade_tf.data.datasets.load_array(path)."
         )
     if split not in SPLITS:
         raise ValueError(

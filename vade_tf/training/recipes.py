@@ -26,25 +26,28 @@ replaced; a `Recipe` is frozen, so presets never change.
 Example:
 
 ```python
-recipe = vade_tf.recipes.get_recipe("original", epochs=30)
+recipe = vade_tf.training.recipes.get_recipe("original", epochs=30)
 optimizer, gmm_optimizer = recipe.optimizers()
 ```
 """
 
 import dataclasses
 
-from vade_tf import options, validation
+from vade_tf import choices, validation
 
 # The pretraining recipe chosen from the data: "augment" when the data are
 # images of a known shape (a named image data set or an `image_shape` the
-# user gives), "adam" otherwise. See `vade_tf.pretraining.recipe_settings`.
+# user gives), "adam" otherwise. See
+# `vade_tf.training.pretraining.recipe_settings`.
 PRETRAIN_RECIPE_AUTO = "auto"
-# How the mixture prior starts (`vade_tf.mixture.fit_latent_mixture`):
+# How the mixture prior starts
+# (`vade_tf.training.mixture_init.fit_latent_mixture`):
 # EM for a diagonal Gaussian mixture from the best k-means partition, or
 # that k-means partition itself.
 GMM_INITS = ("gmm", "kmeans")
 # How the mixture optimizer steps: "absolute" is plain Adam, as in the
-# original release; "relative" is `vade_tf.optimizers.MixtureAdam`, whose
+# original release; "relative" is `vade_tf.training.optimizers.MixtureAdam`,
+# whose
 # steps scale with the mixture (variances and weights multiplicatively,
 # means in units of their component's standard deviation).
 GMM_UPDATES = ("absolute", "relative")
@@ -74,7 +77,7 @@ class Recipe:
     Args:
         name: str, for logs and run metadata.
         pretrain_recipe: `"auto"`, `"adam"`, `"dec"` or `"augment"`; see
-            `vade_tf.pretraining.recipe_settings`.
+            `vade_tf.training.pretraining.recipe_settings`.
         pretrain_epochs: int >= 0; 0 skips pretraining.
         pretrain_batch_size: int or `None` for the pretraining recipe's.
         noise: float in [0, 1), input dropout while pretraining.
@@ -104,9 +107,10 @@ class Recipe:
     pretrain_recipe: str = _setting(
         PRETRAIN_RECIPE_AUTO,
         "how the autoencoder is pretrained "
-        "(vade_tf.pretraining.recipe_settings); auto: augment for images of "
+        "(vade_tf.training.pretraining.recipe_settings); auto: augment for "
+        "images of "
         "a known shape, counts for count likelihoods, adam otherwise",
-        choices=(PRETRAIN_RECIPE_AUTO, *options.PRETRAIN_RECIPES),
+        choices=(PRETRAIN_RECIPE_AUTO, *choices.PRETRAIN_RECIPES),
     )
     pretrain_epochs: int = _setting(
         50, "autoencoder epochs; 0 skips pretraining"
@@ -143,7 +147,8 @@ class Recipe:
     gmm_updates: str = _setting(
         "absolute",
         "the mixture's Adam steps: absolute (plain Adam, as the original) or "
-        "relative to the mixture's scale (vade_tf.optimizers.MixtureAdam)",
+        "relative to the mixture's scale "
+        "(vade_tf.training.optimizers.MixtureAdam)",
         choices=GMM_UPDATES,
     )
     epsilon: float = 1e-4
@@ -176,7 +181,7 @@ class Recipe:
         validation.check_choice(
             self.pretrain_recipe,
             "pretrain_recipe",
-            (PRETRAIN_RECIPE_AUTO, *options.PRETRAIN_RECIPES),
+            (PRETRAIN_RECIPE_AUTO, *choices.PRETRAIN_RECIPES),
         )
         validation.check_choice(self.gmm_init, "gmm_init", GMM_INITS)
         validation.check_choice(self.gmm_updates, "gmm_updates", GMM_UPDATES)
@@ -208,11 +213,11 @@ class Recipe:
         Returns:
             Tuple of a `keras.optimizers.Adam` and, for the mixture, a
             `keras.optimizers.Adam` (`gmm_updates="absolute"`) or a
-            `vade_tf.optimizers.MixtureAdam` (`"relative"`).
+            `vade_tf.training.optimizers.MixtureAdam` (`"relative"`).
         """
         import keras
 
-        from vade_tf import optimizers
+        from vade_tf.training import optimizers
 
         gmm_class = (
             optimizers.MixtureAdam
@@ -225,12 +230,12 @@ class Recipe:
         )
 
     def schedule(self):
-        """The `vade_tf.callbacks.StepDecay` of this recipe.
+        """The `vade_tf.training.callbacks.StepDecay` of this recipe.
 
         Its initial rates are the recipe's, so `fit(initial_epoch=k)` resumes
         the schedule where it was, whatever the optimizers' current rates.
         """
-        from vade_tf import callbacks
+        from vade_tf.training import callbacks
 
         return callbacks.StepDecay(
             decay=self.lr_decay,
@@ -311,6 +316,6 @@ def get_recipe(recipe=DEFAULT_RECIPE, **changes):
     else:
         raise ValueError(
             f"Unknown recipe. Expected one of {tuple(PRESETS)} or a "
-            f"vade_tf.recipes.Recipe. Received: recipe={recipe!r}"
+            f"vade_tf.training.recipes.Recipe. Received: recipe={recipe!r}"
         )
     return base.replace(**changes) if changes else base

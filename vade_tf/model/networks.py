@@ -7,8 +7,9 @@ VAE example; `vade_tf.VaDE` builds them from its configuration.
 
 import keras
 
-from vade_tf import layers as vade_layers
-from vade_tf import likelihoods
+from vade_tf.model import layers as vade_layers
+from vade_tf.model import likelihoods
+from vade_tf.training import weights
 
 
 def layer_initializer(identifier, seed, index):
@@ -109,7 +110,7 @@ def build_decoder(
         latent_dim: int, D.
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder uses them reversed.
-        likelihood: a `vade_tf.losses.Likelihood` or its name.
+        likelihood: a `vade_tf.model.elbo.Likelihood` or its name.
         kernel_initializer: a Keras initializer or its name; each layer
             gets its own copy (see `layer_initializer`).
         seed: int or `None`, seeds the copies.
@@ -142,7 +143,7 @@ def build_decoder(
     rows = likelihood.shared_parameters(n_clusters)
     if rows:
         outputs = vade_layers.SharedParameters(
-            rows * input_dim, name=vade_layers.LIKELIHOOD_PARAMETERS
+            rows * input_dim, name=weights.LIKELIHOOD_PARAMETERS
         )(outputs)
     x_hat = likelihood.mean_layer(input_dim, name="x_hat")(outputs)
     return keras.Model(inputs, x_hat, name="decoder")

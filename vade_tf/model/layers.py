@@ -2,7 +2,7 @@
 standardisation, the likelihoods' shared parameters, the draw of z.
 
 `Sampling` draws z from q(z|x) with the reparameterisation trick. The
-mixture prior itself, `GMMPosterior`, is in `vade_tf.mixture_prior`.
+mixture prior itself, `GMMPosterior`, is in `vade_tf.model.mixture_prior`.
 """
 
 
@@ -206,11 +206,6 @@ class Standardize(keras.layers.Layer):
         return {**super().get_config(), "input_dim": self.input_dim}
 
 
-# The name of the decoder's `SharedParameters` layer (the weight files and
-# `VaDE.decoder_outputs` find it by this name).
-LIKELIHOOD_PARAMETERS = "likelihood_parameters"
-
-
 @keras.saving.register_keras_serializable(package="vade_tf")
 class SharedParameters(keras.layers.Layer):
     """Appends trainable values, the same for every sample, to its input.
@@ -265,7 +260,7 @@ class CountMean(keras.layers.Layer):
 
     `exp(log_mean)`, times `1 - sigmoid(dropout_logit)` when zero-inflated,
     from the decoder's raw outputs laid out as
-    `vade_tf.losses.NegativeBinomialLikelihood.split_outputs` reads them
+    `vade_tf.model.elbo.NegativeBinomialLikelihood.split_outputs` reads them
     (the shared log sizes, at the end, are not used).
 
     Args:

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from vade_tf import distribution, train_loop
+from vade_tf.training import distribute, train_loop
 
 
 @dataclasses.dataclass
@@ -33,7 +33,8 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
     """Tries `recipe.n_starts` mixture starts and keeps the best by ELBO.
 
     Start r fits the mixture on the pretrained autoencoder with seed
-    `train_loop.shuffle_seed(random_state) + r` (start 0 is the single-start run's
+    `train_loop.shuffle_seed(random_state) + r` (start 0 is the single-start
+    run's
     mixture) and trains `min(recipe.start_epochs, recipe.epochs)` epochs
     with the recipe's schedule and the run's batch order; its score is the
     mean ELBO per sample on `x` (`VaDE.score_samples`, fixed draws). Labels
@@ -47,7 +48,7 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
         model: a compiled `vade_tf.VaDE`; its optimizers' states at the
             call (fresh, in `train`) are each start's initial states.
         x: array of shape `(n_samples, input_dim)`, checked.
-        recipe: a `vade_tf.recipes.Recipe`.
+        recipe: a `vade_tf.training.recipes.Recipe`.
         pretrained_state: the model's variables after pretraining, as
             numpy arrays in the order of `model.variables`.
         random_state: int or `None`, the run's seed.
@@ -79,7 +80,7 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
                 latent_std=recipe.latent_std,
             )
         )
-        distribution.broadcast_from_chief(
+        distribute.broadcast_from_chief(
             model.variables, model.distribute_strategy
         )
         train_loop.fit_epochs(
@@ -108,7 +109,7 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
     restore(variables, best_state)
     # Several workers go on from the chief's choice (the returned selection
     # is this worker's own; only the chief's is reported).
-    distribution.broadcast_from_chief(variables, model.distribute_strategy)
+    distribute.broadcast_from_chief(variables, model.distribute_strategy)
     return StartSelection(
         seeds=seeds,
         elbo=scores,
