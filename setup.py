@@ -56,7 +56,7 @@ setuptools.setup(
         # Single-cell data: `--data file.h5ad` (vade_tf.data.datasets.load_array).
         "singlecell": ["anndata>=0.10"],
         "examples": ["tensorboard"],
-        # The PyTorch reference of benchmarks/versus_pytorch.py; the package
+        # The PyTorch reference of benchmarks/speed/versus_pytorch.py; the package
         # and its tests never import torch.
         "bench": ["torch>=2.4"],
         "dev": [

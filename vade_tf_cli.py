@@ -21,8 +21,11 @@ import importlib
 import importlib.util
 import os
 import sys
+import time
 
 TF_LOGS_FLAG = "--tf-logs"
+# When the command started (history.csv's `elapsed` counts from here).
+STARTED = time.time()
 
 
 def _import_quietly():
@@ -137,7 +140,7 @@ def main():
         _import_quietly()
     from vade_tf import cli
 
-    return cli.main(argv, preloaded=preloaded)
+    return cli.main(argv, preloaded=preloaded, started=STARTED)
 
 
 if __name__ == "__main__":

@@ -296,7 +296,7 @@ def work(args):
     # Every worker holds the same model: the same digest on each.
     state = model.get_weights() + [
         variable.numpy()
-        for optimizer in (model.optimizer, model.gmm_optimizer)
+        for optimizer in (model.optimizer, model.mixture_optimizer)
         for variable in optimizer.variables
     ]
     digest = hashlib.sha256(

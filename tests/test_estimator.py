@@ -23,14 +23,14 @@ def _fast_estimator(**overrides):
         # Adam's steps of 0.002 on c_var (the original's rate) are larger
         # than the variances themselves; 2e-4 keeps the mixture intact.
         "learning_rate": 2e-4,
-        "gmm_learning_rate": 2e-4,
+        "mixture_learning_rate": 2e-4,
         "n_clusters": 2,
         "latent_dim": 2,
         "hidden_dims": (8,),
         "pretrain_epochs": 0,
         "epochs": 1,
         "batch_size": 64,
-        "gmm_n_init": 1,
+        "mixture_n_init": 1,
         "jit_compile": False,
         "random_state": 0,
     }
@@ -59,9 +59,9 @@ def blobs_fit():
         pretrain_batch_size=16,
         epochs=5,
         batch_size=16,
-        gmm_n_init=5,
+        mixture_n_init=5,
         learning_rate=2e-4,  # see _fast_estimator
-        gmm_learning_rate=2e-4,
+        mixture_learning_rate=2e-4,
         jit_compile=False,
         random_state=0,
     )
@@ -282,8 +282,8 @@ def test_methods_reject_one_dimensional_input(blobs_fit):
         ({"epochs": 0}, "epochs must be an integer >= 1"),
         ({"batch_size": 1.5}, "batch_size must be an integer >= 1"),
         ({"learning_rate": -0.1}, "learning_rate must be a finite number"),
-        ({"gmm_init": "random"}, "gmm_init must be one of"),
-        ({"gmm_n_init": 0}, "gmm_n_init must be an integer >= 1"),
+        ({"mixture_init": "random"}, "mixture_init must be one of"),
+        ({"mixture_n_init": 0}, "mixture_n_init must be an integer >= 1"),
         ({"random_state": "seed"}, "random_state must be None, an int"),
     ],
 )

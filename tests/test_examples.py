@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 EXAMPLES = sorted(path.name for path in (REPO / "examples").glob("*.py"))
 # What an answer before training must not import. vade_tf's TensorFlow-free

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 import vade_tf
-
-from .conftest import REPO
+from tests.conftest import REPO
 
 # Runs in a separate interpreter that never imports Keras or vade_tf.
 TF_ONLY_SCRIPT = r"""
@@ -52,7 +51,7 @@ print(json.dumps(out))
 def exported(tmp_path, blobs):
     x, _ = blobs
     model = vade_tf.VaDE(12, 3, latent_dim=2, hidden_dims=(16, 8), seed=0)
-    model.initialize_gmm(x, random_state=0)
+    model.initialize_mixture(x, random_state=0)
     path = vade_tf.export_saved_model(model, tmp_path / "serving", version=3)
     return model, path, x
 

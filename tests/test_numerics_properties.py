@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from vade_tf.model import elbo, layers, mixture_prior
+from vade_tf.model import elbo, layers, likelihoods, mixture_prior
 
 K, D, BATCH = 4, 3, 5
 MIN_VAR = 1e-6
@@ -45,7 +45,7 @@ _log10_weight = _array((K,), np.log10(MIN_WEIGHT), 0.0)
 
 
 def _mixture(log10_var, log10_weight, c_mean):
-    layer = mixture_prior.GMMPosterior(
+    layer = mixture_prior.MixturePrior(
         K, D, min_var=MIN_VAR, min_weight=MIN_WEIGHT
     )
     layer.set_parameters(10.0**log10_weight, c_mean, 10.0**log10_var)
@@ -159,7 +159,7 @@ def test_reconstruction_is_finite_for_extreme_outputs(likelihood, logits, data):
     outputs = tf.constant(logits)
     with tf.GradientTape() as tape:
         tape.watch(outputs)
-        value = elbo.get_likelihood(likelihood).negative_log_likelihood(
+        value = likelihoods.get_likelihood(likelihood).negative_log_likelihood(
             tf.constant(x), outputs
         )
         total = tf.reduce_sum(value)

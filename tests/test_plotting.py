@@ -15,7 +15,7 @@ def _read(path):
 
 def test_cluster_samples_grid(small_model, blobs, tmp_path):
     x, y = blobs
-    small_model.initialize_gmm(x, random_state=0)
+    small_model.initialize_mixture(x, random_state=0)
     path = tmp_path / "grid.png"
     plotting.plot_cluster_samples(
         small_model, path, n_per_cluster=4, x=x, y=y, seed=0
@@ -27,7 +27,7 @@ def test_cluster_samples_grid(small_model, blobs, tmp_path):
 
 def test_cluster_order_follows_the_hungarian_mapping(small_model, blobs):
     x, y = blobs
-    small_model.initialize_gmm(x, random_state=0)
+    small_model.initialize_mixture(x, random_state=0)
     order, names = plotting.cluster_order(small_model, x, y)
     assert sorted(order) == [0, 1, 2]
     clusters = small_model.predict_clusters(x)

@@ -14,7 +14,7 @@ from vade_tf.data import datasets, files
 from vade_tf.training import callbacks, recipes
 
 TINY = recipes.get_recipe(
-    "tuned", pretrain_epochs=1, epochs=1, gmm_n_init=1, batch_size=50
+    "tuned", pretrain_epochs=1, epochs=1, mixture_n_init=1, batch_size=50
 )
 
 
@@ -28,7 +28,7 @@ def test_mixed_float16_resume_counts_skipped_steps(tmp_path):
     x, _ = datasets.load_dataset("digits")
     x = x[:600]
     recipe = lambda epochs: recipes.get_recipe(  # noqa: E731
-        "original", pretrain_epochs=1, epochs=epochs, gmm_n_init=1
+        "original", pretrain_epochs=1, epochs=epochs, mixture_n_init=1
     )
     checkpoint = str(tmp_path / "b.keras")
     keras.utils.set_random_seed(0)
@@ -61,7 +61,7 @@ def test_a_loss_that_is_not_finite_stops_fit_with_its_cause():
         6, 3, latent_dim=2, hidden_dims=(16,), seed=0, likelihood="gaussian"
     )
     model.pretrain(x, epochs=1, verbose=0)
-    model.initialize_gmm(x, random_state=0)
+    model.initialize_mixture(x, random_state=0)
     model.compile()
     # A weight blown up by hand: the loss of the next epoch is not finite.
     kernel = model.decoder.get_layer("decoder2").kernel
@@ -96,7 +96,7 @@ def test_the_log_variance_start_stays_inside_its_clip():
     )
     head = model.encoder.get_layer("z_mean")
     head.kernel.assign(head.kernel * 1e9)
-    model.initialize_gmm(x, random_state=0)
+    model.initialize_mixture(x, random_state=0)
     bias = np.asarray(model.encoder.get_layer("z_log_var").bias)
     limit = vade_tf.numerics.LOG_VAR_LIMIT
     assert np.all(np.abs(bias) <= limit)
@@ -224,7 +224,7 @@ def test_resume_of_a_run_stopped_in_its_final_writes_writes_them(
         "1",
         "--epochs",
         "1",
-        "--gmm-n-init",
+        "--mixture-n-init",
         "1",
         "--verbose",
         "0",

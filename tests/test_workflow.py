@@ -20,7 +20,7 @@ def test_train_runs_the_recipe_and_reports_each_stage(blobs):
         pretrain_batch_size=20,
         epochs=2,
         batch_size=40,
-        gmm_n_init=2,
+        mixture_n_init=2,
         learning_rate=1e-3,
     )
     stages = []
@@ -40,9 +40,9 @@ def test_train_runs_the_recipe_and_reports_each_stage(blobs):
     assert set(result.timings) == {"pretrain", "gmm", "train"}
     # The recipe's rates and its k-means start were used.
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
-    assert float(model.gmm_optimizer.learning_rate.numpy()) == pytest.approx(
-        recipe.gmm_learning_rate
-    )
+    assert float(
+        model.mixture_optimizer.learning_rate.numpy()
+    ) == pytest.approx(recipe.mixture_learning_rate)
     assert type(result.mixture).__name__ == "KMeans"
     # Latent rescaled to a mean per-dimension std of 5 before the mixture.
     assert np.mean(np.std(model.transform(x), axis=0)) == pytest.approx(
@@ -71,7 +71,7 @@ def test_same_seed_gives_the_same_clustering_twice():
     # differ across machines).
     x = np.random.default_rng(0).random((200, 12)).astype("float32")
     recipe = recipes.get_recipe(
-        "original", pretrain_epochs=3, epochs=3, gmm_n_init=2, batch_size=50
+        "original", pretrain_epochs=3, epochs=3, mixture_n_init=2, batch_size=50
     )
     runs = []
     for _ in range(2):
@@ -93,7 +93,7 @@ def _small_recipe(**changes):
         pretrain_epochs=3,
         pretrain_batch_size=20,
         batch_size=40,
-        gmm_n_init=1,
+        mixture_n_init=1,
         learning_rate=1e-3,
         **changes,
     )
@@ -117,9 +117,11 @@ def _prepared_for_starts(x, recipe, seed=1):
             else None
         ),
     )
-    optimizer, gmm_optimizer = recipe.optimizers()
+    optimizer, mixture_optimizer = recipe.optimizers()
     model.compile(
-        optimizer=optimizer, gmm_optimizer=gmm_optimizer, jit_compile=False
+        optimizer=optimizer,
+        mixture_optimizer=mixture_optimizer,
+        jit_compile=False,
     )
     return model, pretrained[0]
 
@@ -142,7 +144,7 @@ def test_several_starts_keep_the_best_elbo_and_train_on(blobs):
     # the optimizers' step counts carried over (3 steps an epoch).
     assert len(result.history["loss"]) == 2 and "acc" in result.history
     assert int(model.optimizer.iterations.numpy()) == 9
-    assert int(model.gmm_optimizer.iterations.numpy()) == 9
+    assert int(model.mixture_optimizer.iterations.numpy()) == 9
 
 
 def test_select_start_leaves_the_model_as_the_best_start_ended(blobs):
@@ -217,3 +219,34 @@ def test_standardised_input_takes_no_bernoulli_likelihood(blobs):
             likelihood="bernoulli",
             input_scaling="standardize",
         )
+
+
+def test_train_reads_and_checks_the_data_once(blobs, monkeypatch):
+    from vade_tf import validation
+
+    x, _ = blobs
+    model = workflow.build_model(
+        x, n_clusters=3, latent_dim=2, hidden_dims=(16, 8), seed=0
+    )
+    checked = []
+    check_data = validation.check_data
+
+    def counting(array, *args, **kwargs):
+        checked.append(array.shape)
+        return check_data(array, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "check_data", counting)
+    recipe = recipes.get_recipe(
+        "tuned",
+        pretrain_epochs=1,
+        epochs=1,
+        batch_size=40,
+        n_starts=2,
+        start_epochs=1,
+    )
+    workflow.train(model, x, recipe, random_state=0, jit_compile=False)
+    assert checked == [x.shape]  # pretrain, starts, mixture, fit: no more
+    # Outside the workflow, each public method checks its input.
+    model.initialize_mixture(x, random_state=0)
+    model.transform(x)
+    assert len(checked) == 3

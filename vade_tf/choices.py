@@ -6,14 +6,14 @@ The modules that implement each choice take their names from here
 without importing TensorFlow.
 """
 
-# Likelihoods of the decoder (`vade_tf.model.elbo.get_likelihood`).
+# Likelihoods of the decoder (`vade_tf.model.likelihoods.get_likelihood`).
 LIKELIHOODS = ("bernoulli", "gaussian", "nb", "zinb")
 # The likelihoods of count data (negative binomial, zero-inflated NB).
 COUNT_LIKELIHOODS = ("nb", "zinb")
 # `likelihood="auto"`: bernoulli for data in [0, 1], gaussian otherwise.
 LIKELIHOOD_AUTO = "auto"
 # How the training gamma is computed
-# (`vade_tf.model.mixture_prior.GMMPosterior`).
+# (`vade_tf.model.mixture_prior.MixturePrior`).
 GAMMA_MODES = ("exact", "original")
 # Autoencoder pretraining recipes
 # (`vade_tf.training.pretraining.recipe_settings`).

@@ -73,7 +73,7 @@ class VaDEClustering(
         beta: float > 0, the weight of the prior (KL) terms; 1 is VaDE's
             ELBO (see `vade_tf.VaDE`).
         gamma_mode: `"exact"` or `"original"`; see
-            `vade_tf.model.mixture_prior.GMMPosterior`.
+            `vade_tf.model.mixture_prior.MixturePrior`.
         recipe: a name in `vade_tf.training.recipes.PRESETS` or a `Recipe`;
             default `vade_tf.training.recipes.DEFAULT_RECIPE` (`"tuned"`).
         pretrain_epochs: int >= 0 or `None`, autoencoder epochs; 0 skips
@@ -87,12 +87,12 @@ class VaDEClustering(
         epochs: int >= 1 or `None`, VaDE training epochs.
         batch_size: int >= 1 or `None`, VaDE training batch size.
         learning_rate: float > 0 or `None`, the network's initial rate.
-        gmm_learning_rate: float > 0 or `None`, the mixture's initial rate.
-        gmm_updates: `"absolute"`, `"relative"` or `None`, the mixture's
-            Adam steps (see `vade_tf.training.recipes.GMM_UPDATES`).
-        gmm_init: `"gmm"`, `"kmeans"` or `None`, how the mixture prior
-            starts; see `VaDE.initialize_gmm`.
-        gmm_n_init: int >= 1 or `None`, k-means runs for that start.
+        mixture_learning_rate: float > 0 or `None`, the mixture's initial rate.
+        mixture_updates: `"absolute"`, `"relative"` or `None`, the mixture's
+            Adam steps (see `vade_tf.training.recipes.MIXTURE_UPDATES`).
+        mixture_init: `"gmm"`, `"kmeans"` or `None`, how the mixture prior
+            starts; see `VaDE.initialize_mixture`.
+        mixture_n_init: int >= 1 or `None`, k-means runs for that start.
         latent_std: float > 0 or `None` (the recipe's): rescale the latent
             space to this std before fitting the mixture.
         n_starts: int >= 1 or `None`: mixture starts tried on the one
@@ -191,10 +191,10 @@ class VaDEClustering(
         epochs=None,
         batch_size=None,
         learning_rate=None,
-        gmm_learning_rate=None,
-        gmm_updates=None,
-        gmm_init=None,
-        gmm_n_init=None,
+        mixture_learning_rate=None,
+        mixture_updates=None,
+        mixture_init=None,
+        mixture_n_init=None,
         latent_std=None,
         n_starts=None,
         start_epochs=None,
@@ -221,10 +221,10 @@ class VaDEClustering(
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
-        self.gmm_learning_rate = gmm_learning_rate
-        self.gmm_updates = gmm_updates
-        self.gmm_init = gmm_init
-        self.gmm_n_init = gmm_n_init
+        self.mixture_learning_rate = mixture_learning_rate
+        self.mixture_updates = mixture_updates
+        self.mixture_init = mixture_init
+        self.mixture_n_init = mixture_n_init
         self.latent_std = latent_std
         self.n_starts = n_starts
         self.start_epochs = start_epochs

@@ -113,13 +113,13 @@ def plot_cluster_samples(
     return _save(figure, path, overwrite)
 
 
-def embed_2d(z, method="pca", seed=0):
+def embed_2d(z, method="pca", random_state=0):
     """Projects latent codes to 2-D with PCA or t-SNE (scikit-learn).
 
     Args:
         z: array of shape `(N, D)`.
         method: `"pca"` or `"tsne"`.
-        seed: int.
+        random_state: int, seeds the fit.
 
     Returns:
         Array of shape `(N, 2)`.
@@ -129,9 +129,11 @@ def embed_2d(z, method="pca", seed=0):
     if z.shape[1] <= 2:
         return np.pad(z, ((0, 0), (0, 2 - z.shape[1])))
     if method == "pca":
-        return decomposition.PCA(2, random_state=seed).fit_transform(z)
+        return decomposition.PCA(2, random_state=random_state).fit_transform(z)
     if method == "tsne":
-        return manifold.TSNE(2, random_state=seed, init="pca").fit_transform(z)
+        return manifold.TSNE(
+            2, random_state=random_state, init="pca"
+        ).fit_transform(z)
     raise ValueError(f"method must be 'pca' or 'tsne'. Received: {method!r}")
 
 
@@ -175,7 +177,7 @@ def plot_latent(
     clusters = model.predict_clusters(x)
     # Component means go through the same projection as the points.
     means = keras.ops.convert_to_numpy(model.c_mean)
-    points = embed_2d(np.concatenate([z, means]), method, seed)
+    points = embed_2d(np.concatenate([z, means]), method, random_state=seed)
     z2, means2 = points[: len(z)], points[len(z) :]
     if y is None:
         names = [f"cluster {c}" for c in range(model.n_clusters)]

@@ -5,6 +5,9 @@ received. The model, the estimator, the recipes and the command line share
 these, so one kind of mistake gets one message everywhere.
 """
 
+import contextlib
+import contextvars
+import functools
 import numbers
 
 import numpy as np
@@ -137,8 +140,9 @@ def check_data(x, input_dim=None, likelihood=None, n_clusters=None, name="x"):
     Args:
         x: array-like of shape `(n_samples, n_features)`.
         input_dim: int or `None`; when given, `n_features` must equal it.
-        likelihood: a `vade_tf.model.elbo.Likelihood` or `None`; when given, its
-            `check_data` checks the support (values in [0, 1] for bernoulli).
+        likelihood: a `vade_tf.model.likelihoods.Likelihood` or `None`;
+            when given, its `check_data` checks the support (values in
+            [0, 1] for bernoulli).
         n_clusters: int or `None`; when given, `n_samples` must be at least
             this many.
         name: str, the argument's name in error messages.
@@ -207,6 +211,47 @@ UNIT_INTERVAL_TOLERANCE = 1e-6
 GAUSSIAN_SCALE_LIMIT = 1e6
 
 
+# The arrays `check_model_input` has passed inside `checked_once`.
+_PASSED = contextvars.ContextVar("vade_tf_checked_arrays", default=None)
+
+
+@contextlib.contextmanager
+def checked_once():
+    """Checks each array once for a model while the block runs.
+
+    The workflow (`vade_tf.workflow.train`, `resume`, ...) calls several
+    public methods on the same data (`pretrain`, `initialize_mixture`, `fit`),
+    and each checks its input as an entry point must. Inside this block a
+    second check of an array `check_model_input` already passed (the same
+    object, for the same model and requirements) returns at once, so the
+    data are read and checked once, at the workflow's entry (a check that
+    required `n_clusters` samples stands for one that did not). Outside it,
+    every call checks.
+
+    Yields:
+        None.
+    """
+    if _PASSED.get() is not None:  # inside an outer block: its record holds
+        yield
+        return
+    token = _PASSED.set({})
+    try:
+        yield
+    finally:
+        _PASSED.reset(token)
+
+
+def checks_once(function):
+    """Decorates a workflow function to run inside `checked_once`."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with checked_once():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 def check_model_input(model, x, name="x", clusters=False, streamed=True):
     """Checks `x` against a `vade_tf.VaDE` before any work is done on it.
 
@@ -235,6 +280,11 @@ def check_model_input(model, x, name="x", clusters=False, streamed=True):
             "tf.data datasets and generators are accepted by fit, "
             "evaluate and predict only."
         )
+    passed = _PASSED.get()
+    record = passed and passed.get((id(x), id(model)))
+    if record and record[0] is x and (record[2] or not clusters):
+        return record[1]
+    given = x
     x = check_data(
         x,
         input_dim=model.input_dim,
@@ -258,4 +308,7 @@ def check_model_input(model, x, name="x", clusters=False, streamed=True):
                 "model with vade_tf.workflow.build_model(x, ...), which "
                 "standardises inside the model (input_scaling='auto')."
             )
+    if passed is not None:  # the objects are kept, so their ids stay theirs
+        passed[(id(given), id(model))] = (given, x, clusters)
+        passed[(id(x), id(model))] = (x, x, clusters)
     return x

@@ -102,6 +102,7 @@ class PrepareResult:
     timings: dict
 
 
+@validation.checks_once
 def prepare(
     model,
     x,
@@ -121,7 +122,8 @@ def prepare(
     pretraining recipe (`resolve_pretrain_recipe`), or takes a
     `pretrained` autoencoder instead (weights file or model), then fits
     the mixture prior on the latent means
-    (`VaDE.initialize_gmm` with the recipe's `gmm_init`, `gmm_n_init` and
+    (`VaDE.initialize_mixture` with the recipe's `mixture_init`,
+    `mixture_n_init` and
     `latent_std`). `train` calls it; `vade-tf pretrain` stops after it.
 
     Args:
@@ -148,11 +150,11 @@ def prepare(
     _report(on_stage, "pretrained", model)
 
     start = time.perf_counter()
-    mixture = model.initialize_gmm(
+    mixture = model.initialize_mixture(
         x,
-        gmm_init=recipe.gmm_init,
+        mixture_init=recipe.mixture_init,
         random_state=random_state,
-        n_init=recipe.gmm_n_init,
+        n_init=recipe.mixture_n_init,
         latent_std=recipe.latent_std,
     )
     timings["gmm"] = time.perf_counter() - start
@@ -165,6 +167,7 @@ def prepare(
     )
 
 
+@validation.checks_once
 def train(
     model,
     x,
@@ -186,8 +189,8 @@ def train(
     1. Pretrain the autoencoder for `recipe.pretrain_epochs` with the
        pretraining recipe (`resolve_pretrain_recipe`), or load `pretrained`
        weights instead.
-    2. Fit the mixture prior on the latent means (`VaDE.initialize_gmm`
-       with the recipe's `gmm_init`, `gmm_n_init` and `latent_std`).
+    2. Fit the mixture prior on the latent means (`VaDE.initialize_mixture`
+       with the recipe's `mixture_init`, `mixture_n_init` and `latent_std`).
     3. Compile with the recipe's two Adam optimizers.
     4. Fit for `recipe.epochs` at `recipe.batch_size` with the recipe's
        schedule (`vade_tf.training.callbacks.StepDecay`), and with
@@ -195,7 +198,7 @@ def train(
        (labels are only reported, never used for training or selection).
     5. For a model trained without its mixture (`fits_mixture_after_training`,
        the VAE+GMM baseline `vade_tf.model.baselines.VAEGMM`), fit a Gaussian
-       mixture (`gmm_init="gmm"`) on the trained latent means
+       mixture (`mixture_init="gmm"`) on the trained latent means
        (`fit_mixture_after_training`).
 
     Args:
@@ -256,10 +259,10 @@ def train(
     distribute.broadcast_from_chief(
         model.variables, model.distribute_strategy
     )
-    optimizer, gmm_optimizer = recipe.optimizers()
+    optimizer, mixture_optimizer = recipe.optimizers()
     model.compile(
         optimizer=optimizer,
-        gmm_optimizer=gmm_optimizer,
+        mixture_optimizer=mixture_optimizer,
         jit_compile=jit_compile,
     )
     mixture, starts, initial_epoch = start.mixture, None, 0
@@ -298,6 +301,7 @@ def train(
     )
 
 
+@validation.checks_once
 def choose_n_clusters(
     model,
     x,
@@ -362,7 +366,7 @@ def choose_n_clusters(
         model.transform(x, check_input=False),
         k_range,
         criterion,
-        seed=train_loop.shuffle_seed(random_state),
+        random_state=train_loop.shuffle_seed(random_state),
     )
     prepared = PrepareResult(
         pretrain_recipe=pretrain_recipe,
@@ -373,6 +377,7 @@ def choose_n_clusters(
     return selection, prepared
 
 
+@validation.checks_once
 def build_and_train(
     x,
     n_clusters=k_selection.AUTO,
@@ -454,6 +459,7 @@ def build_and_train(
     return result
 
 
+@validation.checks_once
 def resume(
     model,
     x,
@@ -475,7 +481,7 @@ def resume(
     up to `recipe.epochs`, with the recipe's schedule at
     that epoch and the data in the order `train` would have used: with the
     same `random_state`, training 4 epochs straight and 2 + 2 with a resume
-    give the same weights (to float tolerance; tests/test_resume.py).
+    give the same weights (to float tolerance; tests/training/test_resume.py).
 
     Args:
         model: a compiled `vade_tf.VaDE` loaded from a checkpoint.
@@ -488,7 +494,7 @@ def resume(
     """
     recipe = recipes.get_recipe(recipe)
     _check_model(model)
-    if model.gmm_optimizer is None:
+    if model.mixture_optimizer is None:
         raise ValueError(
             "resume needs a compiled model loaded from a checkpoint (its "
             "optimizers' states). Received a model that was never compiled."

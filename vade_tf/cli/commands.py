@@ -4,6 +4,7 @@
 
 import json
 import sys
+import time
 
 from vade_tf.cli import inputs, parser, resume, run_folder, train
 from vade_tf.data import datasets
@@ -85,15 +86,19 @@ COMMANDS = {
 }
 
 
-def main(argv=None, preloaded=None):
+def main(argv=None, preloaded=None, started=None):
     """Entry point of `vade-tf`; returns the exit status.
 
     Args:
         argv: list of str, or `None` for `sys.argv[1:]`.
         preloaded: `None`, or the `--data` file as `inputs.precheck` read it.
+        started: float or `None`: the `time.time()` the command started at
+            (the console script's own start; `None`: now). history.csv's
+            `elapsed` column counts from it.
     """
     args = resume.parse_args(argv)
     args.preloaded = preloaded
+    args.started = time.time() if started is None else started
     try:
         policy = getattr(args, "dtype_policy", None)
         if policy is None:

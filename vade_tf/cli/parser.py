@@ -232,6 +232,17 @@ def add_recipe_arguments(parser, recipe, epochs=None):
             metavar=meta["metavar"],
             help=f"{meta['help']}; {default}",
         )
+    fields = {
+        recipes.flag_name(field): field for field in recipes.tunable_fields()
+    }
+    for old, new in recipes.RENAMED_FLAGS.items():
+        parser.add_argument(  # older commands and run folders
+            "--" + old.replace("_", "-"),
+            dest=new,
+            type=recipes.value_type(fields[new]),
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )
 
 
 def add_run_arguments(parser):
@@ -380,7 +391,7 @@ def build_parser():
         "'tuned' recipe:\n'augment' pretraining (40 epochs), latent "
         "rescaled to std 5, the mixture from\nk-means, network Adam "
         f"{recipes.TUNED.learning_rate:g} and mixture Adam "
-        f"{recipes.TUNED.gmm_learning_rate:g} (epsilon "
+        f"{recipes.TUNED.mixture_learning_rate:g} (epsilon "
         f"{recipes.TUNED.epsilon:g}), x{recipes.TUNED.lr_decay:g} every "
         f"{recipes.TUNED.lr_decay_every} epochs,\nbatch "
         f"{recipes.TUNED.batch_size}, {recipes.REPRODUCE_EPOCHS} epochs. "

@@ -199,7 +199,7 @@ class StageReporter:
             "batch_size": recipe.pretrain_batch_size
             or pretraining.recipe_settings(pretrain_recipe)["batch_size"],
             "noise": recipe.noise,
-            "gmm_init": recipe.gmm_init,
+            "mixture_init": recipe.mixture_init,
             "latent_std": recipe.latent_std,
             "seed": getattr(args, "seed", None),
             "training_recipe": recipe.to_dict(),

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import os
 import sys
+import time
 
 from vade_tf import choices, validation
 from vade_tf.cli import inputs, run_folder
@@ -192,6 +193,7 @@ class TrainSetup:
     pretrained: object
 
 
+@validation.checks_once  # the data are checked here, not again
 def _run_train(args):
     import keras
 
@@ -302,6 +304,13 @@ def _epoch_callbacks(args, setup):
         callbacks.CollapseMonitor(
             setup.x,
             report=lambda message: print(f"warning: {message}", flush=True),
+        ),
+        # history.csv's `elapsed`: seconds from the command's start to the
+        # epoch's end, pretraining and the mixture's start included.
+        keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: logs.__setitem__(
+                "elapsed", round(time.time() - args.started, 2)
+            )
         ),
         callbacks.HistoryCSV(
             os.path.join(out, "history.csv"), append=bool(args.resume)

@@ -7,13 +7,15 @@ file reads, never whole: chunks in a shuffled order, rows shuffled again in
 a bounded buffer, then batched, so memory holds about
 `shuffle_buffer + a few chunks` rows whatever the files' size. `sample`
 reads a uniform random sample of rows, for what needs data in memory:
-`VaDE.pretrain`, `VaDE.initialize_gmm` and
+`VaDE.pretrain`, `VaDE.initialize_mixture` and
 `vade_tf.training.callbacks.ClusteringMetrics`.
 
 ```python
 paths = vade_tf.data.streaming.write_shards(big_array, "shards/")
 model.pretrain(vade_tf.data.streaming.sample("shards/", 50_000, seed=0))
-model.initialize_gmm(vade_tf.data.streaming.sample("shards/", 50_000, seed=1))
+model.initialize_mixture(
+    vade_tf.data.streaming.sample("shards/", 50_000, seed=1)
+)
 model.compile()
 model.fit(vade_tf.data.streaming.stream("shards/", batch_size=100, seed=0),
           epochs=20)

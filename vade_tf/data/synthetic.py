@@ -32,7 +32,8 @@ def make_count_clusters(
       probability `sigmoid(-1 - log mean)` (more dropout for low means).
 
     With the defaults about half the counts are 0 and the clusters are
-    hard but not hopeless; `benchmarks/count_clusters.py` measures how
+    hard but not hopeless; `python -m benchmarks.quality.count_clusters`
+    measures how
     well the true parameters, k-means and VaDE separate them
     (docs/results.md, "Count data").
 

@@ -5,7 +5,7 @@
 - `config`: the model's defaults, written once (`ModelConfig`);
 - `networks`: the encoder and decoder;
 - `layers`: the small layers and constraints they use;
-- `mixture_prior`: the Gaussian mixture prior layer (`GMMPosterior`: p(c|z));
+- `mixture_prior`: the Gaussian mixture prior layer (`MixturePrior`: p(c|z));
 - `likelihoods`: p(x|z) families (Bernoulli, Gaussian, NB, ZINB);
 - `elbo`: the ELBO's terms as pure functions;
 - `baselines`: the VAE + GMM baseline (a `VaDE` with another prior term);

@@ -6,7 +6,7 @@ N(0, I), then a Gaussian mixture fitted on the latent means. It runs
 through `vade_tf.workflow.train` like a `VaDE`, so it pretrains (or loads)
 the same autoencoder, trains with the same recipe, and its clusters come
 from the same code: after training the workflow fits the mixture on the
-latent means (`VaDE.initialize_gmm`), and `predict_clusters` gives each
+latent means (`VaDE.initialize_mixture`), and `predict_clusters` gives each
 sample's most probable component at z_mean, which for the exact posterior
 is `GaussianMixture.predict` on the latent means.
 """
@@ -65,7 +65,8 @@ def fit_mixture_after_training(model, x, recipe, *, random_state, default):
 
     For a model trained without its mixture (`fits_mixture_after_training`,
     `vade_tf.model.baselines.VAEGMM`) a diagonal Gaussian mixture
-    (`gmm_init="gmm"`, from the best of `recipe.gmm_n_init` k-means runs)
+    (`mixture_init="gmm"`, from the best of `recipe.mixture_n_init` k-means
+    runs)
     is fitted on the latent means and written into the model. The trained
     networks are left exactly as they are: no latent rescaling and no reset
     of the log-variance head. Other models are left alone.
@@ -82,11 +83,11 @@ def fit_mixture_after_training(model, x, recipe, *, random_state, default):
     """
     if not model.fits_mixture_after_training:
         return default
-    return model.initialize_gmm(
+    return model.initialize_mixture(
         x,
-        gmm_init="gmm",
+        mixture_init="gmm",
         random_state=random_state,
-        n_init=recipe.gmm_n_init,
+        n_init=recipe.mixture_n_init,
         posterior_var_ratio=None,
         latent_std=None,
     )

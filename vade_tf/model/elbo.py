@@ -6,7 +6,7 @@ VaDE maximises, for each sample x,
               - E_q[log q(z|x)] - E_q[log q(c|x)]
 
 with q(z|x) = N(mu~, diag sigma~2) from the encoder and q(c|x) = gamma
-from `vade_tf.model.mixture_prior.GMMPosterior`. Training minimises
+from `vade_tf.model.mixture_prior.MixturePrior`. Training minimises
 
     loss = alpha * reconstruction + beta * kl
 
@@ -41,18 +41,6 @@ import math
 from keras import ops
 
 from vade_tf import numerics
-
-# The likelihoods p(x|z) live in `vade_tf.model.likelihoods`; their names stay
-# importable from here, where the reconstruction term was first defined.
-from vade_tf.model.likelihoods import (  # noqa: E402, F401
-    BernoulliLikelihood,
-    GaussianLikelihood,
-    Likelihood,
-    NegativeBinomialLikelihood,
-    ZeroInflatedNegativeBinomialLikelihood,
-    get_likelihood,
-    serialize_likelihood,
-)
 
 # =============================================================================
 # Mixture-prior terms

@@ -117,14 +117,15 @@ def _has(callbacks, kind):
     return any(isinstance(callback, kind) for callback in callbacks)
 
 
-def optimizer_pair(optimizer, gmm_optimizer, compile_kwargs):
+def optimizer_pair(optimizer, mixture_optimizer, compile_kwargs):
     """The two optimizers of `VaDE.compile`, defaults filled in, and its
     other arguments checked.
 
     Args:
-        optimizer, gmm_optimizer: optimizers, their names or `None` for the
+        optimizer, mixture_optimizer: optimizers, their names or `None` for the
             "original" recipe's `Adam(0.002, epsilon=1e-4)`.
-        compile_kwargs: dict of the other `compile` arguments.
+        compile_kwargs: dict of the other `compile` arguments; an old
+            `gmm_optimizer` is taken out of it as `mixture_optimizer`.
 
     Returns:
         Tuple of two distinct `keras.optimizers.Optimizer`s.
@@ -143,15 +144,24 @@ def optimizer_pair(optimizer, gmm_optimizer, compile_kwargs):
             f"loss={compile_kwargs['loss']!r}. Use `alpha` or `likelihood` "
             "in the constructor to change the reconstruction term."
         )
-    default, default_gmm = recipes.ORIGINAL.optimizers()
+    if "gmm_optimizer" in compile_kwargs:  # its name before the rename
+        if mixture_optimizer is not None:
+            raise TypeError(
+                "gmm_optimizer is the old name of mixture_optimizer; give "
+                "only one of them."
+            )
+        mixture_optimizer = compile_kwargs.pop("gmm_optimizer")
+    default, default_mixture = recipes.ORIGINAL.optimizers()
     optimizer = keras.optimizers.get(optimizer or default)
-    gmm_optimizer = keras.optimizers.get(gmm_optimizer or default_gmm)
-    if optimizer is gmm_optimizer:
+    mixture_optimizer = keras.optimizers.get(
+        mixture_optimizer or default_mixture
+    )
+    if optimizer is mixture_optimizer:
         raise ValueError(
-            "`optimizer` and `gmm_optimizer` must be two different "
+            "`optimizer` and `mixture_optimizer` must be two different "
             "optimizer objects: each is built on its own variables."
         )
-    return optimizer, gmm_optimizer
+    return optimizer, mixture_optimizer
 
 
 def default_steps_per_execution():
@@ -160,12 +170,12 @@ def default_steps_per_execution():
     return STEPS_PER_EXECUTION if distribute.multi_step_supported() else 1
 
 
-def compile_config(optimizer, gmm_optimizer, **compile_kwargs):
+def compile_config(optimizer, mixture_optimizer, **compile_kwargs):
     """What `VaDE.get_compile_config` saves: both optimizers and the plain
     `compile` arguments, for `compile_arguments` to rebuild them."""
     return {
         "optimizer": keras.optimizers.serialize(optimizer),
-        "gmm_optimizer": keras.optimizers.serialize(gmm_optimizer),
+        "mixture_optimizer": keras.optimizers.serialize(mixture_optimizer),
         "jit_compile": compile_kwargs.get("jit_compile"),
         "steps_per_execution": compile_kwargs.get("steps_per_execution"),
         **{
@@ -181,7 +191,10 @@ def compile_arguments(config):
     extra = {key: config[key] for key in SAVED_COMPILE_ARGS if key in config}
     return {
         "optimizer": keras.optimizers.deserialize(config["optimizer"]),
-        "gmm_optimizer": keras.optimizers.deserialize(config["gmm_optimizer"]),
+        "mixture_optimizer": keras.optimizers.deserialize(
+            # "gmm_optimizer": the key of files saved before the rename
+            config.get("mixture_optimizer", config.get("gmm_optimizer"))
+        ),
         "jit_compile": config.get("jit_compile", compilation.JIT_COMPILE),
         **extra,
     }

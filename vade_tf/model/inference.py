@@ -192,7 +192,7 @@ def generate(
 ):
     """Samples x from one mixture component.
 
-    Draws z from the component (`GMMPosterior.sample_z`, optionally keeping
+    Draws z from the component (`MixturePrior.sample_z`, optionally keeping
     only draws with p(cluster|z) >= `min_posterior`, as the original did
     with 0.999) and decodes it to the mean of p(x|z), in the data's units.
 

@@ -2,7 +2,7 @@
 standardisation, the likelihoods' shared parameters, the draw of z.
 
 `Sampling` draws z from q(z|x) with the reparameterisation trick. The
-mixture prior itself, `GMMPosterior`, is in `vade_tf.model.mixture_prior`.
+mixture prior itself, `MixturePrior`, is in `vade_tf.model.mixture_prior`.
 """
 
 
@@ -32,7 +32,7 @@ class SimplexConstraint(keras.constraints.Constraint):
 
     Args:
         min_value: float, the smallest weight any component keeps; must be
-            below `1 / n_components` (`GMMPosterior` checks this).
+            below `1 / n_components` (`MixturePrior` checks this).
     """
 
     def __init__(self, min_value=1e-6):
@@ -260,8 +260,8 @@ class CountMean(keras.layers.Layer):
 
     `exp(log_mean)`, times `1 - sigmoid(dropout_logit)` when zero-inflated,
     from the decoder's raw outputs laid out as
-    `vade_tf.model.elbo.NegativeBinomialLikelihood.split_outputs` reads them
-    (the shared log sizes, at the end, are not used).
+    `vade_tf.model.likelihoods.NegativeBinomialLikelihood.split_outputs`
+    reads them (the shared log sizes, at the end, are not used).
 
     Args:
         input_dim: int, the number of features D.

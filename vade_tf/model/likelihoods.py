@@ -476,7 +476,7 @@ def get_likelihood(identifier):
         return keras.saving.deserialize_keras_object(identifier)
     raise ValueError(
         f"Unknown likelihood. Expected one of {sorted(_LIKELIHOODS)} or a "
-        f"vade_tf.model.elbo.Likelihood instance. Received: "
+        f"vade_tf.model.likelihoods.Likelihood instance. Received: "
         f"likelihood={identifier!r}"
     )
 

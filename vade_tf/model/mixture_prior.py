@@ -1,4 +1,4 @@
-"""VaDE's Gaussian-mixture prior as a layer: `GMMPosterior`.
+"""VaDE's Gaussian-mixture prior as a layer: `MixturePrior`.
 
 It owns the mixture parameters (`theta_p`, `c_mean`, `c_var`) and computes,
 in log space, the joint log p(c, z), the posterior p(c|z) (`p_c_z`) and
@@ -20,12 +20,12 @@ GAMMA_MODES = choices.GAMMA_MODES
 
 
 # The original release adds this to every p(c, z) before normalising in
-# training ("original" mode only; see `GMMPosterior.training_log_p_c_z`).
+# training ("original" mode only; see `MixturePrior.training_log_p_c_z`).
 ORIGINAL_P_C_Z_OFFSET = 1e-10
 
 
 @keras.saving.register_keras_serializable(package="vade_tf")
-class GMMPosterior(keras.layers.Layer):
+class MixturePrior(keras.layers.Layer):
     """VaDE's mixture prior p(c) p(z|c) and the cluster posterior.
 
     Holds three trainable weights: `theta_p` of shape `(K,)` (mixture
@@ -58,7 +58,7 @@ class GMMPosterior(keras.layers.Layer):
         min_var: float, the floor of `c_var`.
         min_weight: float, the floor of each mixture weight.
         seed: int or `None`; `c_mean` starts from N(0, 1) draws with this
-            seed so the components differ even before `initialize_gmm`.
+            seed so the components differ even before `initialize_mixture`.
 
     Call arguments:
         inputs: tensor z of shape `(batch, D)`.
@@ -68,7 +68,7 @@ class GMMPosterior(keras.layers.Layer):
 
     Example:
 
-    >>> layer = GMMPosterior(n_clusters=3, latent_dim=2)
+    >>> layer = MixturePrior(n_clusters=3, latent_dim=2)
     >>> layer(np.zeros((4, 2), "float32")).shape
     (4, 3)
     """
@@ -316,3 +316,7 @@ class GMMPosterior(keras.layers.Layer):
             "seed": self.seed,
         }
         return {**super().get_config(), **config}
+
+
+# Files saved before the layer's rename name it `vade_tf>GMMPosterior`.
+keras.saving.get_custom_objects()["vade_tf>GMMPosterior"] = MixturePrior

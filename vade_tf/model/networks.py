@@ -78,7 +78,7 @@ def build_encoder(
         name="z_mean",
     )(hidden)
     # The log-variance head is not pretrained; it starts at zero (unit
-    # variance for every input) and `VaDE.initialize_gmm` scales it to the
+    # variance for every input) and `VaDE.initialize_mixture` scales it to the
     # mixture it fits.
     z_log_var = keras.layers.Dense(
         latent_dim, kernel_initializer="zeros", name="z_log_var"
@@ -110,7 +110,7 @@ def build_decoder(
         latent_dim: int, D.
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder uses them reversed.
-        likelihood: a `vade_tf.model.elbo.Likelihood` or its name.
+        likelihood: a `vade_tf.model.likelihoods.Likelihood` or its name.
         kernel_initializer: a Keras initializer or its name; each layer
             gets its own copy (see `layer_initializer`).
         seed: int or `None`, seeds the copies.

@@ -1,15 +1,16 @@
 """The model's start: the pretrained autoencoder and the mixture prior.
 
 `StartMixin` gives `vade_tf.VaDE` its `pretrain`, weight-file and
-`initialize_gmm` methods, each a call into `vade_tf.training.pretraining` (the
-autoencoder, its recipes and weight files) or `vade_tf.training.mixture_init`
+`initialize_mixture` methods, each a call into `vade_tf.training.pretraining`
+(the
+autoencoder, its recipes and weight files) or `vade_tf.training.latent_mixture`
 (the
 mixture fitted on the latent means), where the work and its documentation
 live.
 """
 
 from vade_tf import validation
-from vade_tf.training import mixture_init, pretraining, weights
+from vade_tf.training import latent_mixture, pretraining, weights
 
 
 class StartMixin:
@@ -30,27 +31,27 @@ class StartMixin:
         """Loads autoencoder weights (this project's or the original's)."""
         weights.load_autoencoder_weights(self, path)
 
-    def initialize_gmm(
+    def initialize_mixture(
         self,
         x,
-        gmm_init="gmm",
+        mixture_init="gmm",
         random_state=None,
         n_init=1,
-        posterior_var_ratio=mixture_init.POSTERIOR_VAR_RATIO,
+        posterior_var_ratio=latent_mixture.POSTERIOR_VAR_RATIO,
         latent_std=None,
         n_restarts=1,
     ):
         """Fits the mixture prior on the latent means of `x` and starts the
         log-variance head below the mixture's scale; returns the fitted
         scikit-learn estimator. See
-        `vade_tf.training.mixture_init.initialize_mixture`
-        for every argument (`gmm_init` "gmm" or "kmeans", `latent_std` to
+        `vade_tf.training.latent_mixture.initialize_mixture`
+        for every argument (`mixture_init` "gmm" or "kmeans", `latent_std` to
         rescale the latent space first, `n_restarts` fits kept by
         likelihood)."""
-        return mixture_init.initialize_mixture(
+        return latent_mixture.initialize_mixture(
             self,
             x,
-            gmm_init=gmm_init,
+            mixture_init=mixture_init,
             random_state=random_state,
             n_init=n_init,
             posterior_var_ratio=posterior_var_ratio,
@@ -58,7 +59,7 @@ class StartMixin:
             n_restarts=n_restarts,
         )
 
-    def set_gmm_parameters(self, theta_p, c_mean, c_var):
+    def set_mixture_parameters(self, theta_p, c_mean, c_var):
         """Assigns theta_p `(K,)`, c_mean and c_var `(K, D)`; see
-        `vade_tf.model.mixture_prior.GMMPosterior.set_parameters`."""
+        `vade_tf.model.mixture_prior.MixturePrior.set_parameters`."""
         self.gmm.set_parameters(theta_p, c_mean, c_var)

@@ -5,7 +5,7 @@ The model reads top to bottom: the encoder and decoder builders, then the
 two-optimizer `compile` and the training step, and the public inference and
 generation methods. The rest lives beside what it works on: pretraining in
 `vade_tf.training.pretraining`, the mixture's start in
-`vade_tf.training.mixture_init`, input
+`vade_tf.training.latent_mixture`, input
 checks in `vade_tf.validation`, the workflow in `vade_tf.workflow`.
 """
 
@@ -82,7 +82,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     `vade_tf.model.elbo`) with two optimizers, one for the networks and one for
     the mixture, as in the original release.
 
-    The workflow is `pretrain`, `initialize_gmm` (a mixture on the latent
+    The workflow is `pretrain`, `initialize_mixture` (a mixture on the latent
     means), `compile`, `fit`; `vade_tf.workflow.train` runs it from a
     recipe. Calling the model returns q(c|x) at z_mean, `(batch, K)`.
 
@@ -92,12 +92,12 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         latent_dim: int, the latent dimension D.
         hidden_dims: ints, the encoder's hidden widths (the decoder mirrors).
         likelihood: `"bernoulli"` (data in [0, 1]), `"gaussian"`, `"nb"` or
-            `"zinb"` (counts), or a `vade_tf.model.elbo.Likelihood`.
+            `"zinb"` (counts), or a `vade_tf.model.likelihoods.Likelihood`.
         alpha: float > 0, the weight of the reconstruction term.
         beta: float > 0, the weight of the prior (KL) terms, as in
             beta-VAE: the loss is `alpha * reconstruction + beta * kl`.
         gamma_mode: `"exact"` or `"original"`
-        (`vade_tf.model.mixture_prior.GMMPosterior`).
+        (`vade_tf.model.mixture_prior.MixturePrior`).
         seed: int or `None`, seeds z sampling and the initial weights.
         kernel_initializer: initializer of every Dense kernel.
         **kwargs: passed to `keras.Model` (for example `name`).
@@ -108,7 +108,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     x, y = vade_tf.data.datasets.load_dataset("digits")
     model = vade_tf.VaDE(input_dim=64, n_clusters=10, seed=0)
     model.pretrain(x, epochs=50)
-    model.initialize_gmm(x, random_state=0)
+    model.initialize_mixture(x, random_state=0)
     model.compile()
     model.fit(x, epochs=50, batch_size=100)
     clusters = model.predict_clusters(x)
@@ -169,7 +169,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
             )
         # The mixture, the draws of z and the ELBO stay in float32 under a
         # mixed-precision policy; only the two networks follow the policy.
-        self.gmm = mixture_prior.GMMPosterior(
+        self.gmm = mixture_prior.MixturePrior(
             self.n_clusters,
             self.latent_dim,
             gamma_mode=gamma_mode,
@@ -186,7 +186,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
-        self.gmm_optimizer = None
+        self.mixture_optimizer = None
 
     # --- The mixture parameters, as trainable variables on the model -------
 
@@ -206,15 +206,15 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         return self.gmm.c_var
 
     @property
-    def gmm_variables(self):
-        """`[theta_p, c_mean, c_var]`, trained by `gmm_optimizer`."""
+    def mixture_variables(self):
+        """`[theta_p, c_mean, c_var]`, trained by `mixture_optimizer`."""
         return list(self.gmm.trainable_variables)
 
     @property
     def network_variables(self):
         """Every trainable variable but the mixture's, for `optimizer`."""
-        gmm_ids = {id(variable) for variable in self.gmm_variables}
-        return [v for v in self.trainable_variables if id(v) not in gmm_ids]
+        mixture_ids = {id(variable) for variable in self.mixture_variables}
+        return [v for v in self.trainable_variables if id(v) not in mixture_ids]
 
     @property
     def metrics(self):
@@ -305,7 +305,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     def compile(
         self,
         optimizer=None,
-        gmm_optimizer=None,
+        mixture_optimizer=None,
         jit_compile=compilation.JIT_COMPILE,
         steps_per_execution=None,
         **kwargs,
@@ -315,7 +315,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         Args:
             optimizer: optimizer of the encoder and decoder weights; default
                 the "original" recipe's `Adam(0.002, epsilon=1e-4)`.
-            gmm_optimizer: optimizer of `theta_p`, `c_mean`, `c_var`; the
+            mixture_optimizer: optimizer of `theta_p`, `c_mean`, `c_var`; the
                 same default; a different object from `optimizer`.
             jit_compile: True, False or "auto" (XLA, except for a bfloat16
                 network on a CPU with AMX; `vade_tf.training.compilation`).
@@ -324,8 +324,8 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
             **kwargs: passed to `keras.Model.compile`; no `loss` or
                 `metrics`: the loss is VaDE's ELBO.
         """
-        optimizer, gmm_optimizer = fitting.optimizer_pair(
-            optimizer, gmm_optimizer, kwargs
+        optimizer, mixture_optimizer = fitting.optimizer_pair(
+            optimizer, mixture_optimizer, kwargs
         )
         super().compile(
             optimizer=optimizer,
@@ -336,14 +336,14 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
             or fitting.default_steps_per_execution(),
             **kwargs,
         )
-        self.gmm_optimizer = gmm_optimizer
+        self.mixture_optimizer = mixture_optimizer
         # Build each optimizer on its own variables now, outside any traced
         # function; Keras would otherwise build `optimizer` on all of them.
         self.optimizer.build(self.network_variables)
-        self.gmm_optimizer.build(self.gmm_variables)
+        self.mixture_optimizer.build(self.mixture_variables)
         self._vade_compile_config = fitting.compile_config(
             self.optimizer,
-            self.gmm_optimizer,
+            self.mixture_optimizer,
             jit_compile=jit_compile,
             steps_per_execution=steps_per_execution,
             **kwargs,
@@ -379,7 +379,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     def train_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         network_variables = self.network_variables
-        gmm_variables = self.gmm_variables
+        mixture_variables = self.mixture_variables
         with tf.GradientTape() as tape:
             loss, reconstruction, kl = self._loss_and_terms(
                 x, sample_weight, training=True
@@ -392,17 +392,17 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
             # LossScaleOptimizer undoes it in `apply`), else unchanged.
             scaled_loss = self.optimizer.scale_loss(scaled_loss)
         gradients = tape.gradient(
-            scaled_loss, network_variables + gmm_variables
+            scaled_loss, network_variables + mixture_variables
         )
         split = len(network_variables)
         # The float32 mixture's optimizer knows no loss scale: its gradients
         # are unscaled here (before the network's `apply` may change it).
-        gmm_gradients = gradients[split:]
+        mixture_gradients = gradients[split:]
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             scale = ops.cast(self.optimizer.dynamic_scale, "float32")
-            gmm_gradients = [gradient / scale for gradient in gmm_gradients]
+            mixture_gradients = [g / scale for g in mixture_gradients]
         self.optimizer.apply(gradients[:split], network_variables)
-        self.gmm_optimizer.apply(gmm_gradients, gmm_variables)
+        self.mixture_optimizer.apply(mixture_gradients, mixture_variables)
         return self._update_trackers(x, loss, reconstruction, kl)
 
     def test_step(self, data):

@@ -8,7 +8,7 @@
   selection;
 - `pretraining`: the autoencoder's pretraining recipes;
 - `weights`: autoencoder weight files (this project's and the original's);
-- `mixture_init`: the mixture prior's start, fitted on the latent means;
+- `latent_mixture`: the mixture prior's start, fitted on the latent means;
 - `start_selection`: several mixture starts, the best kept by the ELBO;
 - `k_selection`: choosing the number of clusters without labels;
 - `compilation`: whether a step compiles with XLA;

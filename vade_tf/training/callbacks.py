@@ -100,7 +100,7 @@ class StepDecay(keras.callbacks.Callback):
     """The original release's schedule, driving both VaDE optimizers.
 
     At the start of epoch e the learning rate of `model.optimizer` and
-    `model.gmm_optimizer` is `max(initial * decay ** (e // every), floor)`
+    `model.mixture_optimizer` is `max(initial * decay ** (e // every), floor)`
     (a rate that starts below the floor is left as it is). A recipe's
     schedule is `recipe.schedule()`:
     `vade_tf.training.recipes.ORIGINAL.schedule()`
@@ -134,9 +134,9 @@ class StepDecay(keras.callbacks.Callback):
 
     def _optimizers(self):
         optimizers = [self.model.optimizer]
-        gmm_optimizer = getattr(self.model, "gmm_optimizer", None)
-        if gmm_optimizer is not None:
-            optimizers.append(gmm_optimizer)
+        mixture_optimizer = getattr(self.model, "mixture_optimizer", None)
+        if mixture_optimizer is not None:
+            optimizers.append(mixture_optimizer)
         return optimizers
 
     @staticmethod
@@ -375,8 +375,8 @@ class CollapseMonitor(keras.callbacks.Callback):
                 f"epoch {epoch + 1}: the mixture weight of cluster {c} fell "
                 f"to {theta[c]:.2g} (< {min_weight:.2g}): the prior gave the "
                 "cluster up. Likely cause: the mixture's steps are too large "
-                "for its scale (lower gmm_learning_rate, or "
-                'gmm_updates="relative" / --gmm-updates relative).',
+                "for its scale (lower mixture_learning_rate, or "
+                'mixture_updates="relative" / --mixture-updates relative).',
             )
         emptied = [
             c

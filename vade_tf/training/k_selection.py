@@ -29,7 +29,9 @@ Example:
 
 ```python
 z = model.transform(x)          # a pretrained model's latent means
-selection = vade_tf.training.k_selection.choose_n_clusters(z, (2, 12), seed=0)
+selection = vade_tf.training.k_selection.choose_n_clusters(
+    z, (2, 12), random_state=0
+)
 selection.n_clusters, selection.scores
 ```
 """
@@ -245,14 +247,14 @@ def _dirichlet_process_k(z, k_max, random_state):
     return int(np.sum(counts >= DP_MIN_SHARE * len(z)))
 
 
-def score_k(z, k_values, criterion=DEFAULT_CRITERION, seed=0):
+def score_k(z, k_values, criterion=DEFAULT_CRITERION, random_state=0):
     """The criterion at every K, on latent means `z`.
 
     Args:
         z: array of shape `(n_samples, latent_dim)`, the latent means.
         k_values: sequence of int >= 2.
         criterion: one of `CRITERIA`.
-        seed: int, seeds k-means and the mixtures.
+        random_state: int, seeds k-means and the mixtures.
 
     Returns:
         list of float, one per K (see the module docstring for each
@@ -265,15 +267,17 @@ def score_k(z, k_values, criterion=DEFAULT_CRITERION, seed=0):
         )
     z = _scaled(z)
     if criterion == "dp":
-        found = _dirichlet_process_k(z, max(k_values), seed)
+        found = _dirichlet_process_k(z, max(k_values), random_state)
         return [1.0 if k == found else 0.0 for k in k_values]
     if criterion == "silhouette":
-        return [_silhouette(z, k, seed) for k in k_values]
+        return [_silhouette(z, k, random_state) for k in k_values]
     covariance = "full" if criterion == "bic" else "diag"
-    return [_mixture_bic(z, k, covariance, seed) for k in k_values]
+    return [_mixture_bic(z, k, covariance, random_state) for k in k_values]
 
 
-def choose_n_clusters(z, k_range=None, criterion=DEFAULT_CRITERION, seed=0):
+def choose_n_clusters(
+    z, k_range=None, criterion=DEFAULT_CRITERION, random_state=0
+):
     """Chooses K for latent means `z` by `criterion`.
 
     Args:
@@ -281,7 +285,7 @@ def choose_n_clusters(z, k_range=None, criterion=DEFAULT_CRITERION, seed=0):
         k_range: `(k_min, k_max)` (both included), a string `"k_min:k_max"`,
             or `None` for `default_k_range(n_samples)`.
         criterion: one of `CRITERIA`.
-        seed: int, seeds k-means and the mixtures.
+        random_state: int, seeds k-means and the mixtures.
 
     Returns:
         A `KSelection`.
@@ -296,7 +300,7 @@ def choose_n_clusters(z, k_range=None, criterion=DEFAULT_CRITERION, seed=0):
         )
     k_values = check_k_range(k_range, n_samples=len(z))
     started = time.perf_counter()
-    scores = score_k(z, k_values, criterion, seed)
+    scores = score_k(z, k_values, criterion, random_state)
     lower = LOWER_IS_BETTER.get(criterion, False)
     pick = np.argmin(scores) if lower else np.argmax(scores)
     return KSelection(

@@ -29,7 +29,7 @@ import tensorflow as tf
 from keras import ops
 
 # The mixture weights' names
-# (`vade_tf.model.mixture_prior.GMMPosterior.add_weight`).
+# (`vade_tf.model.mixture_prior.MixturePrior.add_weight`).
 _LOG_SCALE = ("theta_p", "c_var")
 _MEAN = "c_mean"
 _VAR = "c_var"
@@ -40,7 +40,8 @@ class MixtureAdam(keras.optimizers.Adam):
     """Adam with steps relative to the scale of the mixture prior.
 
     Takes the arguments of `keras.optimizers.Adam`. Built on the variables
-    of a `vade_tf.model.mixture_prior.GMMPosterior` (`VaDE.gmm_variables`), it
+    of a `vade_tf.model.mixture_prior.MixturePrior` (`VaDE.mixture_variables`),
+    it
     updates
     `c_var` and `theta_p` multiplicatively and `c_mean` in units of its
     component's standard deviation (see the module docstring).
@@ -49,7 +50,7 @@ class MixtureAdam(keras.optimizers.Adam):
 
     ```python
     model.compile(
-        gmm_optimizer=MixtureAdam(0.002, epsilon=1e-4)
+        mixture_optimizer=MixtureAdam(0.002, epsilon=1e-4)
     )
     ```
     """

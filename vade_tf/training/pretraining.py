@@ -2,7 +2,7 @@
 
 VaDE starts from a deterministic autoencoder (encoder -> z_mean -> decoder)
 and a Gaussian mixture fitted on its latent means
-(`vade_tf.training.mixture_init`);
+(`vade_tf.training.latent_mixture`);
 without them training collapses into one cluster.
 
 Weight files are HDF5 in the layout of the original release (Keras 1/2
@@ -204,7 +204,7 @@ def likelihood_loss(likelihood, input_dim):
     optimises the same reconstruction term as VaDE.
 
     Args:
-        likelihood: a `vade_tf.model.elbo.Likelihood`.
+        likelihood: a `vade_tf.model.likelihoods.Likelihood`.
         input_dim: int.
 
     Returns:
@@ -524,7 +524,9 @@ def pretrain_or_load(
     Returns:
         Tuple `(pretrain_recipe or None, history dict, seconds)`.
     """
-    if pretrained is not None and not isinstance(pretrained, (str, os.PathLike)):
+    if pretrained is not None and not isinstance(
+        pretrained, (str, os.PathLike)
+    ):
         weights.copy_autoencoder(pretrained, model)  # a pretrained VaDE
         return None, {}, 0.0
     if pretrained is not None:

@@ -27,7 +27,7 @@ Example:
 
 ```python
 recipe = vade_tf.training.recipes.get_recipe("original", epochs=30)
-optimizer, gmm_optimizer = recipe.optimizers()
+optimizer, mixture_optimizer = recipe.optimizers()
 ```
 """
 
@@ -41,20 +41,63 @@ from vade_tf import choices, validation
 # `vade_tf.training.pretraining.recipe_settings`.
 PRETRAIN_RECIPE_AUTO = "auto"
 # How the mixture prior starts
-# (`vade_tf.training.mixture_init.fit_latent_mixture`):
+# (`vade_tf.training.latent_mixture.fit_latent_mixture`):
 # EM for a diagonal Gaussian mixture from the best k-means partition, or
 # that k-means partition itself.
-GMM_INITS = ("gmm", "kmeans")
+MIXTURE_INITS = ("gmm", "kmeans")
 # How the mixture optimizer steps: "absolute" is plain Adam, as in the
 # original release; "relative" is `vade_tf.training.optimizers.MixtureAdam`,
 # whose
 # steps scale with the mixture (variances and weights multiplicatively,
 # means in units of their component's standard deviation).
-GMM_UPDATES = ("absolute", "relative")
+MIXTURE_UPDATES = ("absolute", "relative")
 
 
-def _setting(default, help, flag=None, choices=None, metavar=None,
-             default_help=None):
+# Field names from before "mixture" became the one word for the mixture
+# prior's settings. `Recipe.replace`, `get_recipe` and the command line still
+# take them, so older scripts and run folders (their `command.json`) work.
+RENAMED_FIELDS = {
+    "gmm_init": "mixture_init",
+    "gmm_n_init": "mixture_n_init",
+    "gmm_learning_rate": "mixture_learning_rate",
+    "gmm_updates": "mixture_updates",
+}
+# The command line's flags of those fields before the rename (`--gmm-lr`,
+# ...), and the flag (`argparse` dest) each is now.
+RENAMED_FLAGS = {
+    "gmm_init": "mixture_init",
+    "gmm_n_init": "mixture_n_init",
+    "gmm_lr": "mixture_lr",
+    "gmm_updates": "mixture_updates",
+}
+
+
+def renamed(changes):
+    """`changes` with the old field names of `RENAMED_FIELDS` replaced.
+
+    Args:
+        changes: dict of field name to value.
+
+    Returns:
+        A new dict keyed by current field names.
+
+    Raises:
+        TypeError: an old name and its new name are both given.
+    """
+    result = {}
+    for name, value in changes.items():
+        new = RENAMED_FIELDS.get(name, name)
+        if new in result:
+            raise TypeError(
+                f"{name} is the old name of {new}; give only one of them."
+            )
+        result[new] = value
+    return result
+
+
+def _setting(
+    default, help, flag=None, choices=None, metavar=None, default_help=None
+):
     """A `Recipe` field a user sets: the command line's flag (`--<flag>`,
     the field's name unless given) and `VaDEClustering`'s parameter are
     made from it (`tunable_fields`)."""
@@ -81,13 +124,14 @@ class Recipe:
         pretrain_epochs: int >= 0; 0 skips pretraining.
         pretrain_batch_size: int or `None` for the pretraining recipe's.
         noise: float in [0, 1), input dropout while pretraining.
-        gmm_init: one of `GMM_INITS`.
-        gmm_n_init: int >= 1, k-means runs for the mixture's start.
+        mixture_init: one of `MIXTURE_INITS`.
+        mixture_n_init: int >= 1, k-means runs for the mixture's start.
         latent_std: float > 0 or `None`; rescale the latent space to this
             mean per-dimension std before fitting the mixture.
         learning_rate: float > 0, Adam's rate for the encoder and decoder.
-        gmm_learning_rate: float > 0, Adam's rate for theta_p, c_mean, c_var.
-        gmm_updates: one of `GMM_UPDATES`.
+        mixture_learning_rate: float > 0, Adam's rate for theta_p, c_mean,
+        c_var.
+        mixture_updates: one of `MIXTURE_UPDATES`.
         epsilon: float > 0, Adam's epsilon for both.
         lr_decay: float in (0, 1], the schedule's factor (1 turns it off).
         lr_decay_every: int >= 1, epochs between decays.
@@ -122,13 +166,13 @@ class Recipe:
         "counts 256)",
     )
     noise: float = _setting(0.0, "input dropout rate while pretraining")
-    gmm_init: str = _setting(
+    mixture_init: str = _setting(
         "gmm",
         "how the mixture prior starts: gmm = EM from the best k-means "
         "partition, kmeans = that partition",
-        choices=GMM_INITS,
+        choices=MIXTURE_INITS,
     )
-    gmm_n_init: int = _setting(
+    mixture_n_init: int = _setting(
         10, "k-means runs for the mixture's start", metavar="N"
     )
     latent_std: float | None = _setting(
@@ -139,17 +183,17 @@ class Recipe:
     learning_rate: float = _setting(
         0.002, "Adam learning rate of the encoder and decoder", flag="lr"
     )
-    gmm_learning_rate: float = _setting(
+    mixture_learning_rate: float = _setting(
         0.002,
         "Adam learning rate of the mixture (theta_p, c_mean, c_var)",
-        flag="gmm_lr",
+        flag="mixture_lr",
     )
-    gmm_updates: str = _setting(
+    mixture_updates: str = _setting(
         "absolute",
         "the mixture's Adam steps: absolute (plain Adam, as the original) or "
         "relative to the mixture's scale "
         "(vade_tf.training.optimizers.MixtureAdam)",
-        choices=GMM_UPDATES,
+        choices=MIXTURE_UPDATES,
     )
     epsilon: float = 1e-4
     lr_decay: float = 0.9
@@ -162,13 +206,11 @@ class Recipe:
         "mixture starts tried on the autoencoder, each trained for "
         "start_epochs; the one with the highest ELBO (no labels) trains on",
     )
-    start_epochs: int = _setting(
-        2, "epochs of each start before the choice"
-    )
+    start_epochs: int = _setting(2, "epochs of each start before the choice")
 
     def __post_init__(self):
         validation.check_int(self.pretrain_epochs, "pretrain_epochs", 0)
-        validation.check_int(self.gmm_n_init, "gmm_n_init", 1)
+        validation.check_int(self.mixture_n_init, "mixture_n_init", 1)
         validation.check_int(self.lr_decay_every, "lr_decay_every", 1)
         validation.check_int(self.batch_size, "batch_size", 1)
         validation.check_int(self.epochs, "epochs", 1)
@@ -183,9 +225,13 @@ class Recipe:
             "pretrain_recipe",
             (PRETRAIN_RECIPE_AUTO, *choices.PRETRAIN_RECIPES),
         )
-        validation.check_choice(self.gmm_init, "gmm_init", GMM_INITS)
-        validation.check_choice(self.gmm_updates, "gmm_updates", GMM_UPDATES)
-        for name in ("learning_rate", "gmm_learning_rate", "epsilon"):
+        validation.check_choice(
+            self.mixture_init, "mixture_init", MIXTURE_INITS
+        )
+        validation.check_choice(
+            self.mixture_updates, "mixture_updates", MIXTURE_UPDATES
+        )
+        for name in ("learning_rate", "mixture_learning_rate", "epsilon"):
             validation.check_positive_float(getattr(self, name), name)
         if self.latent_std is not None:
             validation.check_positive_float(self.latent_std, "latent_std")
@@ -204,29 +250,30 @@ class Recipe:
             )
 
     def replace(self, **changes):
-        """A copy with `changes` applied (unknown names raise `TypeError`)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes` applied (unknown names raise `TypeError`;
+        the names in `RENAMED_FIELDS` are taken for their new ones)."""
+        return dataclasses.replace(self, **renamed(changes))
 
     def optimizers(self):
         """New `(network, mixture)` Adam optimizers at this recipe's rates.
 
         Returns:
             Tuple of a `keras.optimizers.Adam` and, for the mixture, a
-            `keras.optimizers.Adam` (`gmm_updates="absolute"`) or a
+            `keras.optimizers.Adam` (`mixture_updates="absolute"`) or a
             `vade_tf.training.optimizers.MixtureAdam` (`"relative"`).
         """
         import keras
 
         from vade_tf.training import optimizers
 
-        gmm_class = (
+        mixture_class = (
             optimizers.MixtureAdam
-            if self.gmm_updates == "relative"
+            if self.mixture_updates == "relative"
             else keras.optimizers.Adam
         )
         return (
             keras.optimizers.Adam(self.learning_rate, epsilon=self.epsilon),
-            gmm_class(self.gmm_learning_rate, epsilon=self.epsilon),
+            mixture_class(self.mixture_learning_rate, epsilon=self.epsilon),
         )
 
     def schedule(self):
@@ -241,7 +288,7 @@ class Recipe:
             decay=self.lr_decay,
             every=self.lr_decay_every,
             floor=self.lr_floor,
-            initial_rates=(self.learning_rate, self.gmm_learning_rate),
+            initial_rates=(self.learning_rate, self.mixture_learning_rate),
         )
 
     def to_dict(self):
@@ -264,7 +311,7 @@ def tunable_fields():
 
 
 def flag_name(field):
-    """The `argparse` dest of a tunable field (`"lr"`, `"gmm_n_init"`)."""
+    """The `argparse` dest of a tunable field (`"lr"`, `"mixture_n_init"`)."""
     return field.metadata.get("flag") or field.name
 
 
@@ -280,7 +327,7 @@ ORIGINAL = Recipe(name="original")
 TUNED = ORIGINAL.replace(
     name="tuned",
     pretrain_epochs=40,
-    gmm_init="kmeans",
+    mixture_init="kmeans",
     latent_std=5.0,
     learning_rate=0.0002,
     epochs=20,

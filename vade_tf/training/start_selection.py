@@ -63,7 +63,7 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
     # variables (weights, mixture, sampling state), a start's whole state.
     optimizer_variables = [
         *model.optimizer.variables,
-        *model.gmm_optimizer.variables,
+        *model.mixture_optimizer.variables,
     ]
     variables = [*model.variables, *optimizer_variables]
     fresh_optimizers = capture(optimizer_variables)
@@ -72,11 +72,11 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
         restore(model.variables, pretrained_state)
         restore(optimizer_variables, fresh_optimizers)
         mixtures.append(
-            model.initialize_gmm(
+            model.initialize_mixture(
                 x,
-                gmm_init=recipe.gmm_init,
+                mixture_init=recipe.mixture_init,
                 random_state=seed,
-                n_init=recipe.gmm_n_init,
+                n_init=recipe.mixture_n_init,
                 latent_std=recipe.latent_std,
             )
         )

@@ -23,7 +23,7 @@ def attempted_steps(model):
     Returns:
         int.
     """
-    return int(model.gmm_optimizer.iterations.numpy())
+    return int(model.mixture_optimizer.iterations.numpy())
 
 
 def shuffle_seed(random_state):

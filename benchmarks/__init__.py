@@ -1,0 +1,1 @@
+"""vade_tf's benchmarks, run from the repository root with `python -m`."""

@@ -1,0 +1,1 @@
+"""Clustering quality: recipes, baselines, choosing K, counts, result tables."""

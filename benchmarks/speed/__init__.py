@@ -1,0 +1,1 @@
+"""Speed and memory: throughput, kernels, input pipelines, PyTorch, workers."""

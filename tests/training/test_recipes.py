@@ -1,0 +1,145 @@
+"""Recipes: the presets' values, overrides, checks, optimizers, schedule."""
+
+import dataclasses
+
+import keras
+import pytest
+
+from vade_tf.training import recipes
+
+
+def test_original_preset_is_the_release():
+    recipe = recipes.get_recipe("original")
+    assert recipe is recipes.ORIGINAL
+    assert (recipe.learning_rate, recipe.mixture_learning_rate) == (
+        0.002,
+        0.002,
+    )
+    assert recipe.epsilon == 1e-4
+    assert (recipe.lr_decay, recipe.lr_decay_every, recipe.lr_floor) == (
+        0.9,
+        10,
+        0.0002,
+    )
+    assert (recipe.mixture_init, recipe.latent_std, recipe.batch_size) == (
+        "gmm",
+        None,
+        100,
+    )
+
+
+def test_the_default_is_the_tuned_preset_everywhere():
+    import inspect
+
+    import vade_tf
+
+    assert recipes.DEFAULT_RECIPE == "tuned"
+    assert recipes.get_recipe() is recipes.TUNED
+    assert vade_tf.VaDEClustering().recipe == recipes.DEFAULT_RECIPE
+    for function in (vade_tf.workflow.train, vade_tf.workflow.prepare):
+        default = inspect.signature(function).parameters["recipe"].default
+        assert default == recipes.DEFAULT_RECIPE
+
+
+def test_tuned_preset_differs_in_the_three_measured_choices():
+    tuned, original = recipes.TUNED, recipes.ORIGINAL
+    assert (tuned.mixture_init, tuned.latent_std, tuned.learning_rate) == (
+        "kmeans",
+        5.0,
+        0.0002,
+    )
+    assert tuned.mixture_learning_rate == original.mixture_learning_rate
+    assert recipes.get_recipe("TUNED") is tuned
+
+
+def test_overrides_and_checks():
+    recipe = recipes.get_recipe("tuned", epochs=100, latent_std=None)
+    assert (recipe.epochs, recipe.latent_std, recipe.name) == (
+        100,
+        None,
+        "tuned",
+    )
+    assert recipes.TUNED.epochs == 20  # presets are never changed
+    with pytest.raises(ValueError, match="Unknown recipe"):
+        recipes.get_recipe("fast")
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+        recipes.get_recipe("original", epochs=0)
+    with pytest.raises(ValueError, match="mixture_init must be one of"):
+        recipes.get_recipe("original", mixture_init="em")
+    with pytest.raises(ValueError, match="learning_rate must be a finite"):
+        recipes.get_recipe("original", learning_rate=-1.0)
+    with pytest.raises(TypeError):
+        recipes.get_recipe("original", learning_rates=0.1)
+
+
+def test_optimizers_and_schedule_follow_the_recipe():
+    recipe = recipes.get_recipe("tuned")
+    network, mixture = recipe.optimizers()
+    assert isinstance(network, keras.optimizers.Adam) and network is not mixture
+    assert float(network.learning_rate.numpy()) == pytest.approx(0.0002)
+    assert float(mixture.learning_rate.numpy()) == pytest.approx(0.002)
+    assert network.epsilon == mixture.epsilon == 1e-4
+    schedule = recipe.schedule()
+    assert schedule.initial_rates == [0.0002, 0.002]
+    assert (schedule.decay, schedule.every, schedule.floor) == (0.9, 10, 0.0002)
+
+
+def test_every_tunable_field_is_a_flag_and_an_estimator_parameter():
+    import inspect
+
+    from vade_tf import cli, estimator
+
+    fields = recipes.tunable_fields()
+    assert {f.name for f in fields} >= {"noise", "mixture_updates", "epochs"}
+    parameters = inspect.signature(estimator.VaDEClustering).parameters
+    parser = cli.build_parser()
+    commands = next(
+        a
+        for a in parser._actions
+        if hasattr(a, "choices") and a.choices and "train" in a.choices
+    ).choices
+    for command in ("train", "reproduce", "pretrain"):
+        destinations = {a.dest for a in commands[command]._actions}
+        for field in fields:
+            assert recipes.flag_name(field) in destinations, (command, field)
+    for field in fields:
+        assert field.name in parameters, field.name
+        assert parameters[field.name].default is None
+    # Each set from both surfaces lands in the recipe.
+    args = parser.parse_args(
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--noise",
+            "0.2",
+            "--mixture-updates",
+            "relative",
+            "--lr",
+            "0.001",
+        ]
+    )
+    recipe = cli.inputs.recipe_from_args(args)
+    assert (recipe.noise, recipe.mixture_updates, recipe.learning_rate) == (
+        0.2,
+        "relative",
+        0.001,
+    )
+    clustering = estimator.VaDEClustering(noise=0.2, mixture_updates="relative")
+    recipe = clustering._check_params(n_samples=100)
+    assert (recipe.noise, recipe.mixture_updates) == (0.2, "relative")
+
+
+def test_the_old_mixture_names_still_set_the_renamed_fields():
+    recipe = recipes.get_recipe("original", gmm_init="kmeans", gmm_n_init=3)
+    assert (recipe.mixture_init, recipe.mixture_n_init) == ("kmeans", 3)
+    changed = recipe.replace(gmm_learning_rate=0.01, gmm_updates="relative")
+    assert changed.mixture_learning_rate == 0.01
+    assert changed.mixture_updates == "relative"
+    with pytest.raises(TypeError, match="old name of mixture_init"):
+        recipe.replace(gmm_init="gmm", mixture_init="kmeans")
+    # Every old name maps to a field that exists.
+    fields = {field.name for field in dataclasses.fields(recipes.Recipe)}
+    assert set(recipes.RENAMED_FIELDS.values()) <= fields
+    flags = {recipes.flag_name(field) for field in recipes.tunable_fields()}
+    assert set(recipes.RENAMED_FLAGS.values()) <= flags
