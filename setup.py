@@ -53,10 +53,10 @@ setuptools.setup(
         ],
         # The HTML API reference from the docstrings: python docs/build_api.py
         "docs": ["pdoc>=16.0"],
-        # Single-cell data: `--data file.h5ad` (vade_tf.data.datasets.load_array).
+        # Single-cell data: `--data file.h5ad` (vade_tf.data.files.load_array).
         "singlecell": ["anndata>=0.10"],
         "examples": ["tensorboard"],
-        # The PyTorch reference of benchmarks/speed/versus_pytorch.py; the package
+        # The PyTorch reference of benchmarks.speed.versus_pytorch; the package
         # and its tests never import torch.
         "bench": ["torch>=2.4"],
         "dev": [

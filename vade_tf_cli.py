@@ -1,10 +1,11 @@
 """The `vade-tf` console script's entry point.
 
 The arguments are parsed first without importing TensorFlow: `vade_tf.cli`
-and the modules its parser reads (`options`, `recipes`, `datasets`) import
-only numpy, so they are loaded under a bare `vade_tf` package object that
-skips `vade_tf/__init__.py`. `--help`, `--version` and usage errors
-therefore answer at once; a command that runs imports the package as usual.
+and the modules its parser reads (`choices`, `training.recipes`,
+`data.datasets`) import only numpy, so they are loaded under a bare `vade_tf`
+package object that skips `vade_tf/__init__.py`. `--help`, `--version` and usage
+errors therefore answer at once; a command that runs imports the package as
+usual.
 
 TensorFlow prints its C++ and CUDA start-up lines (`cudart_stub`, `cuInit`,
 `absl::InitializeLog`) while it is imported, before any code of
@@ -44,8 +45,9 @@ def without_tensorflow(module):
     """Imports one of vade_tf's TensorFlow-free modules without TensorFlow.
 
     `import vade_tf` imports Keras and TensorFlow (seconds, and their
-    start-up log lines). The modules that need only numpy (`options`,
-    `recipes`, `datasets`, `validation`, `k_selection`, `cli`) are loaded
+    start-up log lines). The modules that need only numpy (`choices`,
+    `training.recipes`, `data.datasets`, `validation`,
+    `training.k_selection`, `cli`) are loaded
     here under a bare `vade_tf` package object that skips
     `vade_tf/__init__.py`, then dropped from `sys.modules`, so a later
     `import vade_tf` is the real one. The examples read their data with it

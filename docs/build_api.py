@@ -5,9 +5,9 @@
     python docs/build_api.py /tmp/api   # or any folder
 
 Open `index.html` (or `vade_tf.html`) in the output folder. Every public
-module of the package gets a page, including the ones `vade_tf/__init__.py`
-does not import (`vade_tf.training.k_selection`, `vade_tf.assignments`,
-`vade_tf.cli`, ...); modules and names starting with `_` are left out.
+module of the package gets a page, including `vade_tf.cli`, which
+`vade_tf/__init__.py` does not import; modules and names starting with `_`
+are left out.
 Docstrings are read as Google style (`Args:`, `Returns:`, `Raises:`).
 
 Problems are printed to standard error, one `docs warning: ...` line each
@@ -83,8 +83,8 @@ def public_modules(package):
     """`package` and all its submodules whose names have no `_` part.
 
     Listed explicitly because pdoc, given only the package, follows its
-    `__all__`, which names the modules `import vade_tf` loads and not, for
-    example, `vade_tf.training.k_selection` or `vade_tf.cli`.
+    `__all__`, which names the top-level modules and subpackages and not,
+    for example, `vade_tf.cli`'s modules.
     """
     names = [package.__name__]
     for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):

@@ -41,9 +41,9 @@ class VaDEClustering(
     ELBO with two Adam optimizers and the recipe's schedule. The default
     recipe, `"tuned"`, is the one measured best on MNIST, Fashion-MNIST
     and data nobody tuned for (docs/results.md); `recipe="original"` has
-    the original release's settings (see `vade_tf.training.recipes`). `predict`
-    gives
-    the most probable cluster under q(c|x), `predict_proba` q(c|x) itself,
+    the original release's settings (see `vade_tf.training.recipes`).
+    `predict` gives the most probable cluster under q(c|x), `predict_proba`
+    q(c|x) itself,
     `transform` (and `fit_transform`) the latent means, so VaDE can also be
     the embedding step of a pipeline, and `score` the mean ELBO per sample.
 
@@ -60,7 +60,7 @@ class VaDEClustering(
         hidden_dims: sequence of ints, the encoder's hidden widths; the
             decoder mirrors them.
         likelihood: `"auto"`, `"bernoulli"`, `"gaussian"`, or for counts
-            `"nb"` / `"zinb"` (see `vade_tf.model.elbo`). `"auto"` picks
+            `"nb"` / `"zinb"` (see `vade_tf.model.likelihoods`). `"auto"` picks
             bernoulli when every value of `X` is in [0, 1] (and
             `input_scaling` is not `"standardize"`), gaussian otherwise;
             the choice is stored in `likelihood_`. For bernoulli, values
@@ -112,9 +112,8 @@ class VaDEClustering(
             mixture's start, so two fits give the same model; the global
             Python, NumPy and TensorFlow generators are left alone.
         jit_compile: True, False or "auto" (default): compile the training
-            steps with XLA (`vade_tf.training.compilation.resolve`: XLA but for
-            a
-            bfloat16 network on a CPU with AMX). Faster on large data; on
+            steps with XLA (`vade_tf.training.compilation.resolve`: XLA but
+            for a bfloat16 network on a CPU with AMX). Faster on large data; on
             small data the compile time dominates.
         verbose: int, Keras' verbosity in pretraining and training (0
             silent, 1 progress bar, 2 one line per epoch).

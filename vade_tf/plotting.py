@@ -286,7 +286,7 @@ def plot_history(history, path, keys=None, overwrite=False):
         k
         for k in keys
         if k not in scores
-        and k != "learning_rate"
+        and k not in ("learning_rate", "elapsed")
         and not k.endswith("fraction")
     ]
     panels = [p for p in (("loss", losses), ("clustering", scores)) if p[1]]

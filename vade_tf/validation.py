@@ -281,9 +281,10 @@ def check_model_input(model, x, name="x", clusters=False, streamed=True):
             "evaluate and predict only."
         )
     passed = _PASSED.get()
+    # A record keeps the array and the model, so their ids stay theirs.
     record = passed and passed.get((id(x), id(model)))
-    if record and record[0] is x and (record[2] or not clusters):
-        return record[1]
+    if record and record[1] is model and (record[3] or not clusters):
+        return record[2]
     given = x
     x = check_data(
         x,
@@ -308,7 +309,7 @@ def check_model_input(model, x, name="x", clusters=False, streamed=True):
                 "model with vade_tf.workflow.build_model(x, ...), which "
                 "standardises inside the model (input_scaling='auto')."
             )
-    if passed is not None:  # the objects are kept, so their ids stay theirs
-        passed[(id(given), id(model))] = (given, x, clusters)
-        passed[(id(x), id(model))] = (x, x, clusters)
+    if passed is not None:
+        passed[(id(given), id(model))] = (given, model, x, clusters)
+        passed[(id(x), id(model))] = (x, model, x, clusters)
     return x

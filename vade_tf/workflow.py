@@ -2,9 +2,8 @@
 
 `train(model, x, recipe)` runs the whole workflow from a
 `vade_tf.training.recipes.Recipe`: pretrain the autoencoder (or load its
-weights),
-fit the mixture prior on the latent means, compile the two optimizers at the
-recipe's rates, and fit with the recipe's schedule. The command line
+weights), fit the mixture prior on the latent means, compile the two optimizers
+at the recipe's rates, and fit with the recipe's schedule. The command line
 (`vade-tf train`, `vade-tf reproduce`), `VaDEClustering` and the examples
 all call it, so every entry point trains the same way. `build_model` builds
 the `VaDE` for a data set, choosing the likelihood from the data.
@@ -123,8 +122,8 @@ def prepare(
     `pretrained` autoencoder instead (weights file or model), then fits
     the mixture prior on the latent means
     (`VaDE.initialize_mixture` with the recipe's `mixture_init`,
-    `mixture_n_init` and
-    `latent_std`). `train` calls it; `vade-tf pretrain` stops after it.
+    `mixture_n_init` and `latent_std`). `train` calls it; `vade-tf pretrain`
+    stops after it.
 
     Args:
         model, x, recipe, pretrained, image_shape, random_state,
@@ -323,10 +322,9 @@ def choose_n_clusters(
     with any K: it is pretrained as `prepare` would (or takes `pretrained`
     weights), reports the `"pretrained"` stage to `on_stage`, and every K
     of `k_range` is scored on its latent means by `criterion`
-    (`vade_tf.training.k_selection`). Labels are never used. Train the chosen K
-    with
-    `train(building.build_model(x, selection.n_clusters, ...), x, recipe,
-    pretrained=model)`, which copies this autoencoder instead of
+    (`vade_tf.training.k_selection`). Labels are never used. Train the
+    chosen K with `train(building.build_model(x, selection.n_clusters, ...), x,
+    recipe, pretrained=model)`, which copies this autoencoder instead of
     pretraining again; `build_and_train` does all of it.
 
     Args:
@@ -541,7 +539,7 @@ def resume(
     )
 
 
-# The batch order, public here too (it lives in `vade_tf.data.datasets`).
+# The batch order, public here too (it lives in `vade_tf.training.batches`).
 epoch_batches = batches.epoch_batches
 
 

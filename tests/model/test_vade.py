@@ -828,11 +828,38 @@ def test_many_models_encode_without_a_retracing_warning(blobs, caplog):
 
 
 def test_the_old_mixture_optimizer_name_still_compiles(small_model):
-    mixture = keras.optimizers.Adam(0.01)
-    small_model.compile(gmm_optimizer=mixture, jit_compile=False)
-    assert small_model.mixture_optimizer is mixture
+    adam = keras.optimizers.Adam(0.01)
+    small_model.compile(gmm_optimizer=adam, jit_compile=False)
+    assert small_model.mixture_optimizer is adam
     config = small_model.get_compile_config()
     config["gmm_optimizer"] = config.pop("mixture_optimizer")  # an old file
     small_model.compile_from_config(config)
     learning_rate = small_model.mixture_optimizer.learning_rate
     assert float(learning_rate) == pytest.approx(0.01)
+
+
+def test_saved_files_keep_the_mixture_optimizer_under_its_first_name(
+    small_model, blobs, tmp_path
+):
+    # Files saved before the rename to `mixture_optimizer` hold its state
+    # under `gmm_optimizer`; the stored name stays, so both load alike.
+    import io
+    import zipfile
+
+    import h5py
+
+    x, _ = blobs
+    small_model.initialize_mixture(x, random_state=0)
+    small_model.compile(jit_compile=False)
+    small_model.fit(x, epochs=1, batch_size=40, verbose=0)
+    path = tmp_path / "model.keras"
+    small_model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        weights = io.BytesIO(archive.read("model.weights.h5"))
+    with h5py.File(weights, "r") as store:
+        names = []
+        store.visit(names.append)
+    assert any(name.startswith("gmm_optimizer/") for name in names), names
+    loaded = keras.models.load_model(path)
+    steps = int(small_model.mixture_optimizer.iterations)
+    assert steps > 0 and int(loaded.mixture_optimizer.iterations) == steps

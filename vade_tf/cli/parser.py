@@ -240,6 +240,7 @@ def add_recipe_arguments(parser, recipe, epochs=None):
             "--" + old.replace("_", "-"),
             dest=new,
             type=recipes.value_type(fields[new]),
+            choices=fields[new].metadata["choices"],
             default=argparse.SUPPRESS,
             help=argparse.SUPPRESS,
         )

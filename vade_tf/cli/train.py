@@ -290,6 +290,7 @@ def _epoch_callbacks(args, setup):
     from vade_tf.training import callbacks
 
     out = setup.out
+    started = getattr(args, "started", None) or time.time()
     return [
         # The command is saved for --resume once VaDE training begins, that
         # is after every check of the data, the model and the options: a
@@ -309,7 +310,7 @@ def _epoch_callbacks(args, setup):
         # epoch's end, pretraining and the mixture's start included.
         keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs: logs.__setitem__(
-                "elapsed", round(time.time() - args.started, 2)
+                "elapsed", round(time.time() - started, 2)
             )
         ),
         callbacks.HistoryCSV(

@@ -1,12 +1,13 @@
-"""Data: what the models read, checked with NumPy alone.
+"""Data: what the models read.
 
 - `datasets`: the named data sets (`load_dataset`: digits, MNIST,
-  Fashion-MNIST, synthetic sets) and the image-shape rule;
+  Fashion-MNIST) and the image-shape rule;
 - `files`: your own files (`.npz`, `.npy`, `.h5`, `.csv`, `.h5ad`), read once
   and checked (`read_data`);
 - `streaming`: arrays too large for memory, read in chunks into `tf.data`;
-- `synthetic`: simulated data with known clusters (blobs, counts).
+- `synthetic`: simulated count data with known clusters.
 
-This package imports nothing when imported, so the command line's parser can
-read `datasets` and `files` before TensorFlow is loaded.
+This package imports nothing when imported, and `datasets`, `files` and
+`synthetic` need NumPy alone, so the command line's parser reads them before
+TensorFlow is loaded (`streaming` uses `tf.data`).
 """

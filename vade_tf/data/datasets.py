@@ -15,8 +15,6 @@ import zlib
 import numpy as np
 
 # Your own files (`vade_tf.data.files`) and synthetic clusters
-# (`vade_tf.data.synthetic`), loaded from here too as the guide shows them.
-# Your own files (`vade_tf.data.files`) and synthetic clusters
 # (`vade_tf.data.synthetic`), importable from here too, as the guide shows them.
 from vade_tf.data.files import (  # noqa: F401
     DataNotFoundError,
@@ -91,7 +89,7 @@ def load_dataset(name, data_dir=None, split="all"):
     if name not in DATASETS:
         raise ValueError(
             f"Unknown dataset {name!r}. Known datasets: {list(DATASETS)}; "
-            "for your own data use vade_tf.data.datasets.load_array(path)."
+            "for your own data use vade_tf.data.files.load_array(path)."
         )
     if split not in SPLITS:
         raise ValueError(

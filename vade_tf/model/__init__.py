@@ -15,3 +15,18 @@
 Like `vade_tf.data` and `vade_tf.training`, this package imports nothing when
 imported.
 """
+
+
+def __getattr__(name):
+    # `vade_tf.model` was the module `vade_tf.model.vade` is now: its public
+    # names (`from vade_tf.model import VaDE`) are still found here.
+    if name in (
+        "VaDE",
+        "INFERENCE_BATCH_SIZE",
+        "STEPS_PER_EXECUTION",
+        "dtype_policy_scope",
+    ):
+        import importlib
+
+        return getattr(importlib.import_module("vade_tf.model.vade"), name)
+    raise AttributeError(f"module 'vade_tf.model' has no attribute {name!r}")

@@ -66,8 +66,7 @@ def fit_mixture_after_training(model, x, recipe, *, random_state, default):
     For a model trained without its mixture (`fits_mixture_after_training`,
     `vade_tf.model.baselines.VAEGMM`) a diagonal Gaussian mixture
     (`mixture_init="gmm"`, from the best of `recipe.mixture_n_init` k-means
-    runs)
-    is fitted on the latent means and written into the model. The trained
+    runs) is fitted on the latent means and written into the model. The trained
     networks are left exactly as they are: no latent rescaling and no reset
     of the log-variance head. Other models are left alone.
 

@@ -30,10 +30,9 @@ the reported loss and leave every gradient unchanged.
 
 Every function takes tensors of shape `(batch, ...)`, works in log space and
 returns one value per sample, shape `(batch,)`. The likelihood of x given z is
-a swappable object (`BernoulliLikelihood`, `GaussianLikelihood`, the count
-likelihoods `NegativeBinomialLikelihood` and
-`ZeroInflatedNegativeBinomialLikelihood`, or your own subclass of
-`Likelihood`).
+a swappable object of `vade_tf.model.likelihoods` (Bernoulli, Gaussian, the
+count likelihoods NB and ZINB, or your own subclass of
+`vade_tf.model.likelihoods.Likelihood`).
 """
 
 import math

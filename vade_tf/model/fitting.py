@@ -3,10 +3,9 @@ VaDE's own batch order and the callbacks every fit gets.
 
 `fit_arguments` turns the user's `fit` call into Keras's: array inputs are
 checked (`vade_tf.validation`), a shuffled array goes through
-`vade_tf.training.batches.shuffled_epochs` (a stateless shuffle per epoch from
-the
-model's seed, one pass per epoch) instead of Keras's array adapter, which
-was slower per epoch and far less steady on a 2-core CPU
+`vade_tf.training.batches.shuffled_epochs` (a stateless shuffle per epoch
+from the model's seed, one pass per epoch) instead of Keras's array adapter,
+which was slower per epoch and far less steady on a 2-core CPU
 (docs/performance.md), and the callbacks every fit needs are added: the
 stop on a loss that is not finite and a progress bar that counts steps as
 VaDE runs them.

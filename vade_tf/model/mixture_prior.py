@@ -318,5 +318,6 @@ class MixturePrior(keras.layers.Layer):
         return {**super().get_config(), **config}
 
 
-# Files saved before the layer's rename name it `vade_tf>GMMPosterior`.
+# The layer's name before the rename, for code and saved files that use it.
+GMMPosterior = MixturePrior
 keras.saving.get_custom_objects()["vade_tf>GMMPosterior"] = MixturePrior

@@ -2,12 +2,12 @@
 
 `StartMixin` gives `vade_tf.VaDE` its `pretrain`, weight-file and
 `initialize_mixture` methods, each a call into `vade_tf.training.pretraining`
-(the
-autoencoder, its recipes and weight files) or `vade_tf.training.latent_mixture`
-(the
-mixture fitted on the latent means), where the work and its documentation
-live.
+(the autoencoder, its recipes and weight files) or
+`vade_tf.training.latent_mixture` (the mixture fitted on the latent means),
+where the work and its documentation live.
 """
+
+import warnings
 
 from vade_tf import validation
 from vade_tf.training import latent_mixture, pretraining, weights
@@ -44,10 +44,9 @@ class StartMixin:
         """Fits the mixture prior on the latent means of `x` and starts the
         log-variance head below the mixture's scale; returns the fitted
         scikit-learn estimator. See
-        `vade_tf.training.latent_mixture.initialize_mixture`
-        for every argument (`mixture_init` "gmm" or "kmeans", `latent_std` to
-        rescale the latent space first, `n_restarts` fits kept by
-        likelihood)."""
+        `vade_tf.training.latent_mixture.initialize_mixture` for every
+        argument (`mixture_init` "gmm" or "kmeans", `latent_std` to rescale
+        the latent space first, `n_restarts` fits kept by likelihood)."""
         return latent_mixture.initialize_mixture(
             self,
             x,
@@ -63,3 +62,21 @@ class StartMixin:
         """Assigns theta_p `(K,)`, c_mean and c_var `(K, D)`; see
         `vade_tf.model.mixture_prior.MixturePrior.set_parameters`."""
         self.gmm.set_parameters(theta_p, c_mean, c_var)
+
+    # The methods' names before "mixture" became the one word for it.
+    def initialize_gmm(self, x, gmm_init="gmm", **kwargs):
+        """Deprecated name of `initialize_mixture` (`gmm_init` is its
+        `mixture_init`)."""
+        _renamed("initialize_gmm", "initialize_mixture")
+        return self.initialize_mixture(x, mixture_init=gmm_init, **kwargs)
+
+    def set_gmm_parameters(self, theta_p, c_mean, c_var):
+        """Deprecated name of `set_mixture_parameters`."""
+        _renamed("set_gmm_parameters", "set_mixture_parameters")
+        self.set_mixture_parameters(theta_p, c_mean, c_var)
+
+
+def _renamed(old, new):
+    warnings.warn(
+        f"VaDE.{old} is now VaDE.{new}.", DeprecationWarning, stacklevel=3
+    )

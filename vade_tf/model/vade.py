@@ -75,16 +75,13 @@ def dtype_policy_scope(policy):
 class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     """Variational Deep Embedding: a VAE with a Gaussian-mixture prior.
 
-    The generative model is c ~ Cat(theta_p), z|c ~ N(c_mean[c],
-    diag c_var[c]), x|z ~ p(x | decoder(z)). The encoder gives
-    q(z|x) = N(z_mean, exp(z_log_var)) and the cluster posterior
-    q(c|x) = E_q(z|x)[p(c|z)] ("gamma"). Training maximises the ELBO (see
-    `vade_tf.model.elbo`) with two optimizers, one for the networks and one for
-    the mixture, as in the original release.
-
-    The workflow is `pretrain`, `initialize_mixture` (a mixture on the latent
-    means), `compile`, `fit`; `vade_tf.workflow.train` runs it from a
-    recipe. Calling the model returns q(c|x) at z_mean, `(batch, K)`.
+    c ~ Cat(theta_p), z|c ~ N(c_mean[c], diag c_var[c]), x|z ~ p(x |
+    decoder(z)); the encoder gives q(z|x) = N(z_mean, exp(z_log_var)) and
+    q(c|x) = E_q(z|x)[p(c|z)] ("gamma"). Training maximises the ELBO
+    (`vade_tf.model.elbo`) with two optimizers, the networks' and the
+    mixture's. The workflow is `pretrain`, `initialize_mixture`, `compile`,
+    `fit` (`vade_tf.workflow.train` runs it from a recipe). Calling the
+    model returns q(c|x) at z_mean, `(batch, K)`.
 
     Args:
         input_dim: int, the number of features of a (flattened) sample.
@@ -96,14 +93,12 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         alpha: float > 0, the weight of the reconstruction term.
         beta: float > 0, the weight of the prior (KL) terms, as in
             beta-VAE: the loss is `alpha * reconstruction + beta * kl`.
-        gamma_mode: `"exact"` or `"original"`
-        (`vade_tf.model.mixture_prior.MixturePrior`).
+        gamma_mode: `"exact"` or `"original"` (see `MixturePrior`).
         seed: int or `None`, seeds z sampling and the initial weights.
         kernel_initializer: initializer of every Dense kernel.
         **kwargs: passed to `keras.Model` (for example `name`).
 
     Example:
-
     ```python
     x, y = vade_tf.data.datasets.load_dataset("digits")
     model = vade_tf.VaDE(input_dim=64, n_clusters=10, seed=0)
@@ -115,9 +110,8 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     samples = model.generate(cluster=3, n_samples=8)
     ```
 
-    Reference:
-        Jiang, Zheng, Tan, Tang, Zhou. Variational Deep Embedding: An
-        Unsupervised and Generative Approach to Clustering. IJCAI 2017.
+    Reference: Jiang, Zheng, Tan, Tang, Zhou. Variational Deep Embedding:
+    An Unsupervised and Generative Approach to Clustering. IJCAI 2017.
     """
 
     # True: `workflow.train` fits the mixture after training (VAE+GMM).
@@ -186,7 +180,8 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
-        self.mixture_optimizer = None
+        # The mixture's optimizer, under the name saved files use for it.
+        self.gmm_optimizer = None
 
     # --- The mixture parameters, as trainable variables on the model -------
 
@@ -204,6 +199,11 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
     def c_var(self):
         """Component variances, variable of shape `(n_clusters, latent_dim)`."""
         return self.gmm.c_var
+
+    @property
+    def mixture_optimizer(self):
+        """The optimizer of `mixture_variables` (set by `compile`)."""
+        return self.gmm_optimizer
 
     @property
     def mixture_variables(self):
@@ -336,7 +336,7 @@ class VaDE(start.StartMixin, inference.InferenceMixin, keras.Model):
             or fitting.default_steps_per_execution(),
             **kwargs,
         )
-        self.mixture_optimizer = mixture_optimizer
+        self.gmm_optimizer = mixture_optimizer
         # Build each optimizer on its own variables now, outside any traced
         # function; Keras would otherwise build `optimizer` on all of them.
         self.optimizer.build(self.network_variables)

@@ -265,8 +265,22 @@ class HistoryCSV(keras.callbacks.CSVLogger):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.keys is None and logs:
-            self.keys = sorted(logs)
+            # Appended rows follow the file's own columns (a run started by
+            # an older version may lack one): a column missing from the logs
+            # is written "NA", a log missing from the file is left out.
+            self.keys = (self.append and self._header()) or sorted(logs)
         super().on_epoch_end(epoch, logs)
+
+    def _header(self):
+        """The columns after `epoch` of the file appended to, or `None`."""
+        import csv
+
+        try:
+            with open(self.filename, newline="", encoding="utf8") as handle:
+                header = next(csv.reader(handle, delimiter=self.sep), None)
+        except OSError:
+            return None
+        return header[1:] if header and header[0] == "epoch" else None
 
 
 class CollapseMonitor(keras.callbacks.Callback):

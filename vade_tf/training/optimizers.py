@@ -40,10 +40,9 @@ class MixtureAdam(keras.optimizers.Adam):
     """Adam with steps relative to the scale of the mixture prior.
 
     Takes the arguments of `keras.optimizers.Adam`. Built on the variables
-    of a `vade_tf.model.mixture_prior.MixturePrior` (`VaDE.mixture_variables`),
-    it
-    updates
-    `c_var` and `theta_p` multiplicatively and `c_mean` in units of its
+    of a `vade_tf.model.mixture_prior.MixturePrior`
+    (`VaDE.mixture_variables`), it updates `c_var` and `theta_p`
+    multiplicatively and `c_mean` in units of its
     component's standard deviation (see the module docstring).
 
     Example:

@@ -70,10 +70,9 @@ class Autoencoder(keras.Model):
 
     Batches may be `x` alone (the target is then `x` itself) or `(x, y)`
     as for any Keras model. Batches of `x` alone, and logs that Keras can
-    average over workers (`vade_tf.training.distribute.reducible_logs`), are
-    what
-    `fit` needs under `MultiWorkerMirroredStrategy`, whose first batch Keras
-    reduces across the workers, which it cannot do for a tuple.
+    average over workers (`vade_tf.training.distribute.reducible_logs`),
+    are what `fit` needs under `MultiWorkerMirroredStrategy`, whose first batch
+    Keras reduces across the workers, which it cannot do for a tuple.
     """
 
     # A batch of x alone is its own target: for the loss and the metrics
@@ -345,9 +344,9 @@ def pretrain_autoencoder(
         noise: float, input dropout rate (denoising); 0 turns it off.
         recipe: one of `RECIPES`, see `recipe_settings`.
         jit_compile: True, False or "auto"
-        (`vade_tf.training.compilation.resolve`:
-            XLA but for a bfloat16 network on a CPU with AMX); off anyway
-            under a strategy with several replicas.
+            (`vade_tf.training.compilation.resolve`: XLA but for a bfloat16
+            network on a CPU with AMX); off anyway under a strategy with
+            several replicas.
         augment: `None` (the recipe's choice), `False`, `True` (rotations
             up to 10 degrees, shifts up to 10%) or a dict of
             `image_augmentation` keyword arguments. The autoencoder then

@@ -47,8 +47,7 @@ PRETRAIN_RECIPE_AUTO = "auto"
 MIXTURE_INITS = ("gmm", "kmeans")
 # How the mixture optimizer steps: "absolute" is plain Adam, as in the
 # original release; "relative" is `vade_tf.training.optimizers.MixtureAdam`,
-# whose
-# steps scale with the mixture (variances and weights multiplicatively,
+# whose steps scale with the mixture (variances and weights multiplicatively,
 # means in units of their component's standard deviation).
 MIXTURE_UPDATES = ("absolute", "relative")
 
@@ -84,15 +83,14 @@ def renamed(changes):
     Raises:
         TypeError: an old name and its new name are both given.
     """
-    result = {}
-    for name, value in changes.items():
-        new = RENAMED_FIELDS.get(name, name)
-        if new in result:
+    for old, new in RENAMED_FIELDS.items():
+        if old in changes and new in changes:
             raise TypeError(
-                f"{name} is the old name of {new}; give only one of them."
+                f"{old} is the old name of {new}; give only one of them."
             )
-        result[new] = value
-    return result
+    return {
+        RENAMED_FIELDS.get(name, name): value for name, value in changes.items()
+    }
 
 
 def _setting(
@@ -129,8 +127,8 @@ class Recipe:
         latent_std: float > 0 or `None`; rescale the latent space to this
             mean per-dimension std before fitting the mixture.
         learning_rate: float > 0, Adam's rate for the encoder and decoder.
-        mixture_learning_rate: float > 0, Adam's rate for theta_p, c_mean,
-        c_var.
+        mixture_learning_rate: float > 0, Adam's rate for theta_p,
+            c_mean, c_var.
         mixture_updates: one of `MIXTURE_UPDATES`.
         epsilon: float > 0, Adam's epsilon for both.
         lr_decay: float in (0, 1], the schedule's factor (1 turns it off).

@@ -33,13 +33,12 @@ def select_start(model, x, recipe, pretrained_state, *, random_state=None):
     """Tries `recipe.n_starts` mixture starts and keeps the best by ELBO.
 
     Start r fits the mixture on the pretrained autoencoder with seed
-    `train_loop.shuffle_seed(random_state) + r` (start 0 is the single-start
-    run's
-    mixture) and trains `min(recipe.start_epochs, recipe.epochs)` epochs
-    with the recipe's schedule and the run's batch order; its score is the
-    mean ELBO per sample on `x` (`VaDE.score_samples`, fixed draws). Labels
-    are never looked at. The model is left in the state of the best start
-    at the end of its epochs (weights, mixture, both optimizers, the
+    `train_loop.shuffle_seed(random_state) + r` (start 0 is the
+    single-start run's mixture) and trains `min(recipe.start_epochs,
+    recipe.epochs)` epochs with the recipe's schedule and the run's batch order;
+    its score is the mean ELBO per sample on `x` (`VaDE.score_samples`, fixed
+    draws). Labels are never looked at. The model is left in the state of the
+    best start at the end of its epochs (weights, mixture, both optimizers, the
     sampling state), so training on from there is the run that start would
     have been: `train` continues it to `recipe.epochs`, and `resume` works
     as for a single start.
