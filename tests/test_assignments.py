@@ -203,6 +203,7 @@ def test_unlabelled_table_gets_k_the_assignments_and_predict(
     assert acc == 1.0
 
 
+@pytest.mark.slow  # over 6 s on 2 cores
 def test_auto_k_in_the_estimator_and_the_workflow(table):
     data, _, y, _ = table
     x = np.loadtxt(data, delimiter=",", skiprows=1).astype("float32")

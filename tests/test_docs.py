@@ -13,6 +13,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BUILD = ROOT / "docs" / "build_api.py"
 
@@ -46,6 +48,7 @@ def _page(output, module):
     return output / (module.replace(".", "/") + ".html")
 
 
+@pytest.mark.slow  # over 6 s on 2 cores
 def test_api_reference_builds_without_warnings(tmp_path):
     output = tmp_path / "api"
     result = _build(output)

@@ -24,6 +24,7 @@ def _small(x, k=3, **kwargs):
     )
 
 
+@pytest.mark.slow  # over 6 s on 2 cores
 def test_mixed_float16_resume_counts_skipped_steps(tmp_path):
     x, _ = datasets.load_dataset("digits")
     x = x[:600]
@@ -204,6 +205,7 @@ def test_an_interrupted_run_says_how_to_continue(tmp_path):
     assert "--resume" not in report and "--pretrained" in report
 
 
+@pytest.mark.slow  # over 6 s on 2 cores
 def test_resume_of_a_run_stopped_in_its_final_writes_writes_them(
     tmp_path, capsys
 ):

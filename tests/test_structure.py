@@ -6,6 +6,8 @@ import os
 import pathlib
 import re
 
+import pytest
+
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "vade_tf"
 
 
@@ -167,6 +169,7 @@ def test_the_model_defaults_are_read_from_one_config():
     assert not again, again
 
 
+@pytest.mark.slow  # over 6 s on 2 cores
 def test_import_vade_tf_registers_every_keras_class_of_the_package():
     # In a fresh interpreter: `keras.models.load_model` must find every class
     # the package registers (a model compiled with MixtureAdam, say) after a

@@ -743,6 +743,7 @@ def test_train_under_a_mirrored_strategy_of_two_cpu_replicas(tmp_path):
     assert acc == pytest.approx(report["vade"]["acc"])
 
 
+@pytest.mark.slow  # over 6 s on 2 cores
 def test_resume_before_the_first_checkpoint_points_to_the_autoencoder(
     tmp_path, capsys
 ):

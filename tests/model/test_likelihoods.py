@@ -213,6 +213,7 @@ def test_constructor_refuses_bad_settings(kwargs, message):
         likelihoods.NegativeBinomialLikelihood(**kwargs)
 
 
+@pytest.mark.slow  # over 6 s on 2 cores
 @pytest.mark.parametrize("dispersion", ["feature", "cluster"])
 def test_model_layout_training_and_keras_file_round_trip(
     dispersion, rng, tmp_path

@@ -752,6 +752,7 @@ def test_initialize_gmm_restarts_keep_the_most_likely_fit(small_model, rng):
     assert np.isclose(np.asarray(small_model.theta_p).sum(), 1.0)
 
 
+@pytest.mark.slow  # over 6 s on 2 cores
 def test_fit_on_an_array_orders_batches_from_the_model_seed(blobs):
     x, _ = blobs
 

@@ -214,6 +214,7 @@ def test_augmented_pretraining_standardises_as_the_model_does(rng):
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
 
 
+@pytest.mark.slow  # over 6 s on 2 cores
 def test_pretraining_validation_data_is_standardised_like_x(rng):
     x = (200 * rng.random((120, 6)) + 50).astype("float32")
     x_val = x[:30]
