@@ -18,6 +18,21 @@ GAMMA_MODES = ("exact", "original")
 # Autoencoder pretraining recipes
 # (`vade_tf.training.pretraining.recipe_settings`).
 PRETRAIN_RECIPES = ("adam", "dec", "augment", "counts")
+# The pretraining recipe chosen from the data: "augment" when the data are
+# images of a known shape (a named image data set or an `image_shape` the
+# user gives), "adam" otherwise. See
+# `vade_tf.training.pretraining.recipe_settings`.
+PRETRAIN_RECIPE_AUTO = "auto"
+# How the mixture prior starts
+# (`vade_tf.training.latent_mixture.fit_latent_mixture`):
+# EM for a diagonal Gaussian mixture from the best k-means partition, or
+# that k-means partition itself.
+MIXTURE_INITS = ("gmm", "kmeans")
+# How the mixture optimizer steps: "absolute" is plain Adam, as in the
+# original release; "relative" is `vade_tf.training.optimizers.MixtureAdam`,
+# whose steps scale with the mixture (variances and weights multiplicatively,
+# means in units of their component's standard deviation).
+MIXTURE_UPDATES = ("absolute", "relative")
 # How the input is scaled before the encoder and the likelihood
 # (`vade_tf.workflow.build_model`): "auto" standardises each feature for the
 # gaussian likelihood and leaves bernoulli data in [0, 1] as they are.

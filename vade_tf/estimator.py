@@ -89,7 +89,7 @@ class VaDEClustering(
         learning_rate: float > 0 or `None`, the network's initial rate.
         mixture_learning_rate: float > 0 or `None`, the mixture's initial rate.
         mixture_updates: `"absolute"`, `"relative"` or `None`, the mixture's
-            Adam steps (see `vade_tf.training.recipes.MIXTURE_UPDATES`).
+            Adam steps (see `vade_tf.choices.MIXTURE_UPDATES`).
         mixture_init: `"gmm"`, `"kmeans"` or `None`, how the mixture prior
             starts; see `VaDE.initialize_mixture`.
         mixture_n_init: int >= 1 or `None`, k-means runs for that start.

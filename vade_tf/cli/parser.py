@@ -29,7 +29,7 @@ BASELINES = ("vae_gmm",)
 
 
 PRETRAIN_RECIPE_CHOICES = (
-    recipes.PRETRAIN_RECIPE_AUTO,
+    choices.PRETRAIN_RECIPE_AUTO,
     *choices.PRETRAIN_RECIPES,
 )
 

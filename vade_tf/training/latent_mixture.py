@@ -10,8 +10,7 @@ scikit-learn does the fitting; nothing here runs inside a traced function.
 
 import numpy as np
 
-from vade_tf import numerics, validation
-from vade_tf.training import recipes
+from vade_tf import choices, numerics, validation
 
 # The encoder's log-variance head starts at this fraction of the mixture's
 # mean variance per latent dimension: q(z|x) narrower than the clusters.
@@ -38,7 +37,7 @@ def fit_latent_mixture(
     Args:
         z: array of shape `(n_samples, latent_dim)`.
         n_clusters: int.
-        mixture_init: one of `vade_tf.training.recipes.MIXTURE_INITS`.
+        mixture_init: one of `vade_tf.choices.MIXTURE_INITS`.
         random_state: int or `None`.
         n_init: int, k-means runs.
 
@@ -48,7 +47,7 @@ def fit_latent_mixture(
     """
     from sklearn import cluster, mixture
 
-    validation.check_choice(mixture_init, "mixture_init", recipes.MIXTURE_INITS)
+    validation.check_choice(mixture_init, "mixture_init", choices.MIXTURE_INITS)
     n_init = validation.check_int(n_init, "n_init", 1)
     kmeans = cluster.KMeans(
         n_clusters=n_clusters, random_state=random_state, n_init=n_init
@@ -216,7 +215,7 @@ def initialize_mixture(
     Args:
         model: a `vade_tf.VaDE`.
         x: array of shape `(n_samples, input_dim)`.
-        mixture_init: one of `vade_tf.training.recipes.MIXTURE_INITS`.
+        mixture_init: one of `vade_tf.choices.MIXTURE_INITS`.
         random_state: int or `None`, passed to scikit-learn.
         n_init: int, k-means runs.
         posterior_var_ratio: float > 0, or `None` to leave the
@@ -235,7 +234,7 @@ def initialize_mixture(
         )
     if latent_std is not None:
         validation.check_positive_float(latent_std, "latent_std")
-    validation.check_choice(mixture_init, "mixture_init", recipes.MIXTURE_INITS)
+    validation.check_choice(mixture_init, "mixture_init", choices.MIXTURE_INITS)
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
     z = model.transform(x, check_input=False).astype("float64")
     check_latent_means(z)

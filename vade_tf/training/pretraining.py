@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from vade_tf import choices
 from vade_tf.data import datasets
-from vade_tf.training import batches, compilation, distribute, recipes, weights
+from vade_tf.training import batches, compilation, distribute, weights
 
 # =============================================================================
 # Pretraining
@@ -491,7 +491,7 @@ def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
     Returns:
         One of `vade_tf.training.pretraining.RECIPES`.
     """
-    if recipe.pretrain_recipe != recipes.PRETRAIN_RECIPE_AUTO:
+    if recipe.pretrain_recipe != choices.PRETRAIN_RECIPE_AUTO:
         return recipe.pretrain_recipe
     if image_shape is not None:
         return "augment"

@@ -10,7 +10,7 @@ epochs. Two presets are named:
   down to a floor of 0.0002, the mixture started by EM (a diagonal
   `GaussianMixture`), the latent space as pretrained, batch 100. The
   original released no pretraining code; this recipe pretrains with
-  `"auto"` (see `PRETRAIN_RECIPE_AUTO`).
+  `"auto"` (see `vade_tf.choices.PRETRAIN_RECIPE_AUTO`).
 - `"tuned"` (`DEFAULT_RECIPE`, what every entry point uses unless told
   otherwise): the settings `vade-tf reproduce` measured best on MNIST and
   Fashion-MNIST and that did as well or better than "original" on tables
@@ -34,23 +34,6 @@ optimizer, mixture_optimizer = recipe.optimizers()
 import dataclasses
 
 from vade_tf import choices, validation
-
-# The pretraining recipe chosen from the data: "augment" when the data are
-# images of a known shape (a named image data set or an `image_shape` the
-# user gives), "adam" otherwise. See
-# `vade_tf.training.pretraining.recipe_settings`.
-PRETRAIN_RECIPE_AUTO = "auto"
-# How the mixture prior starts
-# (`vade_tf.training.latent_mixture.fit_latent_mixture`):
-# EM for a diagonal Gaussian mixture from the best k-means partition, or
-# that k-means partition itself.
-MIXTURE_INITS = ("gmm", "kmeans")
-# How the mixture optimizer steps: "absolute" is plain Adam, as in the
-# original release; "relative" is `vade_tf.training.optimizers.MixtureAdam`,
-# whose steps scale with the mixture (variances and weights multiplicatively,
-# means in units of their component's standard deviation).
-MIXTURE_UPDATES = ("absolute", "relative")
-
 
 # Field names from before "mixture" became the one word for the mixture
 # prior's settings. `Recipe.replace`, `get_recipe` and the command line still
@@ -122,14 +105,14 @@ class Recipe:
         pretrain_epochs: int >= 0; 0 skips pretraining.
         pretrain_batch_size: int or `None` for the pretraining recipe's.
         noise: float in [0, 1), input dropout while pretraining.
-        mixture_init: one of `MIXTURE_INITS`.
+        mixture_init: one of `vade_tf.choices.MIXTURE_INITS`.
         mixture_n_init: int >= 1, k-means runs for the mixture's start.
         latent_std: float > 0 or `None`; rescale the latent space to this
             mean per-dimension std before fitting the mixture.
         learning_rate: float > 0, Adam's rate for the encoder and decoder.
         mixture_learning_rate: float > 0, Adam's rate for theta_p,
             c_mean, c_var.
-        mixture_updates: one of `MIXTURE_UPDATES`.
+        mixture_updates: one of `vade_tf.choices.MIXTURE_UPDATES`.
         epsilon: float > 0, Adam's epsilon for both.
         lr_decay: float in (0, 1], the schedule's factor (1 turns it off).
         lr_decay_every: int >= 1, epochs between decays.
@@ -147,12 +130,12 @@ class Recipe:
 
     name: str = "custom"
     pretrain_recipe: str = _setting(
-        PRETRAIN_RECIPE_AUTO,
+        choices.PRETRAIN_RECIPE_AUTO,
         "how the autoencoder is pretrained "
         "(vade_tf.training.pretraining.recipe_settings); auto: augment for "
         "images of "
         "a known shape, counts for count likelihoods, adam otherwise",
-        choices=(PRETRAIN_RECIPE_AUTO, *choices.PRETRAIN_RECIPES),
+        choices=(choices.PRETRAIN_RECIPE_AUTO, *choices.PRETRAIN_RECIPES),
     )
     pretrain_epochs: int = _setting(
         50, "autoencoder epochs; 0 skips pretraining"
@@ -168,7 +151,7 @@ class Recipe:
         "gmm",
         "how the mixture prior starts: gmm = EM from the best k-means "
         "partition, kmeans = that partition",
-        choices=MIXTURE_INITS,
+        choices=choices.MIXTURE_INITS,
     )
     mixture_n_init: int = _setting(
         10, "k-means runs for the mixture's start", metavar="N"
@@ -191,7 +174,7 @@ class Recipe:
         "the mixture's Adam steps: absolute (plain Adam, as the original) or "
         "relative to the mixture's scale "
         "(vade_tf.training.optimizers.MixtureAdam)",
-        choices=MIXTURE_UPDATES,
+        choices=choices.MIXTURE_UPDATES,
     )
     epsilon: float = 1e-4
     lr_decay: float = 0.9
@@ -221,13 +204,13 @@ class Recipe:
         validation.check_choice(
             self.pretrain_recipe,
             "pretrain_recipe",
-            (PRETRAIN_RECIPE_AUTO, *choices.PRETRAIN_RECIPES),
+            (choices.PRETRAIN_RECIPE_AUTO, *choices.PRETRAIN_RECIPES),
         )
         validation.check_choice(
-            self.mixture_init, "mixture_init", MIXTURE_INITS
+            self.mixture_init, "mixture_init", choices.MIXTURE_INITS
         )
         validation.check_choice(
-            self.mixture_updates, "mixture_updates", MIXTURE_UPDATES
+            self.mixture_updates, "mixture_updates", choices.MIXTURE_UPDATES
         )
         for name in ("learning_rate", "mixture_learning_rate", "epsilon"):
             validation.check_positive_float(getattr(self, name), name)
