@@ -31,6 +31,7 @@ side only, merged into an existing `--out`.
 """
 
 import argparse
+import csv
 import json
 import os
 import pathlib
@@ -55,10 +56,10 @@ def first_time_at(points, target):
 
 
 def _read_history(path):
-    with open(path) as handle:
-        header = handle.readline().strip().split(",")
-        rows = [line.strip().split(",") for line in handle if line.strip()]
-    return [dict(zip(header, row)) for row in rows]
+    # Not `vade_tf.cli.run_folder.read_history_csv`: it would import
+    # TensorFlow into the process that then times torch.
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def run_vade_tf(data_dir, seed, extra):

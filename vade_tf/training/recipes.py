@@ -44,14 +44,6 @@ RENAMED_FIELDS = {
     "gmm_learning_rate": "mixture_learning_rate",
     "gmm_updates": "mixture_updates",
 }
-# The command line's flags of those fields before the rename (`--gmm-lr`,
-# ...), and the flag (`argparse` dest) each is now.
-RENAMED_FLAGS = {
-    "gmm_init": "mixture_init",
-    "gmm_n_init": "mixture_n_init",
-    "gmm_lr": "mixture_lr",
-    "gmm_updates": "mixture_updates",
-}
 
 
 def renamed(changes):
@@ -302,6 +294,15 @@ def value_type(field):
         if field.type is kind or field.type == (kind | None):
             return kind
     raise TypeError(f"{field.name}: no value type for {field.type!r}")
+
+
+# The command line's flags of the renamed fields as they were (`--gmm-lr`,
+# ...), each to the flag (`argparse` dest) it is now: "gmm" became "mixture".
+RENAMED_FLAGS = {
+    "gmm" + flag_name(field).removeprefix("mixture"): flag_name(field)
+    for field in tunable_fields()
+    if field.name in RENAMED_FIELDS.values()
+}
 
 
 ORIGINAL = Recipe(name="original")
