@@ -138,6 +138,14 @@ def datasets_without_tensorflow():
     return vade_tf_cli.without_tensorflow("data.datasets")
 
 
+def say(line):
+    """Prints `line` in one write, so workers sharing a terminal or pipe
+    never split each other's lines (`print` writes the text and its newline
+    separately when Python runs unbuffered, as under `python -u`)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def choose_data(args, datasets):
     """`("mnist", folder)` or `("digits", None)`, as the flags ask.
 
@@ -302,11 +310,11 @@ def work(args):
     digest = hashlib.sha256(
         b"".join(np.ascontiguousarray(value).tobytes() for value in state)
     ).hexdigest()[:16]
-    print(f"worker {args.worker_index}: weights {digest}", flush=True)
+    say(f"worker {args.worker_index}: weights {digest}")
     labels = model.predict_clusters(x)
     scores = metrics.clustering_scores(y, labels)
     if not chief:
-        print(f"worker {args.worker_index} done", flush=True)
+        say(f"worker {args.worker_index} done")
         return
     os.makedirs(args.out, exist_ok=True)
     with fileio.atomic_output(
@@ -334,7 +342,7 @@ def work(args):
     ) as tmp:
         with open(tmp, "w") as handle:
             json.dump(report, handle, indent=1)
-    print(f"worker {args.worker_index} (chief) saved {args.out}", flush=True)
+    say(f"worker {args.worker_index} (chief) saved {args.out}")
 
 
 if __name__ == "__main__":

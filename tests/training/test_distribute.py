@@ -174,7 +174,7 @@ def test_two_workers_train_one_model_that_clusters_like_one_process(tmp_path):
     stdout, two = _example(tmp_path, tmp_path / "two", 2, data_dir)
     # Both workers finished, holding the same weights and optimizer slots.
     assert "worker 1 done" in stdout
-    digests = dict(re.findall(r"worker (\d): weights (\w+)", stdout))
+    digests = dict(re.findall(r"worker (\d): weights ([0-9a-f]{16})", stdout))
     assert set(digests) == {"0", "1"}
     assert digests["0"] == digests["1"] == two["weights_digest"]
     assert two["workers"] == 2
