@@ -23,6 +23,11 @@ PRETRAIN_RECIPES = ("adam", "dec", "augment", "counts")
 # user gives), "adam" otherwise. See
 # `vade_tf.training.pretraining.recipe_settings`.
 PRETRAIN_RECIPE_AUTO = "auto"
+# The autoencoder's learning rate over its pretraining
+# (`vade_tf.training.pretraining.pretraining_schedule`): the recipe's rate
+# throughout, or a short linear warm-up to it followed by a cosine decay to 0
+# at the last step (as in one-cycle schedules).
+PRETRAIN_SCHEDULES = ("constant", "cosine")
 # How the mixture prior starts
 # (`vade_tf.training.latent_mixture.fit_latent_mixture`):
 # EM for a diagonal Gaussian mixture from the best k-means partition, or

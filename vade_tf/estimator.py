@@ -83,6 +83,10 @@ class VaDEClustering(
             (images), or `None`; see
             `vade_tf.training.pretraining.recipe_settings`.
         pretrain_batch_size: int or `None` for the pretraining recipe's.
+        pretrain_learning_rate: float > 0 or `None` for the pretraining
+            recipe's (the peak rate with the cosine schedule).
+        pretrain_schedule: `"constant"`, `"cosine"` or `None`; see
+            `vade_tf.training.pretraining.pretraining_schedule`.
         noise: float in [0, 1) or `None`, input dropout while pretraining.
         epochs: int >= 1 or `None`, VaDE training epochs.
         batch_size: int >= 1 or `None`, VaDE training batch size.
@@ -186,6 +190,8 @@ class VaDEClustering(
         pretrain_epochs=None,
         pretrain_recipe=None,
         pretrain_batch_size=None,
+        pretrain_learning_rate=None,
+        pretrain_schedule=None,
         noise=None,
         epochs=None,
         batch_size=None,
@@ -216,6 +222,8 @@ class VaDEClustering(
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_recipe = pretrain_recipe
         self.pretrain_batch_size = pretrain_batch_size
+        self.pretrain_learning_rate = pretrain_learning_rate
+        self.pretrain_schedule = pretrain_schedule
         self.noise = noise
         self.epochs = epochs
         self.batch_size = batch_size

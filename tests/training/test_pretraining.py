@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import vade_tf
+from vade_tf.data import augmentation
 from vade_tf.training import latent_mixture, pretraining
 
 
@@ -128,7 +129,7 @@ def test_image_augmentation_shifts_and_rotates_within_bounds(rng):
     x = _centred_blobs(64, side, rng)
     # Shifts only: the blobs stay inside the image, so (bilinear) shifting
     # keeps each image's mass and moves its centre by at most 10% a side.
-    shift = pretraining.image_augmentation((side, side), rotation=0.0, seed=3)
+    shift = augmentation.image_augmentation((side, side), rotation=0.0, seed=3)
     moved = _np(shift(x, training=True))
     assert moved.shape == x.shape
     np.testing.assert_allclose(moved.sum(1), x.sum(1), rtol=1e-3)
@@ -137,7 +138,7 @@ def test_image_augmentation_shifts_and_rotates_within_bounds(rng):
     assert np.abs(offset).max() > 0.2  # it did move them
     # Rotations only (about the image centre): the distance of the centre of
     # mass from the image centre is kept, the direction is not.
-    turn = pretraining.image_augmentation((side, side), shift=0.0, seed=3)
+    turn = augmentation.image_augmentation((side, side), shift=0.0, seed=3)
     turned = _np(turn(x, training=True))
     radius = np.linalg.norm(_centre_of_mass(x, side), axis=1)
     np.testing.assert_allclose(
@@ -151,9 +152,9 @@ def test_image_augmentation_shifts_and_rotates_within_bounds(rng):
 
 def test_image_augmentation_bad_arguments():
     with pytest.raises(ValueError, match="image_shape"):
-        pretraining.image_augmentation((28,))
+        augmentation.image_augmentation((28,))
     with pytest.raises(ValueError, match="rotation"):
-        pretraining.image_augmentation((28, 28), rotation=200.0)
+        augmentation.image_augmentation((28, 28), rotation=200.0)
 
 
 @pytest.mark.slow
@@ -390,3 +391,59 @@ def test_initialize_gmm_latent_std(small_model, blobs):
     np.testing.assert_allclose(np.mean(z.std(axis=0)), 4.0, rtol=1e-4)
     with pytest.raises(ValueError, match="latent_std"):
         small_model.initialize_mixture(x, latent_std=-1.0)
+
+
+def test_cosine_pretraining_schedule_matches_its_formula():
+    steps, peak = 200, 3e-3
+    schedule = pretraining.pretraining_schedule("cosine", peak, steps)
+    rates = np.array([float(schedule(step)) for step in range(steps + 1)])
+    # Independently: linear from 0 to the peak over the first 5% of the
+    # steps, then half a cosine period from the peak down to 0.
+    warmup = steps // 20
+    step = np.arange(steps + 1)
+    expected = np.where(
+        step < warmup,
+        peak * step / warmup,
+        peak * 0.5 * (1 + np.cos(np.pi * (step - warmup) / (steps - warmup))),
+    )
+    np.testing.assert_allclose(rates, expected, rtol=1e-5, atol=1e-9)
+    assert rates.max() == pytest.approx(peak, rel=1e-6)
+    assert pretraining.pretraining_schedule("constant", peak, steps) == peak
+    with pytest.raises(ValueError, match="schedule"):
+        pretraining.pretraining_schedule("linear", peak, steps)
+    with pytest.raises(ValueError, match="learning_rate"):
+        pretraining.pretraining_schedule("cosine", 0.0, steps)
+
+
+def test_pretrain_schedule_and_rate_reach_the_optimizer(rng):
+    x = rng.random((96, 12)).astype("float32")
+    model = vade_tf.VaDE(input_dim=12, n_clusters=2, latent_dim=2,
+                         hidden_dims=(8,), seed=0)  # fmt: skip
+
+    def final_rate(**kwargs):
+        history = pretraining.pretrain_autoencoder(
+            model, x, epochs=2, batch_size=32, verbose=0, **kwargs
+        )
+        return float(_np(history.model.optimizer.learning_rate))
+
+    assert final_rate() == pytest.approx(1e-3)  # the "adam" recipe's
+    assert final_rate(learning_rate=0.01) == pytest.approx(0.01)
+    # Six steps of cosine decay from 0.01 end at 0.
+    assert final_rate(learning_rate=0.01, schedule="cosine") == pytest.approx(
+        0.0, abs=1e-9
+    )
+    recipe = vade_tf.training.recipes.get_recipe(
+        pretrain_learning_rate=0.01, pretrain_schedule="cosine"
+    )
+    assert (recipe.pretrain_learning_rate, recipe.pretrain_schedule) == (
+        0.01,
+        "cosine",
+    )
+    with pytest.raises(ValueError, match="pretrain_schedule"):
+        recipe.replace(pretrain_schedule="step")
+    with pytest.raises(ValueError, match="pretrain_learning_rate"):
+        recipe.replace(pretrain_learning_rate=-1.0)
+    with pytest.raises(ValueError, match="your own optimizer"):
+        pretraining.pretrain_autoencoder(
+            model, x, epochs=1, optimizer="adam", schedule="cosine"
+        )

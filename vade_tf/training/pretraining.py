@@ -21,8 +21,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vade_tf import choices
+from vade_tf import choices, validation
 from vade_tf.data import datasets
+from vade_tf.data.augmentation import image_augmentation
 from vade_tf.training import batches, compilation, distribute, weights
 
 # =============================================================================
@@ -171,6 +172,42 @@ def recipe_settings(recipe):
     )
 
 
+def pretraining_schedule(schedule, learning_rate, steps):
+    """The autoencoder's learning rate over `steps` pretraining steps.
+
+    - `"constant"`: `learning_rate` throughout.
+    - `"cosine"`: a linear warm-up from 0 to `learning_rate` over the first
+      5% of the steps, then a cosine decay to 0 at the last step
+      (`keras.optimizers.schedules.CosineDecay` with `warmup_target`), the
+      shape of one-cycle schedules: a high rate while the autoencoder is
+      far from a solution, a small one to settle into it. On MNIST this
+      reaches a given clustering in fewer epochs than a constant rate
+      (docs/results.md, "Pretraining schedule").
+
+    Args:
+        schedule: one of `vade_tf.choices.PRETRAIN_SCHEDULES`.
+        learning_rate: float > 0, the rate (the peak for `"cosine"`).
+        steps: int >= 1, the optimizer steps of the whole pretraining.
+
+    Returns:
+        A float or a `keras.optimizers.schedules.LearningRateSchedule`.
+    """
+    validation.check_choice(schedule, "schedule", choices.PRETRAIN_SCHEDULES)
+    learning_rate = validation.check_positive_float(
+        learning_rate, "learning_rate"
+    )
+    if schedule == "constant":
+        return learning_rate
+    steps = validation.check_int(steps, "steps", 1)
+    warmup = steps // 20
+    return keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps=max(1, steps - warmup),
+        warmup_target=learning_rate,
+        warmup_steps=warmup,
+    )
+
+
 def reinitialize_autoencoder(model, initializer, seed=None):
     """Draws fresh kernels (and zero biases) for every autoencoder layer.
 
@@ -214,55 +251,6 @@ def likelihood_loss(likelihood, input_dim):
         return likelihood.negative_log_likelihood(x, outputs) / input_dim
 
     return reconstruction
-
-
-def image_augmentation(image_shape, rotation=10.0, shift=0.1, seed=None):
-    """Random rotations and shifts of flattened images, as a Keras model.
-
-    Active only in training (call it with `training=True`). Pixels moved in
-    from outside the image are 0 and the interpolation is bilinear, so
-    images in [0, 1] stay in [0, 1] (Bernoulli targets stay valid).
-
-    Args:
-        image_shape: `(height, width)` or `(height, width, channels)` whose
-            product is the number of features.
-        rotation: float, the largest rotation in degrees (either way).
-        shift: float, the largest shift as a fraction of height and width.
-        seed: int or `None`.
-
-    Returns:
-        A `keras.Sequential` from `(batch, prod(image_shape))` to the same
-        shape.
-    """
-    image_shape = tuple(int(s) for s in image_shape)
-    if len(image_shape) == 2:
-        image_shape = image_shape + (1,)
-    if len(image_shape) != 3 or min(image_shape) < 1:
-        raise ValueError(
-            "image_shape must be (height, width) or (height, width, "
-            f"channels) of positive ints. Received: image_shape={image_shape}"
-        )
-    if not 0.0 <= rotation < 180.0 or not 0.0 <= shift < 1.0:
-        raise ValueError(
-            "rotation must be in [0, 180) degrees and shift in [0, 1). "
-            f"Received: rotation={rotation}, shift={shift}"
-        )
-    n_features = int(np.prod(image_shape))
-    seeds = (None, None) if seed is None else (seed, seed + 1)
-    return keras.Sequential(
-        [
-            keras.Input(shape=(n_features,)),
-            keras.layers.Reshape(image_shape),
-            keras.layers.RandomRotation(
-                rotation / 360.0, fill_mode="constant", seed=seeds[0]
-            ),
-            keras.layers.RandomTranslation(
-                shift, shift, fill_mode="constant", seed=seeds[1]
-            ),
-            keras.layers.Reshape((n_features,)),
-        ],
-        name="image_augmentation",
-    )
 
 
 def _shuffled_batches(
@@ -328,6 +316,8 @@ def pretrain_autoencoder(
     jit_compile=compilation.JIT_COMPILE,
     augment=None,
     image_shape=None,
+    learning_rate=None,
+    schedule="constant",
     **fit_kwargs,
 ):
     """Trains `model`'s encoder (to z_mean) and decoder as an autoencoder.
@@ -337,7 +327,8 @@ def pretrain_autoencoder(
         x: array of shape `(n_samples, input_dim)`.
         epochs: int.
         batch_size: int; default the recipe's.
-        optimizer: a Keras optimizer or name; default the recipe's.
+        optimizer: a Keras optimizer or name; default the recipe's, at
+            `learning_rate` on `schedule`.
         loss: a Keras loss on x_hat; default the likelihood's own
             reconstruction term (`likelihood_loss`): binary cross-entropy
             for bernoulli, mean squared error for gaussian.
@@ -354,6 +345,10 @@ def pretrain_autoencoder(
         image_shape: `(height, width[, channels])` of the images when
             augmenting; by default a square `(side, side)` when `input_dim`
             is a square number.
+        learning_rate: float > 0, or `None` for the recipe's rate; the peak
+            rate with the cosine schedule. Only with the recipe's optimizer.
+        schedule: one of `vade_tf.choices.PRETRAIN_SCHEDULES`, see
+            `pretraining_schedule`. Only with the recipe's optimizer.
         **fit_kwargs: passed to `fit` (`verbose`, `callbacks`, `shuffle`,
             `validation_split`, ...; augmented data are always shuffled and
             take no `validation_split`). `validation_data` is in the data's
@@ -364,6 +359,16 @@ def pretrain_autoencoder(
     """
     if not 0.0 <= noise < 1.0:
         raise ValueError(f"noise must be in [0, 1). Received: noise={noise}")
+    validation.check_choice(schedule, "schedule", choices.PRETRAIN_SCHEDULES)
+    if optimizer is not None and (
+        learning_rate is not None or schedule != "constant"
+    ):
+        raise ValueError(
+            "learning_rate and schedule set the recipe's optimizer; with "
+            "your own optimizer, give it its rate or schedule. Received: "
+            f"optimizer={optimizer!r}, learning_rate={learning_rate!r}, "
+            f"schedule={schedule!r}"
+        )
     settings = recipe_settings(recipe)
     augment = settings["augment"] if augment is None else augment
     if isinstance(augment, bool):
@@ -390,6 +395,16 @@ def pretrain_autoencoder(
         # The batches are reshuffled by the data pipeline itself.
         fit_kwargs["shuffle"] = False
     batch_size = batch_size or settings["batch_size"]
+    if optimizer is None:
+        optimizer = settings["optimizer"]
+        if learning_rate is not None or schedule != "constant":
+            config = optimizer.get_config()
+            config["learning_rate"] = pretraining_schedule(
+                schedule,
+                learning_rate or config["learning_rate"],
+                epochs * math.ceil(len(x) / batch_size),
+            )
+            optimizer = optimizer.__class__.from_config(config)
     if "validation_data" in fit_kwargs:
         fit_kwargs["validation_data"] = _scaled_validation(
             fit_kwargs["validation_data"], model.input_scaling
@@ -402,7 +417,7 @@ def pretrain_autoencoder(
         model, noise=noise, raw_outputs=loss is None
     )
     autoencoder.compile(
-        optimizer=optimizer or settings["optimizer"],
+        optimizer=optimizer,
         loss=loss or likelihood_loss(model.likelihood, model.input_dim),
         jit_compile=compilation.resolve(
             jit_compile, model.encoder.compute_dtype
@@ -543,6 +558,8 @@ def pretrain_or_load(
         batch_size=recipe.pretrain_batch_size,
         recipe=pretrain_recipe,
         image_shape=image_shape,
+        learning_rate=recipe.pretrain_learning_rate,
+        schedule=recipe.pretrain_schedule,
         noise=recipe.noise,
         jit_compile=jit_compile,
         verbose=verbose,

@@ -96,6 +96,9 @@ class Recipe:
             `vade_tf.training.pretraining.recipe_settings`.
         pretrain_epochs: int >= 0; 0 skips pretraining.
         pretrain_batch_size: int or `None` for the pretraining recipe's.
+        pretrain_learning_rate: float > 0 or `None` for the pretraining recipe's
+            rate (the peak rate with the cosine schedule).
+        pretrain_schedule: one of `vade_tf.choices.PRETRAIN_SCHEDULES`.
         noise: float in [0, 1), input dropout while pretraining.
         mixture_init: one of `vade_tf.choices.MIXTURE_INITS`.
         mixture_n_init: int >= 1, k-means runs for the mixture's start.
@@ -137,6 +140,20 @@ class Recipe:
         "the autoencoder's batch size",
         default_help="the pretraining recipe's (adam 64, dec, augment and "
         "counts 256)",
+    )
+    pretrain_learning_rate: float | None = _setting(
+        None,
+        "the autoencoder's learning rate (the peak of the cosine schedule)",
+        flag="pretrain_lr",
+        default_help="the pretraining recipe's (adam, augment and counts "
+        "0.001, dec 1.0)",
+    )
+    pretrain_schedule: str = _setting(
+        "constant",
+        "the autoencoder's learning rate over pretraining: constant, or "
+        "cosine (a linear warm-up over the first 5%% of the steps, then a "
+        "cosine decay to 0)",
+        choices=choices.PRETRAIN_SCHEDULES,
     )
     noise: float = _setting(0.0, "input dropout rate while pretraining")
     mixture_init: str = _setting(
@@ -193,6 +210,15 @@ class Recipe:
             validation.check_int(
                 self.pretrain_batch_size, "pretrain_batch_size", 1
             )
+        if self.pretrain_learning_rate is not None:
+            validation.check_positive_float(
+                self.pretrain_learning_rate, "pretrain_learning_rate"
+            )
+        validation.check_choice(
+            self.pretrain_schedule,
+            "pretrain_schedule",
+            choices.PRETRAIN_SCHEDULES,
+        )
         validation.check_choice(
             self.pretrain_recipe,
             "pretrain_recipe",
