@@ -253,15 +253,28 @@ def likelihood_loss(likelihood, input_dim):
     return reconstruction
 
 
-def _shuffled_batches(
+def shuffled_batches(
     x, batch_size, seed, epochs, augmentation=None, scaling=None
 ):
-    """`tf.data` batches of `x` for `epochs` epochs, in the order of
-    `batches.epoch_batches` (a stateless shuffle per epoch from `seed`,
-    independent of TensorFlow's global generator), each its own target
-    (`Autoencoder`). With `augmentation`, each batch is an augmented copy
-    of the images, standardised afterwards by `scaling` (a
-    `layers.Standardize`) if given."""
+    """The batches pretraining feeds the autoencoder, each its own target.
+
+    In the order of `batches.epoch_batches` (a stateless shuffle per epoch
+    from `seed`, independent of TensorFlow's global generator). With
+    `augmentation`, each batch is an augmented copy of the images,
+    standardised afterwards by `scaling` if given.
+
+    Args:
+        x: float32 array `(n_samples, input_dim)`.
+        batch_size: int >= 1.
+        seed: int, the batch order's seed.
+        epochs: int >= 1.
+        augmentation: `None`, or a Keras layer or model called with
+            `training=True` on each batch (`image_augmentation`).
+        scaling: `None`, or the model's `layers.Standardize`.
+
+    Returns:
+        A `tf.data.Dataset` of `(batch, input_dim)` float32 tensors.
+    """
     data = batches.epoch_batches(x, batch_size, seed, epochs=epochs)
     if augmentation is None:
         return data
@@ -429,7 +442,7 @@ def pretrain_autoencoder(
         )
         # Augmented in the images' own units, then standardised as the
         # model standardises its input (`VaDE.input_scaling`).
-        data = _shuffled_batches(
+        data = shuffled_batches(
             np.asarray(x, dtype="float32"),
             batch_size,
             batches.batch_order_seed(model.seed),
@@ -454,7 +467,7 @@ def pretrain_autoencoder(
         # Batches ordered from the model's seed (steadier and faster than
         # Keras's array adapter, and independent of the global generators).
         fit_kwargs["shuffle"] = False
-        data = _shuffled_batches(
+        data = shuffled_batches(
             x, batch_size, batches.batch_order_seed(model.seed), epochs
         )
         return _converged(
