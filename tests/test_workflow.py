@@ -250,3 +250,22 @@ def test_train_reads_and_checks_the_data_once(blobs, monkeypatch):
     model.initialize_mixture(x, random_state=0)
     model.transform(x)
     assert len(checked) == 3
+
+
+def test_small_data_train_the_recipes_minimum_steps(blobs):
+    x, _ = blobs
+    n = len(x)
+    model = workflow.build_model(
+        x, n_clusters=3, latent_dim=2, hidden_dims=(8,), seed=0
+    )
+    recipe = recipes.get_recipe(
+        "tuned", pretrain_epochs=1, pretrain_min_steps=4 * -(-n // 64),
+        epochs=1, min_steps=3 * -(-n // 50), batch_size=50, mixture_n_init=1,
+    )  # fmt: skip
+    result = workflow.train(model, x, recipe, random_state=0, jit_compile=False)
+    # The "adam" pretraining recipe's batches of 64: 4 epochs reach its
+    # minimum; VaDE's batches of 50: 3 epochs.
+    assert len(result.pretrain_history["loss"]) == 4
+    assert len(result.history["loss"]) == 3
+    assert (result.recipe.pretrain_epochs, result.recipe.epochs) == (4, 3)
+    assert workflow.attempted_steps(model) == 3 * -(-n // 50)

@@ -87,9 +87,14 @@ class VaDEClustering(
             recipe's (the peak rate with the cosine schedule).
         pretrain_schedule: `"constant"`, `"cosine"` or `None`; see
             `vade_tf.training.pretraining.pretraining_schedule`.
+        pretrain_min_steps: int >= 0 or `None`, the autoencoder's fewest
+            optimizer steps (`Recipe.for_data`); setting `pretrain_epochs`
+            alone turns it off.
         noise: float in [0, 1) or `None`, input dropout while pretraining.
         epochs: int >= 1 or `None`, VaDE training epochs.
         batch_size: int >= 1 or `None`, VaDE training batch size.
+        min_steps: int >= 0 or `None`, VaDE's fewest optimizer steps
+            (`Recipe.for_data`); setting `epochs` alone turns it off.
         learning_rate: float > 0 or `None`, the network's initial rate.
         mixture_learning_rate: float > 0 or `None`, the mixture's initial rate.
         mixture_updates: `"absolute"`, `"relative"` or `None`, the mixture's
@@ -192,9 +197,11 @@ class VaDEClustering(
         pretrain_batch_size=None,
         pretrain_learning_rate=None,
         pretrain_schedule=None,
+        pretrain_min_steps=None,
         noise=None,
         epochs=None,
         batch_size=None,
+        min_steps=None,
         learning_rate=None,
         mixture_learning_rate=None,
         mixture_updates=None,
@@ -224,9 +231,11 @@ class VaDEClustering(
         self.pretrain_batch_size = pretrain_batch_size
         self.pretrain_learning_rate = pretrain_learning_rate
         self.pretrain_schedule = pretrain_schedule
+        self.pretrain_min_steps = pretrain_min_steps
         self.noise = noise
         self.epochs = epochs
         self.batch_size = batch_size
+        self.min_steps = min_steps
         self.learning_rate = learning_rate
         self.mixture_learning_rate = mixture_learning_rate
         self.mixture_updates = mixture_updates

@@ -38,7 +38,7 @@ from vade_tf.training import (
     start_selection,
     train_loop,
 )
-from vade_tf.training.pretraining import resolve_pretrain_recipe
+from vade_tf.training.recipes import resolve_pretrain_recipe
 from vade_tf.training.start_selection import StartSelection, select_start
 from vade_tf.training.train_loop import attempted_steps, shuffle_seed
 
@@ -135,6 +135,9 @@ def prepare(
     recipe = recipes.get_recipe(recipe)
     _check_model(model)
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
+    recipe = recipes.recipe_for_data(
+        recipe, len(x), image_shape, model.likelihood
+    )
     pretrain_recipe, pretrain_history, seconds = pretraining.pretrain_or_load(
         model,
         x,
@@ -230,6 +233,9 @@ def train(
     recipe = recipes.get_recipe(recipe)
     _check_model(model)
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
+    recipe = recipes.recipe_for_data(
+        recipe, len(x), image_shape, model.likelihood
+    )
     if y is not None and len(y) != len(x):
         raise ValueError(
             f"y must have one label per sample of x ({len(x)}). Received "
@@ -255,9 +261,7 @@ def train(
         on_stage=report,
     )
     # Several workers: the start each computed is replaced by the chief's.
-    distribute.broadcast_from_chief(
-        model.variables, model.distribute_strategy
-    )
+    distribute.broadcast_from_chief(model.variables, model.distribute_strategy)
     optimizer, mixture_optimizer = recipe.optimizers()
     model.compile(
         optimizer=optimizer,
@@ -346,6 +350,9 @@ def choose_n_clusters(
     recipe = recipes.get_recipe(recipe)
     _check_model(model)
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
+    recipe = recipes.recipe_for_data(
+        recipe, len(x), image_shape, model.likelihood
+    )
     # Checked before pretraining, which a bad range would waste.
     k_selection.check_k_range(k_range, n_samples=len(x))
     validation.check_choice(criterion, "criterion", k_selection.CRITERIA)
@@ -498,6 +505,7 @@ def resume(
             "optimizers' states). Received a model that was never compiled."
         )
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
+    recipe = recipes.recipe_for_data(recipe, len(x), None, model.likelihood)
     steps = math.ceil(len(x) / recipe.batch_size)
     done = train_loop.attempted_steps(model)
     if done % steps:

@@ -143,3 +143,42 @@ def test_the_old_mixture_names_still_set_the_renamed_fields():
     assert set(recipes.RENAMED_FIELDS.values()) <= fields
     flags = {recipes.flag_name(field) for field in recipes.tunable_fields()}
     assert set(recipes.RENAMED_FLAGS.values()) <= flags
+
+
+def test_minimum_steps_raise_the_epochs_of_small_data():
+    # Independently: steps per epoch, then the epochs that reach the minimum.
+    cases = [(1797, 100, 20, 1000), (178, 64, 40, 2000),
+             (70000, 256, 40, 2000), (50, 100, 3, 0)]  # fmt: skip
+    for n, batch, epochs, min_steps in cases:
+        per_epoch = -(-n // batch)
+        expected = max(epochs, -(-min_steps // per_epoch))
+        assert recipes.epochs_for_steps(epochs, min_steps, n, batch) == expected
+        assert expected * per_epoch >= min_steps
+    tuned = recipes.get_recipe()
+    assert (tuned.pretrain_min_steps, tuned.min_steps) == (2000, 1000)
+    # The 8x8 digits (1,797 rows): "adam" pretraining at batch 64 (29 steps
+    # an epoch) runs 69 epochs, VaDE at batch 100 (18 steps) 56.
+    digits = recipes.recipe_for_data(tuned, 1797)
+    assert (digits.pretrain_epochs, digits.epochs) == (69, 56)
+    # Large data keep the preset's epochs, and the same recipe comes back.
+    assert recipes.recipe_for_data(tuned, 70000, (28, 28)) is tuned
+    # Counts pretrain at batch 256; no pretraining stays none.
+    counts = recipes.recipe_for_data(tuned, 600, likelihood="zinb")
+    assert counts.pretrain_epochs == 667
+    assert (
+        tuned.replace(pretrain_epochs=0).for_data(600, 256).pretrain_epochs == 0
+    )
+
+
+def test_epochs_given_are_the_epochs_trained():
+    tuned = recipes.get_recipe()
+    given = recipes.get_recipe("tuned", epochs=5, pretrain_epochs=3)
+    assert (given.min_steps, given.pretrain_min_steps) == (0, 0)
+    assert recipes.recipe_for_data(given, 100) == given
+    both = tuned.replace(epochs=5, min_steps=300)
+    assert (both.epochs, both.min_steps) == (5, 300)
+    assert both.for_data(100, 64).epochs == 300
+    # Other changes keep the minimum steps.
+    assert tuned.replace(learning_rate=0.001).min_steps == tuned.min_steps
+    with pytest.raises(ValueError, match="min_steps"):
+        tuned.replace(min_steps=-1)

@@ -10,7 +10,7 @@ import time
 
 from vade_tf import choices, validation
 from vade_tf.cli import inputs, run_folder
-from vade_tf.training import k_selection
+from vade_tf.training import k_selection, recipes
 
 
 def run_pretrain(args):
@@ -32,7 +32,12 @@ def run_pretrain(args):
     keras.utils.set_random_seed(args.seed)
     x, y, name, loaded = inputs.load_data(args)
     image_shape = inputs.image_shape_of(args, name)
-    recipe = inputs.recipe_from_args(args)
+    recipe = recipes.recipe_for_data(
+        inputs.recipe_from_args(args),
+        len(x),
+        image_shape,
+        getattr(args, "likelihood", None),
+    )
     inputs.describe_data(args, x, y, name, loaded)
     n_clusters, reason = inputs.decide_n_clusters(args, x, y)
     inputs.announce_n_clusters(args, n_clusters, reason, len(x))
@@ -255,6 +260,10 @@ def _set_up(args):
         from vade_tf import shipped
 
         pretrained = shipped.autoencoder_weights(name)
+    # The epochs the run trains: raised to the recipe's minimum steps.
+    recipe = recipes.recipe_for_data(
+        recipe, len(x), image_shape, model.likelihood
+    )
     return TrainSetup(
         x=x,
         y=y,

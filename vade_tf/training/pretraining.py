@@ -25,6 +25,10 @@ from vade_tf import choices, validation
 from vade_tf.data import datasets
 from vade_tf.data.augmentation import image_augmentation
 from vade_tf.training import batches, compilation, distribute, weights
+from vade_tf.training.recipes import (
+    PRETRAIN_BATCH_SIZES,
+    resolve_pretrain_recipe,
+)
 
 # =============================================================================
 # Pretraining
@@ -141,28 +145,28 @@ def recipe_settings(recipe):
     if recipe == "adam":
         return {
             "optimizer": keras.optimizers.Adam(learning_rate=1e-3),
-            "batch_size": 64,
+            "batch_size": PRETRAIN_BATCH_SIZES[recipe],
             "initializer": None,
             "augment": False,
         }
     if recipe == "dec":
         return {
             "optimizer": keras.optimizers.SGD(learning_rate=1.0, momentum=0.9),
-            "batch_size": 256,
+            "batch_size": PRETRAIN_BATCH_SIZES[recipe],
             "initializer": _dec_initializer(),
             "augment": False,
         }
     if recipe == "counts":
         return {
             "optimizer": keras.optimizers.Adam(learning_rate=1e-3),
-            "batch_size": 256,
+            "batch_size": PRETRAIN_BATCH_SIZES[recipe],
             "initializer": None,
             "augment": False,
         }
     if recipe == "augment":
         return {
             "optimizer": keras.optimizers.Adam(learning_rate=1e-3),
-            "batch_size": 256,
+            "batch_size": PRETRAIN_BATCH_SIZES[recipe],
             "initializer": _dec_initializer(),
             "augment": True,
         }
@@ -503,28 +507,6 @@ def _converged(history):
 # =============================================================================
 # Weight files
 # =============================================================================
-
-
-def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
-    """The pretraining recipe: "auto" is "augment" for images, "counts" for
-    count data, else "adam".
-
-    Args:
-        recipe: a `vade_tf.training.recipes.Recipe`.
-        image_shape: `(height, width[, channels])` or `None` when the data
-            are not known to be images.
-        likelihood: `None`, or the model's likelihood (name or object);
-            `"nb"` and `"zinb"` mean count data.
-
-    Returns:
-        One of `vade_tf.training.pretraining.RECIPES`.
-    """
-    if recipe.pretrain_recipe != choices.PRETRAIN_RECIPE_AUTO:
-        return recipe.pretrain_recipe
-    if image_shape is not None:
-        return "augment"
-    name = getattr(likelihood, "name", likelihood)
-    return "counts" if name in choices.COUNT_LIKELIHOODS else "adam"
 
 
 def pretrain_or_load(

@@ -17,7 +17,9 @@ epochs. Two presets are named:
   and synthetic data (docs/results.md): "augment" pretraining for images
   (40 epochs), the latent space rescaled to a mean per-dimension std of 5,
   the mixture from the best of 10 k-means runs, the network at 0.0002 (the
-  original schedule's floor) and the mixture at the original 0.002.
+  original schedule's floor) and the mixture at the original 0.002; on
+  small data sets at least 2,000 pretraining and 1,000 VaDE steps
+  (`Recipe.for_data`: an epoch of a few hundred rows is a few steps).
 
 `get_recipe()` returns the default preset, `get_recipe("original")` the
 release's, and `get_recipe("tuned", epochs=100)` a preset with some fields
@@ -32,6 +34,7 @@ optimizer, mixture_optimizer = recipe.optimizers()
 """
 
 import dataclasses
+import math
 
 from vade_tf import choices, validation
 
@@ -99,6 +102,8 @@ class Recipe:
         pretrain_learning_rate: float > 0 or `None` for the pretraining recipe's
             rate (the peak rate with the cosine schedule).
         pretrain_schedule: one of `vade_tf.choices.PRETRAIN_SCHEDULES`.
+        pretrain_min_steps: int >= 0; `for_data` raises `pretrain_epochs`
+            to give at least this many steps (small data sets).
         noise: float in [0, 1), input dropout while pretraining.
         mixture_init: one of `vade_tf.choices.MIXTURE_INITS`.
         mixture_n_init: int >= 1, k-means runs for the mixture's start.
@@ -114,6 +119,8 @@ class Recipe:
         lr_floor: float >= 0, the smallest rate the schedule sets.
         batch_size: int >= 1, VaDE's training batch size.
         epochs: int >= 1, VaDE's training epochs.
+        min_steps: int >= 0; `for_data` raises `epochs` to give at least
+            this many steps (small data sets).
         n_starts: int >= 1, mixture starts tried on the one autoencoder
             (k-means seeds `random_state + r`); each trains for
             `start_epochs`, and the one with the highest mean ELBO on the
@@ -155,6 +162,13 @@ class Recipe:
         "cosine decay to 0)",
         choices=choices.PRETRAIN_SCHEDULES,
     )
+    pretrain_min_steps: int = _setting(
+        0,
+        "the autoencoder's fewest optimizer steps: on small data its epochs "
+        "are raised to reach them (an explicit --pretrain-epochs turns this "
+        "off unless given too)",
+        metavar="STEPS",
+    )
     noise: float = _setting(0.0, "input dropout rate while pretraining")
     mixture_init: str = _setting(
         "gmm",
@@ -191,6 +205,12 @@ class Recipe:
     lr_floor: float = 0.0002
     batch_size: int = _setting(100, "VaDE training batch size")
     epochs: int = _setting(50, "VaDE training epochs")
+    min_steps: int = _setting(
+        0,
+        "VaDE's fewest optimizer steps: on small data its epochs are raised "
+        "to reach them (an explicit --epochs turns this off unless given too)",
+        metavar="STEPS",
+    )
     n_starts: int = _setting(
         1,
         "mixture starts tried on the autoencoder, each trained for "
@@ -206,6 +226,8 @@ class Recipe:
         validation.check_int(self.epochs, "epochs", 1)
         validation.check_int(self.n_starts, "n_starts", 1)
         validation.check_int(self.start_epochs, "start_epochs", 1)
+        validation.check_int(self.min_steps, "min_steps", 0)
+        validation.check_int(self.pretrain_min_steps, "pretrain_min_steps", 0)
         if self.pretrain_batch_size is not None:
             validation.check_int(
                 self.pretrain_batch_size, "pretrain_batch_size", 1
@@ -250,8 +272,46 @@ class Recipe:
 
     def replace(self, **changes):
         """A copy with `changes` applied (unknown names raise `TypeError`;
-        the names in `RENAMED_FIELDS` are taken for their new ones)."""
-        return dataclasses.replace(self, **renamed(changes))
+        the names in `RENAMED_FIELDS` are taken for their new ones).
+
+        Epochs given without their minimum steps are taken as they are:
+        `replace(epochs=5)` also sets `min_steps=0`, and
+        `replace(pretrain_epochs=5)` sets `pretrain_min_steps=0`.
+        """
+        changes = renamed(changes)
+        for epochs, min_steps in _EPOCHS_AND_MIN_STEPS:
+            if epochs in changes and min_steps not in changes:
+                changes[min_steps] = 0
+        return dataclasses.replace(self, **changes)
+
+    def for_data(self, n_samples, pretrain_batch_size):
+        """This recipe with its epochs raised to its minimum steps.
+
+        Args:
+            n_samples: int >= 1, the rows trained on.
+            pretrain_batch_size: int >= 1, the autoencoder's batch size
+                (the recipe's, or its pretraining recipe's).
+
+        Returns:
+            A `Recipe` whose `pretrain_epochs` (unless 0, no pretraining)
+            and `epochs` each give at least `pretrain_min_steps` and
+            `min_steps` optimizer steps on `n_samples` rows; itself when
+            they already do.
+        """
+        pretrain_epochs = self.pretrain_epochs and epochs_for_steps(
+            self.pretrain_epochs,
+            self.pretrain_min_steps,
+            n_samples,
+            pretrain_batch_size,
+        )
+        epochs = epochs_for_steps(
+            self.epochs, self.min_steps, n_samples, self.batch_size
+        )
+        if (pretrain_epochs, epochs) == (self.pretrain_epochs, self.epochs):
+            return self
+        return dataclasses.replace(
+            self, pretrain_epochs=pretrain_epochs, epochs=epochs
+        )
 
     def optimizers(self):
         """New `(network, mixture)` Adam optimizers at this recipe's rates.
@@ -322,6 +382,76 @@ def value_type(field):
     raise TypeError(f"{field.name}: no value type for {field.type!r}")
 
 
+# The batch size of each pretraining recipe
+# (`vade_tf.training.pretraining.recipe_settings`).
+PRETRAIN_BATCH_SIZES = {"adam": 64, "dec": 256, "counts": 256, "augment": 256}
+
+
+def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
+    """The pretraining recipe: "auto" is "augment" for images, "counts" for
+    count data, else "adam".
+
+    Args:
+        recipe: a `vade_tf.training.recipes.Recipe`.
+        image_shape: `(height, width[, channels])` or `None` when the data
+            are not known to be images.
+        likelihood: `None`, or the model's likelihood (name or object);
+            `"nb"` and `"zinb"` mean count data.
+
+    Returns:
+        One of `vade_tf.training.pretraining.RECIPES`.
+    """
+    if recipe.pretrain_recipe != choices.PRETRAIN_RECIPE_AUTO:
+        return recipe.pretrain_recipe
+    if image_shape is not None:
+        return "augment"
+    name = getattr(likelihood, "name", likelihood)
+    return "counts" if name in choices.COUNT_LIKELIHOODS else "adam"
+
+
+def recipe_for_data(recipe, n_samples, image_shape=None, likelihood=None):
+    """`recipe` with its epochs raised to its minimum steps on this data
+    (`Recipe.for_data`, with the batch size its pretraining recipe uses).
+
+    Args:
+        recipe: a `vade_tf.training.recipes.Recipe`.
+        n_samples: int, the rows trained on.
+        image_shape, likelihood: see `resolve_pretrain_recipe`.
+
+    Returns:
+        A `Recipe`.
+    """
+    pretrain_recipe = resolve_pretrain_recipe(recipe, image_shape, likelihood)
+    return recipe.for_data(
+        n_samples,
+        recipe.pretrain_batch_size or PRETRAIN_BATCH_SIZES[pretrain_recipe],
+    )
+
+
+# Each epochs field and the minimum steps that may raise it.
+_EPOCHS_AND_MIN_STEPS = (
+    ("epochs", "min_steps"),
+    ("pretrain_epochs", "pretrain_min_steps"),
+)
+
+
+def epochs_for_steps(epochs, min_steps, n_samples, batch_size):
+    """`epochs`, or more when they give fewer than `min_steps` steps.
+
+    Args:
+        epochs: int >= 0.
+        min_steps: int >= 0.
+        n_samples: int >= 1, the rows of an epoch.
+        batch_size: int >= 1 (an epoch is `ceil(n_samples / batch_size)`
+            steps, the last batch short).
+
+    Returns:
+        int, `max(epochs, ceil(min_steps / steps per epoch))`.
+    """
+    steps_per_epoch = math.ceil(n_samples / batch_size)
+    return max(epochs, math.ceil(min_steps / steps_per_epoch))
+
+
 # The command line's flags of the renamed fields as they were (`--gmm-lr`,
 # ...), each to the flag (`argparse` dest) it is now: "gmm" became "mixture".
 RENAMED_FLAGS = {
@@ -339,6 +469,8 @@ TUNED = ORIGINAL.replace(
     latent_std=5.0,
     learning_rate=0.0002,
     epochs=20,
+    pretrain_min_steps=2000,
+    min_steps=1000,
 )
 PRESETS = {recipe.name: recipe for recipe in (ORIGINAL, TUNED)}
 # VaDE epochs of `vade-tf reproduce` (all 70,000 MNIST or Fashion-MNIST
