@@ -155,19 +155,21 @@ def test_minimum_steps_raise_the_epochs_of_small_data():
         assert recipes.epochs_for_steps(epochs, min_steps, n, batch) == expected
         assert expected * per_epoch >= min_steps
     tuned = recipes.get_recipe()
-    assert (tuned.pretrain_min_steps, tuned.min_steps) == (2000, 1000)
-    # The 8x8 digits (1,797 rows): "adam" pretraining at batch 64 (29 steps
-    # an epoch) runs 69 epochs, VaDE at batch 100 (18 steps) 56.
+    assert (tuned.pretrain_min_steps, tuned.min_steps) == (0, 1000)
+    # The 8x8 digits (1,797 rows): VaDE at batch 100 (18 steps an epoch)
+    # runs 56 epochs; pretraining keeps its 40.
     digits = recipes.recipe_for_data(tuned, 1797)
-    assert (digits.pretrain_epochs, digits.epochs) == (69, 56)
+    assert (digits.pretrain_epochs, digits.epochs) == (40, 56)
+    # With a pretraining minimum: "adam" at batch 64 is 29 steps an epoch.
+    both = tuned.replace(pretrain_min_steps=2000)
+    assert recipes.recipe_for_data(both, 1797).pretrain_epochs == 69
     # Large data keep the preset's epochs, and the same recipe comes back.
-    assert recipes.recipe_for_data(tuned, 70000, (28, 28)) is tuned
+    assert recipes.recipe_for_data(both, 70000, (28, 28)) is both
     # Counts pretrain at batch 256; no pretraining stays none.
-    counts = recipes.recipe_for_data(tuned, 600, likelihood="zinb")
+    counts = recipes.recipe_for_data(both, 600, likelihood="zinb")
     assert counts.pretrain_epochs == 667
-    assert (
-        tuned.replace(pretrain_epochs=0).for_data(600, 256).pretrain_epochs == 0
-    )
+    none = both.replace(pretrain_epochs=0, pretrain_min_steps=2000)
+    assert none.for_data(600, 256).pretrain_epochs == 0
 
 
 def test_epochs_given_are_the_epochs_trained():

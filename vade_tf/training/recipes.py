@@ -18,8 +18,8 @@ epochs. Two presets are named:
   (40 epochs), the latent space rescaled to a mean per-dimension std of 5,
   the mixture from the best of 10 k-means runs, the network at 0.0002 (the
   original schedule's floor) and the mixture at the original 0.002; on
-  small data sets at least 2,000 pretraining and 1,000 VaDE steps
-  (`Recipe.for_data`: an epoch of a few hundred rows is a few steps).
+  small data sets at least 1,000 VaDE steps (`Recipe.for_data`: an epoch of
+  a few hundred rows is a few steps).
 
 `get_recipe()` returns the default preset, `get_recipe("original")` the
 release's, and `get_recipe("tuned", epochs=100)` a preset with some fields
@@ -469,7 +469,6 @@ TUNED = ORIGINAL.replace(
     latent_std=5.0,
     learning_rate=0.0002,
     epochs=20,
-    pretrain_min_steps=2000,
     min_steps=1000,
 )
 PRESETS = {recipe.name: recipe for recipe in (ORIGINAL, TUNED)}
