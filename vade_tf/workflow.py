@@ -117,6 +117,8 @@ def prepare(
 ):
     """Steps 1 and 2 of the workflow: the autoencoder and the mixture.
 
+    The recipe's epochs are first raised to its minimum steps on `x`
+    (`vade_tf.training.recipes.recipe_for_data`; small data only).
     Pretrains the autoencoder for `recipe.pretrain_epochs` with the
     pretraining recipe (`resolve_pretrain_recipe`), or takes a
     `pretrained` autoencoder instead (weights file or model), then fits
@@ -187,6 +189,9 @@ def train(
     on_stage=None,
 ):
     """Runs VaDE's workflow on `model` and `x` from a recipe.
+
+    The recipe's epochs are first raised to its minimum steps on `x`
+    (`vade_tf.training.recipes.recipe_for_data`; small data only).
 
     1. Pretrain the autoencoder for `recipe.pretrain_epochs` with the
        pretraining recipe (`resolve_pretrain_recipe`), or load `pretrained`
@@ -505,7 +510,14 @@ def resume(
             "optimizers' states). Received a model that was never compiled."
         )
     x = validation.check_model_input(model, x, clusters=True, streamed=False)
-    recipe = recipes.recipe_for_data(recipe, len(x), None, model.likelihood)
+    # VaDE's epochs raised to its minimum steps (`Recipe.for_data`); the
+    # autoencoder is the checkpoint's, so its epochs are left as they are.
+    recipe = dataclasses.replace(
+        recipe,
+        epochs=recipes.epochs_for_steps(
+            recipe.epochs, recipe.min_steps, len(x), recipe.batch_size
+        ),
+    )
     steps = math.ceil(len(x) / recipe.batch_size)
     done = train_loop.attempted_steps(model)
     if done % steps:

@@ -861,3 +861,29 @@ def test_the_old_mixture_flags_still_parse_and_are_not_listed():
     assert (args.mixture_lr, args.mixture_init) == (0.01, "kmeans")
     assert (args.mixture_n_init, args.mixture_updates) == (2, "relative")
     assert "gmm-lr" not in cli.build_parser().format_help()
+
+
+def test_a_run_saved_before_minimum_steps_resumes_with_its_epochs(tmp_path):
+    from vade_tf.cli import resume, run_folder
+
+    def expanded(record):
+        (tmp_path / "command.json").write_text(json.dumps(record))
+        return resume.expand_resume(["train", "--resume", str(tmp_path)])
+
+    command = ["train", "--dataset", "digits"]
+    # Saved before recipes raised small data's epochs: its epochs stay.
+    argv = expanded({"argv": command, "seed": 0})
+    assert argv[:7] == [
+        *command,
+        "--min-steps",
+        "0",
+        "--pretrain-min-steps",
+        "0",
+    ]
+    args = cli.parser.build_parser().parse_args(argv)
+    assert (args.min_steps, args.pretrain_min_steps) == (0, 0)
+    # Saved since: replayed as it is.
+    argv = expanded(
+        {"argv": command, "seed": 0, run_folder.MIN_STEPS_KEY: True}
+    )
+    assert argv[:4] == [*command, "--resume"]

@@ -45,7 +45,8 @@ def expand_resume(argv):
     path = os.path.join(run_dir, run_folder.COMMAND_FILE)
     try:
         with open(path) as handle:
-            saved = json.load(handle)["argv"]
+            record = json.load(handle)
+        saved = record["argv"]
     except FileNotFoundError:
         autoencoder = os.path.join(run_dir, "ae.weights.h5")
         if os.path.isfile(autoencoder):
@@ -72,6 +73,10 @@ def expand_resume(argv):
             f"{run_dir} was written by `vade-tf {saved[0]}`; resume it with "
             "that command",
         )
+    if not record.get(run_folder.MIN_STEPS_KEY):
+        # Saved before recipes had minimum steps: its epochs were the
+        # recipe's as given, and stay so.
+        saved = [*saved, "--min-steps", "0", "--pretrain-min-steps", "0"]
     return [
         *saved,
         "--resume",

@@ -34,6 +34,10 @@ RUN_FILES = (
 
 # The file in a run folder that `--resume` reads the run's command from.
 COMMAND_FILE = "command.json"
+# The key of `COMMAND_FILE` that marks a command saved since recipes raise
+# small data's epochs to their minimum steps (`Recipe.for_data`); a command
+# saved before resumes with the epochs it had (`--min-steps 0`).
+MIN_STEPS_KEY = "min_steps"
 
 
 def make_run_folder(args, name):
@@ -178,10 +182,9 @@ class StageReporter:
     ):
         self.x, self.y = x, y
         self.path = path
-        from vade_tf import workflow
-        from vade_tf.training import pretraining
+        from vade_tf.training import recipes
 
-        pretrain_recipe = workflow.resolve_pretrain_recipe(
+        pretrain_recipe = recipes.resolve_pretrain_recipe(
             recipe, image_shape, getattr(args, "likelihood", None)
         )
         self.overwrite = overwrite
@@ -197,7 +200,7 @@ class StageReporter:
             "image_shape": image_shape,
             "epochs": recipe.pretrain_epochs,
             "batch_size": recipe.pretrain_batch_size
-            or pretraining.recipe_settings(pretrain_recipe)["batch_size"],
+            or recipes.PRETRAIN_BATCH_SIZES[pretrain_recipe],
             "noise": recipe.noise,
             "mixture_init": recipe.mixture_init,
             "latent_std": recipe.latent_std,

@@ -307,7 +307,11 @@ def _epoch_callbacks(args, setup):
         keras.callbacks.LambdaCallback(
             on_train_begin=lambda logs: run_folder.write_json(
                 os.path.join(out, run_folder.COMMAND_FILE),
-                {"argv": args.argv, "seed": args.seed},
+                {
+                    "argv": args.argv,
+                    "seed": args.seed,
+                    run_folder.MIN_STEPS_KEY: True,
+                },
                 overwrite=True,
             )
         ),

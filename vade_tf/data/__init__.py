@@ -5,9 +5,10 @@
 - `files`: your own files (`.npz`, `.npy`, `.h5`, `.csv`, `.h5ad`), read once
   and checked (`read_data`);
 - `streaming`: arrays too large for memory, read in chunks into `tf.data`;
-- `synthetic`: simulated count data with known clusters.
+- `synthetic`: simulated count data with known clusters;
+- `augmentation`: random rotations and shifts of images, for pretraining.
 
 This package imports nothing when imported, and `datasets`, `files` and
 `synthetic` need NumPy alone, so the command line's parser reads them before
-TensorFlow is loaded (`streaming` uses `tf.data`).
+TensorFlow is loaded (`streaming` uses `tf.data`, `augmentation` Keras).
 """

@@ -184,9 +184,10 @@ def pretraining_schedule(schedule, learning_rate, steps):
       5% of the steps, then a cosine decay to 0 at the last step
       (`keras.optimizers.schedules.CosineDecay` with `warmup_target`), the
       shape of one-cycle schedules: a high rate while the autoencoder is
-      far from a solution, a small one to settle into it. On MNIST this
-      reaches a given clustering in fewer epochs than a constant rate
-      (docs/results.md, "Pretraining schedule").
+      far from a solution, a small one to settle into it. Measured on MNIST
+      (benchmarks/RESULTS_LOG.md, 2026-12-07): 20 cosine epochs did better
+      than 20 constant ones with one seed, but started two of three seeds
+      lower than the default 40 constant epochs; not a default.
 
     Args:
         schedule: one of `vade_tf.choices.PRETRAIN_SCHEDULES`.
@@ -260,7 +261,8 @@ def likelihood_loss(likelihood, input_dim):
 def shuffled_batches(
     x, batch_size, seed, epochs, augmentation=None, scaling=None
 ):
-    """The batches pretraining feeds the autoencoder, each its own target.
+    """The batches pretraining feeds the autoencoder (`Autoencoder` takes
+    each batch as its own target).
 
     In the order of `batches.epoch_batches` (a stateless shuffle per epoch
     from `seed`, independent of TensorFlow's global generator). With
@@ -416,10 +418,14 @@ def pretrain_autoencoder(
         optimizer = settings["optimizer"]
         if learning_rate is not None or schedule != "constant":
             config = optimizer.get_config()
+            # Keras trains on the first ceil((1 - split) * n) rows.
+            rows = math.ceil(
+                len(x) * (1.0 - fit_kwargs.get("validation_split", 0.0))
+            )
             config["learning_rate"] = pretraining_schedule(
                 schedule,
                 learning_rate or config["learning_rate"],
-                epochs * math.ceil(len(x) / batch_size),
+                epochs * math.ceil(rows / batch_size),
             )
             optimizer = optimizer.__class__.from_config(config)
     if "validation_data" in fit_kwargs:
