@@ -280,6 +280,9 @@ def test_ctrl_c_is_acknowledged_while_a_long_call_runs():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run started in the background by a
+        # shell inherits SIGINT ignored, and Python then never handles it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as process:
         assert process.stdout.readline().strip() == "ready"
         time.sleep(0.5)
