@@ -148,21 +148,30 @@ def test_history_csv_has_no_empty_validation_columns(
     assert "val_loss" in header and "NA" not in values
 
 
+def _record_saves(model, x, monkeypatch, record):
+    """Starts and compiles `model` on `x`; returns the list that gets
+    `record(target)` for each `model.save(target)`."""
+    model.initialize_mixture(x, random_state=0)
+    model.compile(jit_compile=False)
+    saved = []
+    original_save = model.save
+
+    def recording_save(target, *args, **kwargs):
+        saved.append(record(target))
+        return original_save(target, *args, **kwargs)
+
+    monkeypatch.setattr(model, "save", recording_save)
+    return saved
+
+
 def test_checkpoint_saves_each_epoch_through_a_temporary_file(
     small_model, blobs, tmp_path, monkeypatch
 ):
     x, _ = blobs
-    small_model.initialize_mixture(x, random_state=0)
-    small_model.compile(jit_compile=False)
     path = tmp_path / "checkpoint.keras"
-    saved = []
-    original_save = small_model.save
-
-    def recording_save(target, *args, **kwargs):
-        saved.append(str(target))
-        return original_save(target, *args, **kwargs)
-
-    monkeypatch.setattr(small_model, "save", recording_save)
+    saved = _record_saves(
+        small_model, x, monkeypatch, lambda target: str(target)
+    )
     small_model.fit(
         x,
         epochs=2,
@@ -179,6 +188,42 @@ def test_checkpoint_saves_each_epoch_through_a_temporary_file(
     )
     with pytest.raises(ValueError, match="must end in '.keras'"):
         callbacks.Checkpoint(str(tmp_path / "checkpoint.h5"))
+
+
+def test_checkpoint_min_interval_saves_the_last_epoch_once(
+    small_model, blobs, tmp_path, monkeypatch
+):
+    x, _ = blobs
+    path = tmp_path / "checkpoint.keras"
+    saved_after = _record_saves(
+        small_model,
+        x,
+        monkeypatch,
+        lambda target: int(small_model.optimizer.iterations.numpy()),
+    )
+    checkpoint = callbacks.Checkpoint(str(path), min_interval=3600)
+    seen = []
+    small_model.fit(
+        x,
+        epochs=3,
+        batch_size=40,
+        verbose=0,
+        callbacks=[
+            checkpoint,
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: seen.append(path.exists())
+            ),
+        ],
+    )
+    # No save within the interval; the last epoch saved when training ends.
+    steps_per_epoch = -(-len(x) // 40)
+    assert seen == [False, False, False]
+    assert saved_after == [3 * steps_per_epoch]
+    restored = keras.models.load_model(path)
+    assert int(restored.optimizer.iterations.numpy()) == 3 * steps_per_epoch
+    for bad in (-1, "10", True, float("nan")):
+        with pytest.raises(ValueError, match="min_interval must be"):
+            callbacks.Checkpoint(str(path), min_interval=bad)
 
 
 def _monitor_messages(model, x, **kwargs):

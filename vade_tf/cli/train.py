@@ -329,7 +329,10 @@ def _epoch_callbacks(args, setup):
         callbacks.HistoryCSV(
             os.path.join(out, "history.csv"), append=bool(args.resume)
         ),
-        callbacks.Checkpoint(os.path.join(out, "checkpoint.keras")),
+        callbacks.Checkpoint(
+            os.path.join(out, "checkpoint.keras"),
+            min_interval=run_folder.CHECKPOINT_INTERVAL,
+        ),
     ]
 
 

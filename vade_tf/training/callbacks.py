@@ -1,5 +1,8 @@
 """Keras callbacks for VaDE: clustering metrics, the two-optimizer schedule."""
 
+import numbers
+import time
+
 import keras
 import numpy as np
 
@@ -183,30 +186,66 @@ class Checkpoint(keras.callbacks.Callback):
     leaves the previous epoch's checkpoint intact instead of a truncated
     file. `keras.callbacks.ModelCheckpoint` writes the file in place.
 
+    With `min_interval`, an epoch's save is skipped while the last save (or
+    the start of training) is less than that many seconds old, and the last
+    epoch is saved when training ends: on small data, whose epochs take a
+    fraction of a second, writing the model (tens of MB with its optimizer
+    state) would otherwise cost more than the training. A run resumed from
+    such a checkpoint continues from the epoch it holds
+    (`vade_tf.workflow.resume` counts the optimizer's steps).
+
     Args:
         path: str, a file name ending in `.keras`.
         every: int, save every this many epochs.
+        min_interval: float >= 0, the fewest seconds between two saves
+            during training.
     """
 
-    def __init__(self, path, every=1):
+    def __init__(self, path, every=1, min_interval=0.0):
         super().__init__()
         path = str(path)
         if not path.endswith(".keras"):
             raise ValueError(
                 f"Checkpoint path must end in '.keras'. Received: {path!r}"
             )
+        if (
+            isinstance(min_interval, bool)
+            or not isinstance(min_interval, numbers.Real)
+            or not min_interval >= 0
+        ):
+            raise ValueError(
+                "Checkpoint min_interval must be a number of seconds >= 0. "
+                f"Received: min_interval={min_interval!r}"
+            )
         self.path = path
         self.every = validation.check_int(every, "every", 1)
+        self.min_interval = float(min_interval)
+
+    def on_train_begin(self, logs=None):
+        self._saved_at = time.monotonic()
+        self._unsaved = False
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
+        if time.monotonic() - self._saved_at < self.min_interval:
+            self._unsaved = True
+            return
+        self._save()
+
+    def on_train_end(self, logs=None):
+        if self._unsaved:
+            self._save()
+
+    def _save(self):
         from vade_tf import fileio
 
         with fileio.atomic_output(
             self.path, overwrite=True, suffix=".keras"
         ) as temporary:
             self.model.save(temporary)
+        self._saved_at = time.monotonic()
+        self._unsaved = False
 
 
 class HistoryCSV(keras.callbacks.CSVLogger):
