@@ -13,10 +13,11 @@ each run's wall time. Labels are only scored.
   --seed k` (the image shape turns on the augmented pretraining that the
   named data sets get).
 
-`--epochs E` trains E VaDE epochs instead of the recipe's 20; the "tuned"
-recipe's learning rate does not depend on the number of epochs, so the
-first 20 epochs of a longer run are the default run's, and `--report 20 50`
-reads both from the same runs. A seed whose run folder already holds
+`--train-args "..."` adds arguments to every run (a lever to compare with
+the default). `--epochs E` trains E VaDE epochs instead of the recipe's 20;
+the "tuned" recipe's learning rate does not depend on the number of epochs,
+so the first 20 epochs of a longer run are the default run's, and `--report
+20 50` reads both from the same runs. A seed whose run folder already holds
 `metrics.json` is read, not rerun (a stopped queue continues).
 
 Usage (from the repository root)::
@@ -30,6 +31,7 @@ Usage (from the repository root)::
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -79,6 +81,7 @@ def train_command(args, seed, data_path):
     command = ["train", *data, "--seed", str(seed), "--verbose", "2"]
     if args.epochs:
         command += ["--epochs", str(args.epochs)]
+    command += shlex.split(args.train_args)
     return command + ["--out", os.path.join(args.runs_dir, f"seed{seed}")]
 
 
@@ -109,6 +112,11 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--epochs", type=int, default=0)
     parser.add_argument("--report", type=int, nargs="+", default=[20])
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help='more arguments of every run, e.g. "--pretrain-min-steps 10000"',
+    )
     parser.add_argument("--runs-dir", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
