@@ -155,11 +155,23 @@ def test_minimum_steps_raise_the_epochs_of_small_data():
         assert recipes.epochs_for_steps(epochs, min_steps, n, batch) == expected
         assert expected * per_epoch >= min_steps
     tuned = recipes.get_recipe()
-    assert (tuned.pretrain_min_steps, tuned.min_steps) == (0, 1000)
+    assert (tuned.pretrain_min_steps, tuned.min_steps) == (None, 1000)
     # The 8x8 digits (1,797 rows): VaDE at batch 100 (18 steps an epoch)
-    # runs 56 epochs; pretraining keeps its 40.
+    # runs 56 epochs; pretraining ("adam", no minimum) keeps its 40.
     digits = recipes.recipe_for_data(tuned, 1797)
     assert (digits.pretrain_epochs, digits.epochs) == (40, 56)
+    # The pretraining recipe's minimum: 20,000 images, augmented at batch
+    # 256, are 79 steps an epoch; 10,000 steps are 127 epochs. All of MNIST
+    # (274 steps an epoch) keeps its 40; 600 cells of counts get 2,000 steps.
+    assert recipes.PRETRAIN_MIN_STEPS["augment"] == 10000
+    images = recipes.recipe_for_data(tuned, 20000, (28, 28))
+    assert (images.pretrain_epochs, images.epochs) == (127, 20)
+    assert recipes.recipe_for_data(tuned, 70000, (28, 28)) is tuned
+    cells = recipes.recipe_for_data(tuned, 600, likelihood="zinb")
+    assert cells.pretrain_epochs == -(-2000 // 3) == 667
+    # The original recipe has no minimum, whatever the data.
+    original = recipes.get_recipe("original")
+    assert recipes.recipe_for_data(original, 20000, (28, 28)) is original
     # With a pretraining minimum: "adam" at batch 64 is 29 steps an epoch.
     both = tuned.replace(pretrain_min_steps=2000)
     assert recipes.recipe_for_data(both, 1797).pretrain_epochs == 69

@@ -102,8 +102,10 @@ class Recipe:
         pretrain_learning_rate: float > 0 or `None` for the pretraining recipe's
             rate (the peak rate with the cosine schedule).
         pretrain_schedule: one of `vade_tf.choices.PRETRAIN_SCHEDULES`.
-        pretrain_min_steps: int >= 0; `for_data` raises `pretrain_epochs`
-            to give at least this many steps (small data sets).
+        pretrain_min_steps: int >= 0, or `None` for the pretraining
+            recipe's (`PRETRAIN_MIN_STEPS`); `for_data` raises
+            `pretrain_epochs` to give at least this many steps (small
+            data sets).
         noise: float in [0, 1), input dropout while pretraining.
         mixture_init: one of `vade_tf.choices.MIXTURE_INITS`.
         mixture_n_init: int >= 1, k-means runs for the mixture's start.
@@ -162,12 +164,14 @@ class Recipe:
         "cosine decay to 0)",
         choices=choices.PRETRAIN_SCHEDULES,
     )
-    pretrain_min_steps: int = _setting(
+    pretrain_min_steps: int | None = _setting(
         0,
         "the autoencoder's fewest optimizer steps: on small data its epochs "
         "are raised to reach them (an explicit --pretrain-epochs turns this "
         "off unless given too)",
         metavar="STEPS",
+        default_help="the recipe's (original 0; tuned the pretraining "
+        "recipe's: augment 10000, counts 2000, adam and dec 0)",
     )
     noise: float = _setting(0.0, "input dropout rate while pretraining")
     mixture_init: str = _setting(
@@ -227,7 +231,10 @@ class Recipe:
         validation.check_int(self.n_starts, "n_starts", 1)
         validation.check_int(self.start_epochs, "start_epochs", 1)
         validation.check_int(self.min_steps, "min_steps", 0)
-        validation.check_int(self.pretrain_min_steps, "pretrain_min_steps", 0)
+        if self.pretrain_min_steps is not None:
+            validation.check_int(
+                self.pretrain_min_steps, "pretrain_min_steps", 0
+            )
         if self.pretrain_batch_size is not None:
             validation.check_int(
                 self.pretrain_batch_size, "pretrain_batch_size", 1
@@ -284,13 +291,16 @@ class Recipe:
                 changes[min_steps] = 0
         return dataclasses.replace(self, **changes)
 
-    def for_data(self, n_samples, pretrain_batch_size):
+    def for_data(self, n_samples, pretrain_batch_size, pretrain_min_steps=0):
         """This recipe with its epochs raised to its minimum steps.
 
         Args:
             n_samples: int >= 1, the rows trained on.
             pretrain_batch_size: int >= 1, the autoencoder's batch size
                 (the recipe's, or its pretraining recipe's).
+            pretrain_min_steps: int >= 0, the pretraining recipe's minimum
+                steps, used when this recipe's `pretrain_min_steps` is
+                `None`.
 
         Returns:
             A `Recipe` whose `pretrain_epochs` (unless 0, no pretraining)
@@ -298,9 +308,11 @@ class Recipe:
             `min_steps` optimizer steps on `n_samples` rows; itself when
             they already do.
         """
+        if self.pretrain_min_steps is not None:
+            pretrain_min_steps = self.pretrain_min_steps
         pretrain_epochs = self.pretrain_epochs and epochs_for_steps(
             self.pretrain_epochs,
-            self.pretrain_min_steps,
+            pretrain_min_steps,
             n_samples,
             pretrain_batch_size,
         )
@@ -385,6 +397,14 @@ def value_type(field):
 # The batch size of each pretraining recipe
 # (`vade_tf.training.pretraining.recipe_settings`).
 PRETRAIN_BATCH_SIZES = {"adam": 64, "dec": 256, "counts": 256, "augment": 256}
+# The fewest optimizer steps of each pretraining recipe, for recipes whose
+# `pretrain_min_steps` is `None` ("tuned"). Augmented images: all of MNIST's
+# 40 epochs are 10,938 steps, and a 20,000-image subset's 40 (3,125 steps)
+# left the autoencoder, and VaDE, far behind (docs/results.md, "From
+# scratch"). Counts: 600 cells' 40 epochs (120 steps) left VaDE at ACC 0.22,
+# 2,000 steps reached 0.68. Tables ("adam") keep their epochs: 2,000 steps
+# on wine's 178 rows made BIC choose K = 2 for its three cultivars.
+PRETRAIN_MIN_STEPS = {"adam": 0, "dec": 0, "counts": 2000, "augment": 10000}
 
 
 def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
@@ -411,7 +431,9 @@ def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
 
 def recipe_for_data(recipe, n_samples, image_shape=None, likelihood=None):
     """`recipe` with its epochs raised to its minimum steps on this data
-    (`Recipe.for_data`, with the batch size its pretraining recipe uses).
+    (`Recipe.for_data`, with the batch size its pretraining recipe uses, and
+    that recipe's `PRETRAIN_MIN_STEPS` when `recipe.pretrain_min_steps` is
+    `None`).
 
     Args:
         recipe: a `vade_tf.training.recipes.Recipe`.
@@ -425,6 +447,7 @@ def recipe_for_data(recipe, n_samples, image_shape=None, likelihood=None):
     return recipe.for_data(
         n_samples,
         recipe.pretrain_batch_size or PRETRAIN_BATCH_SIZES[pretrain_recipe],
+        PRETRAIN_MIN_STEPS[pretrain_recipe],
     )
 
 
@@ -470,6 +493,7 @@ TUNED = ORIGINAL.replace(
     learning_rate=0.0002,
     epochs=20,
     min_steps=1000,
+    pretrain_min_steps=None,
 )
 PRESETS = {recipe.name: recipe for recipe in (ORIGINAL, TUNED)}
 # VaDE epochs of `vade-tf reproduce` (all 70,000 MNIST or Fashion-MNIST
