@@ -146,7 +146,9 @@ def main(argv=None):
         history, metrics = read_run(folder)
         run = {
             "seed": seed,
-            "command": "vade-tf " + " ".join(command),
+            # The command the run folder was made by (a folder read, not
+            # rerun, may come from other arguments).
+            "command": "vade-tf " + metrics["command"].split(" ", 1)[1],
             "wall_seconds": wall,
             "timings": metrics["timings"],
             "start": metrics["ae_gmm"],
