@@ -162,13 +162,16 @@ def test_minimum_steps_raise_the_epochs_of_small_data():
     assert (digits.pretrain_epochs, digits.epochs) == (40, 56)
     # The pretraining recipe's minimum: 20,000 images, augmented at batch
     # 256, are 79 steps an epoch; 10,000 steps are 127 epochs. All of MNIST
-    # (274 steps an epoch) keeps its 40; 600 cells of counts get 2,000 steps.
+    # (274 steps an epoch) keeps its 40; 600 cells of counts get 500 steps,
+    # 3,000 cells (12 steps an epoch) 42 epochs.
     assert recipes.PRETRAIN_MIN_STEPS["augment"] == 10000
     images = recipes.recipe_for_data(tuned, 20000, (28, 28))
     assert (images.pretrain_epochs, images.epochs) == (127, 20)
     assert recipes.recipe_for_data(tuned, 70000, (28, 28)) is tuned
     cells = recipes.recipe_for_data(tuned, 600, likelihood="zinb")
-    assert cells.pretrain_epochs == -(-2000 // 3) == 667
+    assert cells.pretrain_epochs == -(-500 // 3) == 167
+    cells = recipes.recipe_for_data(tuned, 3000, likelihood="zinb")
+    assert cells.pretrain_epochs == -(-500 // 12) == 42
     # The original recipe has no minimum, whatever the data.
     original = recipes.get_recipe("original")
     assert recipes.recipe_for_data(original, 20000, (28, 28)) is original
