@@ -105,7 +105,9 @@ def spread(values):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"))
+    parser.add_argument(
+        "--dataset", choices=("mnist", "fashion_mnist"), required=True
+    )
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--subset", type=int, default=0)
     parser.add_argument("--subset-seed", type=int, default=0)

@@ -215,12 +215,27 @@ def test_checkpoint_min_interval_saves_the_last_epoch_once(
             ),
         ],
     )
-    # No save within the interval; the last epoch saved when training ends.
+    # The first epoch saved, none within the interval, the last when
+    # training ends.
     steps_per_epoch = -(-len(x) // 40)
-    assert seen == [False, False, False]
-    assert saved_after == [3 * steps_per_epoch]
+    assert seen == [True, True, True]
+    assert saved_after == [steps_per_epoch, 3 * steps_per_epoch]
     restored = keras.models.load_model(path)
     assert int(restored.optimizer.iterations.numpy()) == 3 * steps_per_epoch
+    # A clock 6 s further at each reading, an interval of 10 s: epochs 1
+    # and 3 saved in training (3 is 12 s after 1's save), 4 at its end.
+    saved_after.clear()
+    clock = iter(range(6, 600, 6))
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    small_model.fit(
+        x,
+        epochs=4,
+        batch_size=40,
+        verbose=0,
+        callbacks=[callbacks.Checkpoint(str(path), min_interval=10)],
+    )
+    start = 3 * steps_per_epoch
+    assert saved_after == [start + e * steps_per_epoch for e in (1, 3, 4)]
     for bad in (-1, "10", True, float("nan")):
         with pytest.raises(ValueError, match="min_interval must be"):
             callbacks.Checkpoint(str(path), min_interval=bad)

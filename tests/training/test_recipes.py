@@ -160,18 +160,35 @@ def test_minimum_steps_raise_the_epochs_of_small_data():
     # runs 56 epochs; pretraining ("adam", no minimum) keeps its 40.
     digits = recipes.recipe_for_data(tuned, 1797)
     assert (digits.pretrain_epochs, digits.epochs) == (40, 56)
-    # The pretraining recipe's minimum: 20,000 images, augmented at batch
-    # 256, are 79 steps an epoch; 10,000 steps are 127 epochs. All of MNIST
-    # (274 steps an epoch) keeps its 40; 600 cells of counts get 500 steps,
-    # 3,000 cells (12 steps an epoch) 42 epochs.
-    assert recipes.PRETRAIN_MIN_STEPS["augment"] == 10000
-    images = recipes.recipe_for_data(tuned, 20000, (28, 28))
-    assert (images.pretrain_epochs, images.epochs) == (127, 20)
+    # The pretraining recipe's minimum, in at most 5 times its epochs:
+    # 20,000 images, augmented at batch 256, are 79 steps an epoch; 10,000
+    # steps are 127 epochs. All of MNIST (274 steps an epoch) keeps its 40;
+    # 500 images (2 steps an epoch) stop at 200 epochs. 600 cells of counts
+    # (3 steps an epoch) get 500 steps, 3,000 cells (12) 42 epochs.
+    table = recipes.PRETRAIN_MIN_STEPS
+    assert recipes.PRETRAIN_MAX_RAISE == 5
+    cases = [(20000, (28, 28), None, -(-table["augment"] // 79)),
+             (70000, (28, 28), None, 40),
+             (500, (28, 28), None, 5 * 40),
+             (600, None, "zinb", -(-table["counts"] // 3)),
+             (3000, None, "zinb", -(-table["counts"] // 12))]  # fmt: skip
+    for n, shape, likelihood, expected in cases:
+        raised = recipes.recipe_for_data(tuned, n, shape, likelihood)
+        assert (raised.pretrain_epochs, raised.epochs) == (
+            expected,
+            max(20, -(-1000 // -(-n // 100))),
+        ), (n, shape, likelihood)
     assert recipes.recipe_for_data(tuned, 70000, (28, 28)) is tuned
-    cells = recipes.recipe_for_data(tuned, 600, likelihood="zinb")
-    assert cells.pretrain_epochs == -(-500 // 3) == 167
-    cells = recipes.recipe_for_data(tuned, 3000, likelihood="zinb")
-    assert cells.pretrain_epochs == -(-500 // 12) == 42
+    # A minimum given replaces the table's; a pretraining recipe given
+    # brings its own ("dec": none).
+    given = tuned.replace(pretrain_min_steps=0)
+    assert (
+        recipes.recipe_for_data(given, 600, None, "zinb").pretrain_epochs == 40
+    )
+    dec = tuned.replace(pretrain_recipe="dec")
+    assert recipes.recipe_for_data(dec, 20000, (28, 28)).pretrain_epochs == 40
+    with pytest.raises(ValueError, match="pretrain_min_steps"):
+        tuned.for_data(600, 256, None)
     # The original recipe has no minimum, whatever the data.
     original = recipes.get_recipe("original")
     assert recipes.recipe_for_data(original, 20000, (28, 28)) is original

@@ -35,7 +35,8 @@ RUN_FILES = (
 # The fewest seconds between two saves of `checkpoint.keras` during VaDE
 # training: small data's epochs take a fraction of a second, and writing the
 # model every epoch cost more than training it (the README's wine run: 500
-# epochs of 2 steps). A Ctrl-C loses at most this much training.
+# epochs of 2 steps). The first epoch is always saved; a Ctrl-C loses the
+# epochs since the last save.
 CHECKPOINT_INTERVAL = 10.0
 # The file in a run folder that `--resume` reads the run's command from.
 COMMAND_FILE = "command.json"

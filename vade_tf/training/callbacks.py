@@ -1,5 +1,6 @@
 """Keras callbacks for VaDE: clustering metrics, the two-optimizer schedule."""
 
+import math
 import numbers
 import time
 
@@ -179,24 +180,26 @@ class StepDecay(keras.callbacks.Callback):
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """Saves the whole model to a `.keras` file after every epoch, atomically.
+    """Saves the whole model to a `.keras` file after epochs, atomically.
 
     Each save goes to a temporary file beside `path` that is then renamed
     onto it, so an interrupted save (Ctrl-C, a full disk, a killed process)
     leaves the previous epoch's checkpoint intact instead of a truncated
     file. `keras.callbacks.ModelCheckpoint` writes the file in place.
 
-    With `min_interval`, an epoch's save is skipped while the last save (or
-    the start of training) is less than that many seconds old, and the last
-    epoch is saved when training ends: on small data, whose epochs take a
-    fraction of a second, writing the model (tens of MB with its optimizer
-    state) would otherwise cost more than the training. A run resumed from
+    With `min_interval`, the first epoch is saved, then an epoch's save is
+    skipped while the last save is less than that many seconds old, and the
+    last epoch is saved when training ends (a Ctrl-C loses the epochs after
+    the last save): on small data, whose epochs take a fraction of a second,
+    writing the model (tens of MB with its optimizer state) would otherwise
+    cost more than the training. A run resumed from
     such a checkpoint continues from the epoch it holds
     (`vade_tf.workflow.resume` counts the optimizer's steps).
 
     Args:
         path: str, a file name ending in `.keras`.
-        every: int, save every this many epochs.
+        every: int, save every this many epochs (and, with `min_interval`,
+            the last epoch when training ends).
         min_interval: float >= 0, the fewest seconds between two saves
             during training.
     """
@@ -220,9 +223,11 @@ class Checkpoint(keras.callbacks.Callback):
         self.path = path
         self.every = validation.check_int(every, "every", 1)
         self.min_interval = float(min_interval)
+        self._saved_at = -math.inf  # the first epoch is always saved
+        self._unsaved = False
 
     def on_train_begin(self, logs=None):
-        self._saved_at = time.monotonic()
+        self._saved_at = -math.inf
         self._unsaved = False
 
     def on_epoch_end(self, epoch, logs=None):

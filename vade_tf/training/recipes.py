@@ -71,6 +71,27 @@ def renamed(changes):
     }
 
 
+# The batch size of each pretraining recipe
+# (`vade_tf.training.pretraining.recipe_settings`).
+PRETRAIN_BATCH_SIZES = {"adam": 64, "dec": 256, "counts": 256, "augment": 256}
+# The fewest optimizer steps of each pretraining recipe, for recipes whose
+# `pretrain_min_steps` is `None` ("tuned"), in at most `PRETRAIN_MAX_RAISE`
+# times the recipe's epochs. Augmented images: all of MNIST's 40 epochs are
+# 10,960 steps, and a 20,000-image subset's 40 (3,160 steps) left the
+# autoencoder, and VaDE, far behind (docs/results.md, "From scratch, every
+# seed"; 127 epochs there). Counts: 600 cells' 40 epochs (120 steps) left
+# VaDE at ACC 0.22, 500 steps (167 epochs) reached 0.65; 2,000 reached 0.68
+# there but overfit 3,000 cells (0.88 against 0.95 with their own 480).
+# Tables ("adam") keep their epochs: 2,000 steps on wine's 178 rows made
+# BIC choose K = 2 for its three cultivars.
+PRETRAIN_MIN_STEPS = {"adam": 0, "dec": 0, "counts": 500, "augment": 10000}
+# The most times `PRETRAIN_MIN_STEPS` multiplies a recipe's pretraining
+# epochs: measured up to 4.2 (600 cells) and 3.2 (20,000 images); without
+# it smaller image sets would run thousands of epochs (500 images: 5,000)
+# at MNIST's cost, a length never measured.
+PRETRAIN_MAX_RAISE = 5
+
+
 def _setting(
     default, help, flag=None, choices=None, metavar=None, default_help=None
 ):
@@ -171,7 +192,9 @@ class Recipe:
         "off unless given too)",
         metavar="STEPS",
         default_help="the recipe's (original 0; tuned the pretraining "
-        "recipe's: augment 10000, counts 500, adam and dec 0)",
+        f"recipe's, in at most {PRETRAIN_MAX_RAISE} times its epochs: "
+        + ", ".join(f"{k} {v}" for k, v in PRETRAIN_MIN_STEPS.items())
+        + ")",
     )
     noise: float = _setting(0.0, "input dropout rate while pretraining")
     mixture_init: str = _setting(
@@ -310,6 +333,7 @@ class Recipe:
         """
         if self.pretrain_min_steps is not None:
             pretrain_min_steps = self.pretrain_min_steps
+        validation.check_int(pretrain_min_steps, "pretrain_min_steps", 0)
         pretrain_epochs = self.pretrain_epochs and epochs_for_steps(
             self.pretrain_epochs,
             pretrain_min_steps,
@@ -394,20 +418,6 @@ def value_type(field):
     raise TypeError(f"{field.name}: no value type for {field.type!r}")
 
 
-# The batch size of each pretraining recipe
-# (`vade_tf.training.pretraining.recipe_settings`).
-PRETRAIN_BATCH_SIZES = {"adam": 64, "dec": 256, "counts": 256, "augment": 256}
-# The fewest optimizer steps of each pretraining recipe, for recipes whose
-# `pretrain_min_steps` is `None` ("tuned"). Augmented images: all of MNIST's
-# 40 epochs are 10,938 steps, and a 20,000-image subset's 40 (3,125 steps)
-# left the autoencoder, and VaDE, far behind (docs/results.md, "From
-# scratch"). Counts: 600 cells' 40 epochs (120 steps) left VaDE at ACC 0.22,
-# 500 steps reached 0.65; 2,000 reached 0.68 there but overfit 3,000 cells
-# (0.88 against 0.95 with their own 480). Tables ("adam") keep their epochs:
-# 2,000 steps on wine's 178 rows made BIC choose K = 2 for three cultivars.
-PRETRAIN_MIN_STEPS = {"adam": 0, "dec": 0, "counts": 500, "augment": 10000}
-
-
 def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
     """The pretraining recipe: "auto" is "augment" for images, "counts" for
     count data, else "adam".
@@ -433,8 +443,9 @@ def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
 def recipe_for_data(recipe, n_samples, image_shape=None, likelihood=None):
     """`recipe` with its epochs raised to its minimum steps on this data
     (`Recipe.for_data`, with the batch size its pretraining recipe uses, and
-    that recipe's `PRETRAIN_MIN_STEPS` when `recipe.pretrain_min_steps` is
-    `None`).
+    that recipe's `PRETRAIN_MIN_STEPS`, in at most `PRETRAIN_MAX_RAISE` times
+    the recipe's pretraining epochs, when `recipe.pretrain_min_steps` is
+    `None`). Use it, not `Recipe.for_data`, for a recipe such as "tuned".
 
     Args:
         recipe: a `vade_tf.training.recipes.Recipe`.
@@ -445,10 +456,17 @@ def recipe_for_data(recipe, n_samples, image_shape=None, likelihood=None):
         A `Recipe`.
     """
     pretrain_recipe = resolve_pretrain_recipe(recipe, image_shape, likelihood)
+    batch_size = (
+        recipe.pretrain_batch_size or PRETRAIN_BATCH_SIZES[pretrain_recipe]
+    )
+    most = PRETRAIN_MAX_RAISE * recipe.pretrain_epochs
     return recipe.for_data(
         n_samples,
-        recipe.pretrain_batch_size or PRETRAIN_BATCH_SIZES[pretrain_recipe],
-        PRETRAIN_MIN_STEPS[pretrain_recipe],
+        batch_size,
+        min(
+            PRETRAIN_MIN_STEPS[pretrain_recipe],
+            most * math.ceil(n_samples / batch_size),
+        ),
     )
 
 
