@@ -192,9 +192,9 @@ class Checkpoint(keras.callbacks.Callback):
     last epoch is saved when training ends (a Ctrl-C loses the epochs after
     the last save): on small data, whose epochs take a fraction of a second,
     writing the model (tens of MB with its optimizer state) would otherwise
-    cost more than the training. A run resumed from
-    such a checkpoint continues from the epoch it holds
-    (`vade_tf.workflow.resume` counts the optimizer's steps).
+    cost more than the training. A run resumed from such a checkpoint
+    continues from the epoch it holds (`vade_tf.workflow.resume` counts the
+    optimizer's steps).
 
     Args:
         path: str, a file name ending in `.keras`.
@@ -223,11 +223,10 @@ class Checkpoint(keras.callbacks.Callback):
         self.path = path
         self.every = validation.check_int(every, "every", 1)
         self.min_interval = float(min_interval)
-        self._saved_at = -math.inf  # the first epoch is always saved
-        self._unsaved = False
+        self.on_train_begin()
 
     def on_train_begin(self, logs=None):
-        self._saved_at = -math.inf
+        self._saved_at = -math.inf  # the first epoch is always saved
         self._unsaved = False
 
     def on_epoch_end(self, epoch, logs=None):
