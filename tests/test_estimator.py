@@ -382,3 +382,53 @@ def test_a_seeded_fit_neither_reads_nor_changes_the_global_generators():
     np.testing.assert_array_equal(first.labels_, second.labels_)
     for a, b in zip(first.model_.weights, second.model_.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+# --- Images ------------------------------------------------------------------
+
+
+def test_images_are_fitted_as_images_and_predicted_in_either_layout():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(40, 16, 16, 1)).astype("float32")
+    estimator = _fast_estimator(
+        pretrain_epochs=1, pretrain_min_steps=0, pretrain_batch_size=20
+    ).fit(images)
+    assert estimator.image_shape_ == (16, 16, 1)
+    assert estimator.n_features_in_ == 256
+    # 16 pixels a side: augmented pretraining, as "auto" picks for images.
+    assert estimator.pretrain_recipe_ == "augment"
+    flat = images.reshape(40, -1)
+    np.testing.assert_array_equal(
+        estimator.predict(images), estimator.predict(flat)
+    )
+    np.testing.assert_array_equal(
+        estimator.transform(images), estimator.transform(flat)
+    )
+    with pytest.raises(ValueError, match=r"images of shape \(8, 32\).*"):
+        estimator.predict(flat.reshape(40, 8, 32))
+    with pytest.raises(ValueError, match="channels-first"):
+        estimator.predict(flat.reshape(40, 1, 16, 16))
+
+
+def test_small_images_and_tables_are_pretrained_without_augmentation():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(40, 8, 8)).astype("float32")
+    options = {"pretrain_epochs": 1, "pretrain_min_steps": 0}
+    estimator = _fast_estimator(**options).fit(x)
+    assert (estimator.image_shape_, estimator.pretrain_recipe_) == (
+        (8, 8),
+        "adam",
+    )
+    estimator = _fast_estimator(**options).fit(x.reshape(40, 64))
+    assert (estimator.image_shape_, estimator.pretrain_recipe_) == (
+        None,
+        "adam",
+    )
+
+
+def test_image_shape_must_match_the_images():
+    x = np.random.default_rng(0).uniform(size=(20, 4, 5)).astype("float32")
+    with pytest.raises(ValueError, match=r"image_shape=\(5, 4\) does not"):
+        _fast_estimator(image_shape=(5, 4)).fit(x)
+    estimator = _fast_estimator(image_shape=(4, 5)).fit(x.reshape(20, 20))
+    assert estimator.image_shape_ == (4, 5)

@@ -12,6 +12,7 @@ from sklearn import base
 from sklearn.utils import validation as sklearn_validation
 
 from vade_tf import choices, validation, workflow
+from vade_tf.data import images
 from vade_tf.model.config import DEFAULTS
 from vade_tf.training import compilation, k_selection, recipes
 
@@ -110,8 +111,11 @@ class VaDEClustering(
         start_epochs: int >= 1 or `None`, the epochs of each start before
             the choice.
         image_shape: `(height, width[, channels])` when `X` holds
-            flattened images, for the "augment" pretraining recipe (which
-            `"auto"` then picks); `None` otherwise.
+            flattened images, or `None`: then an `X` of shape
+            `(n_samples, height, width[, channels])` gives it
+            (`vade_tf.data.images.image_shape_of_samples`), and a 2-D `X`
+            is a table. Images of at least 16 pixels a side are pretrained
+            with the "augment" recipe (which `"auto"` then picks).
         k_range: `(k_min, k_max)` (both included) or `None` for 2 to
             `min(20, n_samples // 10)`; used with `n_clusters="auto"`.
         k_criterion: one of `vade_tf.training.k_selection.CRITERIA` (default
@@ -140,9 +144,15 @@ class VaDEClustering(
             float per epoch.
         recipe_: the `vade_tf.training.recipes.Recipe` used (overrides applied).
         pretrain_history_: the same for pretraining (empty when skipped).
+        pretrain_recipe_: str, the pretraining recipe used (`"auto"`
+            resolved: "augment", "adam", "dec" or "counts"), or `None` when
+            pretraining was skipped.
         n_iter_: int, the number of training epochs run.
         likelihood_: str, the likelihood used (`"auto"` resolved).
-        n_features_in_: int, the number of features seen in `fit`.
+        image_shape_: `(height, width[, channels])` of the images fitted
+            (given or from `X`'s shape), or `None` for a table.
+        n_features_in_: int, the number of features seen in `fit`
+            (height x width x channels for images).
         feature_names_in_: array of shape `(n_features_in_,)`, set when `X`
             has string column names (a pandas DataFrame).
 
@@ -258,7 +268,9 @@ class VaDEClustering(
 
         Args:
             X: array-like of shape `(n_samples, n_features)`, with
-                `n_samples >= n_clusters`.
+                `n_samples >= n_clusters`, or images of shape
+                `(n_samples, height, width[, channels])` (flattened; the
+                other methods then take either layout).
             y: ignored, present for API consistency.
 
         Returns:
@@ -290,7 +302,7 @@ class VaDEClustering(
                 "gamma_mode": self.gamma_mode,
                 "seed": seed,
             },
-            image_shape=self.image_shape,
+            image_shape=self.image_shape_,
             random_state=seed,
             jit_compile=self.jit_compile,
             verbose=self.verbose,
@@ -303,6 +315,7 @@ class VaDEClustering(
         )
         self.model_ = model
         self.recipe_ = result.recipe
+        self.pretrain_recipe_ = result.pretrain_recipe
         self.likelihood_ = likelihood
         self.history_ = result.history
         self.pretrain_history_ = result.pretrain_history
@@ -316,7 +329,8 @@ class VaDEClustering(
         """The most probable cluster of each sample under q(c|x).
 
         Args:
-            X: array-like of shape `(n_samples, n_features)`.
+            X: array-like of shape `(n_samples, n_features)`, or images
+                of the fitted shape `(n_samples, *image_shape_)`.
 
         Returns:
             int array of shape `(n_samples,)`, values in `[0, n_clusters)`.
@@ -327,7 +341,8 @@ class VaDEClustering(
         """The cluster posterior q(c|x), evaluated at z = z_mean.
 
         Args:
-            X: array-like of shape `(n_samples, n_features)`.
+            X: array-like of shape `(n_samples, n_features)`, or images
+                of the fitted shape `(n_samples, *image_shape_)`.
 
         Returns:
             float32 array of shape `(n_samples, n_clusters)`; rows sum to 1.
@@ -339,7 +354,8 @@ class VaDEClustering(
         """The latent means z_mean of the encoder q(z|x).
 
         Args:
-            X: array-like of shape `(n_samples, n_features)`.
+            X: array-like of shape `(n_samples, n_features)`, or images
+                of the fitted shape `(n_samples, *image_shape_)`.
 
         Returns:
             float32 array of shape `(n_samples, latent_dim)`.
@@ -379,6 +395,7 @@ class VaDEClustering(
     # --- Checks ------------------------------------------------------------
 
     def _validate(self, X, reset):
+        X = self._flatten_images(X, reset)
         options = {
             "reset": reset,
             "dtype": np.float32,
@@ -387,6 +404,36 @@ class VaDEClustering(
         if _validate_data is not None:
             return _validate_data(self, X, **options)
         return self._validate_data(X, **options)
+
+    def _flatten_images(self, X, reset):
+        """`X` with image samples flattened; in `fit`, sets `image_shape_`."""
+        shape = None
+        if np.ndim(X) > 2:
+            X = np.asarray(X)
+            shape = images.image_shape_of_samples(X.shape)
+            X = X.reshape(len(X), -1)
+        if reset:
+            given = (
+                None if self.image_shape is None else tuple(self.image_shape)
+            )
+            if shape is not None and given is not None and shape != given:
+                raise ValueError(
+                    f"image_shape={given} does not match the images of X, "
+                    f"of shape {shape}. Give image_shape=None or images of "
+                    "that shape."
+                )
+            self.image_shape_ = shape or given
+        elif shape is not None and shape != self.image_shape_:
+            raise ValueError(
+                f"X holds images of shape {shape}; this estimator was "
+                f"fitted on {self._fitted_as()}."
+            )
+        return X
+
+    def _fitted_as(self):
+        if self.image_shape_ is None:
+            return f"rows of {self.n_features_in_} features"
+        return f"images of shape {self.image_shape_}"
 
     def _check_params(self, n_samples):
         """Checks the arguments; returns the recipe with overrides applied."""

@@ -20,7 +20,13 @@ Data sets (every one embedded or generated, nothing downloaded):
 - `tight_blobs`: 3 blobs of std 0.01 in 20 dimensions, 900 rows
   (docs/reliability.md, "The mixture's steps");
 - `mnist`, `fashion_mnist`: all 70,000 images, from the shipped
-  autoencoders (`--pretrained shipped`); pretraining them here is too long.
+  autoencoders (`--pretrained shipped`); pretraining them here is too long;
+- `mnist_16x16`, `fashion_mnist_16x16`: a fixed 10,000-image subset of the
+  70,000 (seed 0), resized to 16x16 (`scipy.ndimage.zoom`, linear; the size
+  of USPS), known as images ("augment" pretraining);
+  `mnist_16x16_flat`, `fashion_mnist_16x16_flat`: the same rows as a table
+  (plain pretraining: what a flattened image array gets without its shape).
+  `--data-dir` names the folder of the 28x28 set's IDX files.
 
 It prints a table and writes JSON; it judges nothing.
 
@@ -68,6 +74,11 @@ def load(name, data_dir=None):
     if name in ("digits", "mnist", "fashion_mnist"):
         x, y = vade_tf.data.datasets.load_dataset(name, data_dir=data_dir)
         return x, y, 10, vade_tf.data.datasets.IMAGE_SHAPES.get(name)
+    base = name.removesuffix("_flat")
+    if base in SMALL_IMAGES:
+        x, y = small_images(SMALL_IMAGES[base], data_dir)
+        shape = (SMALL_IMAGE_SIDE, SMALL_IMAGE_SIDE)
+        return x, y, 10, None if name.endswith("_flat") else shape
     if name == "digits_as_images":  # the same data, known as 8x8 images
         x, y = vade_tf.data.datasets.load_dataset("digits")
         return x, y, 10, (8, 8)
@@ -94,6 +105,37 @@ def load(name, data_dir=None):
         x = centers[y] + 0.01 * rng.normal(size=(900, 20))
         return x.astype("float32"), y, 3, None
     raise ValueError(f"Unknown data set {name!r}")
+
+
+SMALL_IMAGES = {"mnist_16x16": "mnist", "fashion_mnist_16x16": "fashion_mnist"}
+SMALL_IMAGE_SIDE = 16
+SMALL_IMAGE_ROWS = 10_000
+
+
+def small_images(name, data_dir):
+    """`(x, y)`: a fixed 10,000-image subset of `name` resized to 16x16.
+
+    Args:
+        name: "mnist" or "fashion_mnist".
+        data_dir: folder of its IDX files.
+
+    Returns:
+        x of shape `(10000, 256)`, float32 in [0, 1], and int labels y.
+    """
+    from scipy import ndimage
+
+    import vade_tf
+
+    x, y = vade_tf.data.datasets.load_dataset(name, data_dir=data_dir)
+    keep = np.sort(
+        np.random.default_rng(0).permutation(len(x))[:SMALL_IMAGE_ROWS]
+    )
+    side = vade_tf.data.datasets.IMAGE_SHAPES[name][0]
+    images = x[keep].reshape(-1, side, side)
+    factor = SMALL_IMAGE_SIDE / side
+    small = ndimage.zoom(images, (1, factor, factor), order=1)
+    small = np.clip(small, 0.0, 1.0).reshape(len(keep), -1)
+    return small.astype("float32"), y[keep]
 
 
 MODEL_OPTIONS = ("beta", "model")

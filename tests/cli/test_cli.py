@@ -324,6 +324,32 @@ def test_reproduce_and_train_use_the_default_recipe_original_is_a_flag():
     )
 
 
+def test_an_image_array_is_trained_as_images(tmp_path, capsys):
+    from vade_tf.data import files
+
+    np.save(tmp_path / "faces.npy", np.zeros((12, 20, 16), "float32"))
+    np.save(tmp_path / "table.npy", np.zeros((12, 320), "float32"))
+    for name, given, expected in [
+        ("faces", [], (20, 16)),
+        ("faces", ["--image-shape", "16,20"], (16, 20)),
+        ("table", [], None),
+    ]:
+        path = str(tmp_path / f"{name}.npy")
+        args = cli.build_parser().parse_args(["train", "--data", path] + given)
+        loaded = files.read_data(path)
+        image_shape = cli.inputs.image_shape_of(args, name, loaded)
+        assert image_shape == expected
+        cli.inputs.describe_data(args, loaded.x, None, name, loaded)
+        printed = capsys.readouterr().out
+        assert ("images of 20x16, the array's shape" in printed) is (
+            name == "faces" and not given
+        )
+        pretraining = vade_tf.workflow.resolve_pretrain_recipe(
+            cli.inputs.recipe_from_args(args), image_shape
+        )
+        assert pretraining == ("adam" if expected is None else "augment")
+
+
 def test_bad_recipe_flag_is_named_in_the_message(capsys):
     status = cli.main(["train", "--dataset", "digits", "--epochs", "0"])
     assert status == 2

@@ -286,3 +286,59 @@ def test_make_count_clusters_is_seeded_counts():
     kept = x > 0
     np.testing.assert_array_equal(x[kept], plain[kept])
     assert (x == 0).sum() > (plain == 0).sum()
+
+
+def test_image_arrays_keep_their_shape_and_tables_have_none(tmp_path, rng):
+    from vade_tf.data import files, images
+
+    assert images.image_shape_of_samples((7, 16, 16)) == (16, 16)
+    assert images.image_shape_of_samples((7, 16, 12, 3)) == (16, 12, 3)
+    assert images.image_shape_of_samples((7, 256)) is None
+    # Not images: flattened into rows as before.
+    assert images.image_shape_of_samples((7, 10, 5, 6)) is None
+    assert images.image_shape_of_samples((7, 2, 2, 2, 2)) is None
+    with pytest.raises(ValueError, match=r"transpose\(0, 2, 3, 1\)"):
+        images.image_shape_of_samples((7, 3, 32, 32))
+    np.save(tmp_path / "grey.npy", rng.uniform(size=(5, 16, 16)))
+    np.savez(tmp_path / "rgb.npz", x=rng.uniform(size=(5, 6, 7, 3)), y=[0] * 5)
+    np.savez(tmp_path / "flat.npz", x=rng.uniform(size=(5, 256)))
+    with h5py.File(tmp_path / "grey.h5", "w") as handle:
+        handle["x"] = rng.uniform(size=(5, 16, 16, 1))
+    expected = {
+        "grey.npy": ((16, 16), 256),
+        "rgb.npz": ((6, 7, 3), 126),
+        "flat.npz": (None, 256),
+        "grey.h5": ((16, 16, 1), 256),
+    }
+    for name, (shape, n_features) in expected.items():
+        data = files.read_data(tmp_path / name)
+        assert data.image_shape == shape, name
+        assert data.x.shape == (5, n_features), name
+    np.save(tmp_path / "first.npy", rng.uniform(size=(5, 3, 16, 16)))
+    with pytest.raises(ValueError, match="first.npy.*channels-first"):
+        files.read_data(tmp_path / "first.npy")
+
+
+@pytest.mark.parametrize(
+    "shape, augments",
+    [
+        (None, False),
+        ((8, 8), False),
+        ((15, 40), False),
+        ((16, 16), True),
+        ((28, 28), True),
+        ((32, 32, 3), True),
+    ],
+)
+def test_augmented_pretraining_needs_images_of_16_pixels_a_side(
+    shape, augments
+):
+    from vade_tf.data import images
+    from vade_tf.training import recipes
+
+    assert images.augments(shape) is augments
+    expected = "augment" if augments else "adam"
+    assert recipes.resolve_pretrain_recipe(recipes.TUNED, shape) == expected
+    # An explicit recipe is kept whatever the shape.
+    explicit = recipes.TUNED.replace(pretrain_recipe="augment")
+    assert recipes.resolve_pretrain_recipe(explicit, shape) == "augment"

@@ -75,8 +75,12 @@ def describe_data(args, x, y, name, loaded):
         labels = loaded.labels_from
         if y is not None:
             labels += " (reported, never trained on)"
+    shape = ""
+    if loaded is not None and loaded.image_shape and not args.image_shape:
+        side = "x".join(map(str, loaded.image_shape))
+        shape = f" (images of {side}, the array's shape)"
     print(
-        f"Data    {name}: {x.shape[0]} rows x {x.shape[1]} features; "
+        f"Data    {name}: {x.shape[0]} rows x {x.shape[1]} features{shape}; "
         f"labels: {labels}",
         flush=True,
     )
@@ -143,9 +147,13 @@ def build_model(args, x, n_clusters):
     )
 
 
-def image_shape_of(args, name):
-    """The image shape of the data: --image-shape, else the named set's."""
+def image_shape_of(args, name, loaded=None):
+    """The image shape of the data: --image-shape, else the shape of the
+    file's image array (`vade_tf.data.images.image_shape_of_samples`), else
+    the named set's; `None` for a table."""
     if not args.image_shape:
+        if loaded is not None:
+            return loaded.image_shape
         return datasets.IMAGE_SHAPES.get(name)
     try:
         shape = tuple(int(v) for v in args.image_shape.split(","))

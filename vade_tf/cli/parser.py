@@ -215,7 +215,8 @@ def add_recipe_arguments(parser, recipe, epochs=None):
         "--image-shape",
         metavar="H,W[,C]",
         help="image shape of the data, for augmented pretraining (default: "
-        "known for mnist and fashion_mnist, else none)",
+        "known for mnist and fashion_mnist and for a file whose array has "
+        "shape (n, H, W) or (n, H, W, C); none for flat rows)",
     )
     for field in recipes.tunable_fields():
         meta = field.metadata

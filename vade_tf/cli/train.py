@@ -31,7 +31,7 @@ def run_pretrain(args):
 
     keras.utils.set_random_seed(args.seed)
     x, y, name, loaded = inputs.load_data(args)
-    image_shape = inputs.image_shape_of(args, name)
+    image_shape = inputs.image_shape_of(args, name, loaded)
     recipe = recipes.recipe_for_data(
         inputs.recipe_from_args(args),
         len(x),
@@ -237,7 +237,7 @@ def _set_up(args):
     from vade_tf.training import compilation
 
     x, y, name, loaded = inputs.load_data(args)
-    image_shape = inputs.image_shape_of(args, name)
+    image_shape = inputs.image_shape_of(args, name, loaded)
     recipe = inputs.recipe_from_args(args)
     out = run_folder.make_run_folder(args, name)
     n_clusters, k_reason = inputs.decide_n_clusters(args, x, y)
@@ -394,9 +394,12 @@ def _train(args, setup, epoch_callbacks):
             x, y, recipe, next_step=_next_step(recipe)
         )
     else:
+        pretrain_recipe = recipes.resolve_pretrain_recipe(
+            recipe, setup.image_shape, setup.model.likelihood
+        )
         print(
             f"Pretraining the autoencoder on {setup.name} {x.shape} "
-            f"({recipe.pretrain_epochs} epochs)",
+            f"({recipe.pretrain_epochs} epochs, {pretrain_recipe} recipe)",
             flush=True,
         )
         on_stage = run_folder.StageReporter(

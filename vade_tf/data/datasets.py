@@ -220,5 +220,3 @@ def _keras_download(name, split):
             f"Keras's download failed ({type(error).__name__}: {error}).",
         ) from None
     return train if split == "train" else test
-
-

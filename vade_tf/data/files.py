@@ -12,10 +12,11 @@ import warnings
 
 import numpy as np
 
+from vade_tf.data import images
+
 
 class DataNotFoundError(FileNotFoundError, ValueError):
     """Data files not found; both a `ValueError` and a `FileNotFoundError`."""
-
 
 
 @dataclasses.dataclass
@@ -32,6 +33,9 @@ class LoadedData:
         label_hint: str or `None`: a column that looks like labels but was
             kept as a feature (few distinct whole numbers or names), with
             how to use it as labels.
+        image_shape: `(height, width[, channels])` when the file's array
+            held images (rank 3 or 4,
+            `vade_tf.data.images.image_shape_of_samples`), else `None`.
     """
 
     x: object
@@ -39,6 +43,7 @@ class LoadedData:
     feature_names: object = None
     labels_from: str = ""
     label_hint: object = None
+    image_shape: object = None
 
 
 def load_array(path, label_column=None):
@@ -73,8 +78,10 @@ def read_data(path, label_column=None):
       extra `vade-tf[singlecell]`): `X` (sparse allowed, made dense) is x;
       the `obs` column named by `label_column`, if given, becomes y.
 
-    Samples with more than one dimension are flattened. The values are not
-    rescaled. Labels are integers as they are; labels that are names
+    Samples with more than one dimension are flattened; an array of rank 3
+    `(n, height, width)` or rank 4 `(n, height, width, channels)` is taken
+    as images and its shape kept as `LoadedData.image_shape`. The values
+    are not rescaled. Labels are integers as they are; labels that are names
     (strings) are numbered in sorted order; missing (NaN) or fractional
     labels are an error.
 
@@ -151,6 +158,10 @@ def read_data(path, label_column=None):
     if extension != ".csv":
         feature_names, label_hint = None, None
     x = np.asarray(x)
+    try:
+        image_shape = images.image_shape_of_samples(x.shape)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
     if x.ndim > 2:
         x = x.reshape(len(x), -1)
     if y is not None:
@@ -171,6 +182,7 @@ def read_data(path, label_column=None):
         feature_names=feature_names,
         labels_from=labels_from,
         label_hint=label_hint,
+        image_shape=image_shape,
     )
 
 

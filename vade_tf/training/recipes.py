@@ -37,6 +37,7 @@ import dataclasses
 import math
 
 from vade_tf import choices, validation
+from vade_tf.data import images
 
 # Field names from before "mixture" became the one word for the mixture
 # prior's settings. `Recipe.replace`, `get_recipe` and the command line still
@@ -158,8 +159,8 @@ class Recipe:
         choices.PRETRAIN_RECIPE_AUTO,
         "how the autoencoder is pretrained "
         "(vade_tf.training.pretraining.recipe_settings); auto: augment for "
-        "images of "
-        "a known shape, counts for count likelihoods, adam otherwise",
+        "images of a known shape and at least 16 pixels a side, counts for "
+        "count likelihoods, adam otherwise",
         choices=(choices.PRETRAIN_RECIPE_AUTO, *choices.PRETRAIN_RECIPES),
     )
     pretrain_epochs: int = _setting(
@@ -419,8 +420,9 @@ def value_type(field):
 
 
 def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
-    """The pretraining recipe: "auto" is "augment" for images, "counts" for
-    count data, else "adam".
+    """The pretraining recipe: "auto" is "augment" for images of at least
+    16 pixels a side (`vade_tf.data.images.augments`), "counts" for count
+    data, else "adam".
 
     Args:
         recipe: a `vade_tf.training.recipes.Recipe`.
@@ -434,7 +436,7 @@ def resolve_pretrain_recipe(recipe, image_shape=None, likelihood=None):
     """
     if recipe.pretrain_recipe != choices.PRETRAIN_RECIPE_AUTO:
         return recipe.pretrain_recipe
-    if image_shape is not None:
+    if images.augments(image_shape):
         return "augment"
     name = getattr(likelihood, "name", likelihood)
     return "counts" if name in choices.COUNT_LIKELIHOODS else "adam"

@@ -1,0 +1,165 @@
+"""Which label-free score ranks separately pretrained runs by accuracy?
+
+Reads finished `vade-tf train` run folders made on the same data (for
+example the seeds of `benchmarks.quality.from_scratch`, one autoencoder
+each) and scores every run without labels:
+
+- `elbo`: minus the final training loss (`history.csv`), and its two parts,
+  `reconstruction` and `kl`;
+- `silhouette`: of the k-means partition of the pretrained autoencoder's
+  latent means (scaled to a mean std of 5, as the mixture's start sees
+  them; 5,000 rows);
+- `agreement`: the run's mean NMI with the other runs' clusterings (a
+  run the others agree with; `clusters.csv`), and `start_agreement`, the same
+  for the k-means partitions of the pretrained autoencoders' latent means
+  (`ae.weights.h5`), before VaDE.
+
+Labels only score: each score's Spearman correlation with the final ACC,
+and the ACC of the run each score would pick, among all the runs and on
+average over every group of three.
+
+Usage (from the repository root)::
+
+    python -m benchmarks.quality.rank_autoencoders \\
+        --runs runs/fmnist_20k/seed0 runs/fmnist_20k/seed1 ... \\
+        --data runs/fmnist_20k/subset.npz --out /tmp/rank_fmnist.json
+"""
+
+import argparse
+import itertools
+import json
+import os
+
+import numpy as np
+
+from benchmarks import common
+
+LATENT_STD = 5.0
+SILHOUETTE_ROWS = 5000
+GROUP = 3
+
+
+def final_losses(folder):
+    """`{"elbo", "reconstruction", "kl"}` of the last epoch in history.csv."""
+    import pandas as pd
+
+    last = pd.read_csv(os.path.join(folder, "history.csv")).iloc[-1]
+    return {
+        "elbo": -float(last["loss"]),
+        "reconstruction": -float(last["reconstruction"]),
+        "kl": -float(last["kl"]),
+    }
+
+
+def latent_means(model, weights, x):
+    """The latent means of `x` under the autoencoder `weights`, scaled."""
+    model.load_pretrained_weights(weights)
+    z = model.transform(x).astype("float64")
+    return z * LATENT_STD / float(np.mean(z.std(axis=0)))
+
+
+def mean_agreement(partitions):
+    """Each partition's mean NMI with the others, `(n,)`."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    n = len(partitions)
+    nmi = np.zeros((n, n))
+    for i, j in itertools.combinations(range(n), 2):
+        nmi[i, j] = nmi[j, i] = normalized_mutual_info_score(
+            partitions[i], partitions[j]
+        )
+    return nmi
+
+
+def picks(scores, acc):
+    """The ACC of the run with the highest score, among all and per group."""
+    from scipy.stats import spearmanr
+
+    best = int(np.argmax(scores))
+    groups = [
+        acc[max(trio, key=lambda i: scores[i])]
+        for trio in itertools.combinations(range(len(acc)), GROUP)
+    ]
+    return {
+        "spearman": float(spearmanr(scores, acc)[0]),
+        "picked_acc": float(acc[best]),
+        "picked_acc_per_group_of_3": float(np.mean(groups)),
+        "worst_pick_per_group_of_3": float(np.min(groups)),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", required=True)
+    parser.add_argument("--data", required=True, help=".npz with x and y")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    import pandas as pd
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    from vade_tf import building, metrics
+
+    with np.load(args.data) as data:
+        x, y = data["x"], data["y"]
+    model = building.build_model(x, 10)
+    rows = np.random.default_rng(0).choice(
+        len(x), min(SILHOUETTE_ROWS, len(x)), replace=False
+    )
+    runs, ends, starts = [], [], []
+    for seed, folder in enumerate(args.runs):
+        labels = pd.read_csv(os.path.join(folder, "clusters.csv"))["cluster"]
+        labels = labels.to_numpy()
+        with open(os.path.join(folder, "metrics.json"), encoding="utf8") as f:
+            recorded = json.load(f)
+        z = latent_means(model, os.path.join(folder, "ae.weights.h5"), x)
+        start = KMeans(recorded["n_clusters"], n_init=10, random_state=seed)
+        start = start.fit_predict(z)
+        runs.append(
+            {
+                "folder": folder,
+                "acc": metrics.cluster_acc(y, labels)[0],
+                "start_acc": recorded["ae_gmm"]["acc"],
+                **final_losses(folder),
+                "silhouette": float(silhouette_score(z[rows], start[rows])),
+            }
+        )
+        ends.append(labels)
+        starts.append(start)
+    for key, partitions in (("agreement", ends), ("start_agreement", starts)):
+        nmi = mean_agreement(partitions)
+        for run, value in zip(runs, nmi.sum(axis=1) / (len(runs) - 1)):
+            run[key] = float(value)
+    acc = np.array([run["acc"] for run in runs])
+    criteria = (
+        "elbo",
+        "reconstruction",
+        "kl",
+        "silhouette",
+        "agreement",
+        "start_agreement",
+    )
+    ranking = {
+        key: picks(np.array([run[key] for run in runs]), acc)
+        for key in criteria
+    }
+    ranking["random"] = {
+        "picked_acc_per_group_of_3": float(np.mean(acc)),
+        "best_per_group_of_3": float(
+            np.mean(
+                [
+                    max(acc[list(trio)])
+                    for trio in itertools.combinations(range(len(acc)), GROUP)
+                ]
+            )
+        ),
+    }
+    common.write_result(
+        args.out, {"data": args.data, "runs": runs, "ranking": ranking}
+    )
+    for key, value in ranking.items():
+        print(f"{key:>16} {json.dumps(value)}")
+
+
+if __name__ == "__main__":
+    main()
