@@ -323,3 +323,24 @@ def test_a_column_that_looks_like_labels_is_pointed_out(tmp_path, capsys):
     labelled = vade_tf.data.files.read_data(str(path), label_column="kind")
     assert labelled.y is not None and "kind" in labelled.labels_from
     assert labelled.label_hint is None
+
+
+def test_read_clusters_reads_every_format_and_run_folders(tmp_path):
+    probabilities = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    for name in ("a.csv", "a.npz", "a.npy"):
+        assignments.write_assignments(tmp_path / name, probabilities)
+        np.testing.assert_array_equal(
+            assignments.read_clusters(tmp_path / name), [1, 0, 1]
+        )
+    run = tmp_path / "run"
+    run.mkdir()
+    assignments.write_assignments(run / "clusters.csv", probabilities, True)
+    np.testing.assert_array_equal(assignments.read_clusters(run), [1, 0, 1])
+    with pytest.raises(FileNotFoundError, match="has no clusters.csv"):
+        assignments.read_clusters(tmp_path)
+    (tmp_path / "other.csv").write_text("group,score\n1,0.5\n")
+    with pytest.raises(ValueError, match="no 'cluster' column"):
+        assignments.read_clusters(tmp_path / "other.csv")
+    np.savez(tmp_path / "other.npz", labels=np.zeros(3))
+    with pytest.raises(ValueError, match="no 'cluster' array"):
+        assignments.read_clusters(tmp_path / "other.npz")

@@ -67,3 +67,48 @@ def test_bad_label_arrays():
         metrics.cluster_acc([0, 1, 2], [0, 1])
     with pytest.raises(ValueError, match="1-D"):
         metrics.nmi(np.zeros((2, 2)), np.zeros((2, 2)))
+
+
+def _nmi_by_entropies(a, b):
+    """NMI = I(a; b) / mean(H(a), H(b)), from the joint counts."""
+    joint = np.zeros((a.max() + 1, b.max() + 1))
+    np.add.at(joint, (a, b), 1.0)
+    p = joint / joint.sum()
+    pa, pb = p.sum(axis=1), p.sum(axis=0)
+    nz = p > 0
+    mutual = np.sum(p[nz] * np.log(p[nz] / np.outer(pa, pb)[nz]))
+
+    def entropy(q):
+        return -np.sum(q[q > 0] * np.log(q[q > 0]))
+
+    return mutual / ((entropy(pa) + entropy(pb)) / 2)
+
+
+def test_agreement_is_each_clusterings_mean_nmi_with_the_others(rng):
+    labelings = [rng.integers(0, 4, size=200) for _ in range(4)]
+    expected = [
+        np.mean([_nmi_by_entropies(a, b) for b in labelings if b is not a])
+        for a in labelings
+    ]
+    np.testing.assert_allclose(
+        metrics.agreement(labelings), expected, rtol=1e-10
+    )
+
+
+def test_agreement_picks_the_typical_partition_not_the_outlier(rng):
+    truth = np.repeat(np.arange(5), 120)
+    noisy = []
+    for flips in (0.0, 0.1, 0.2, 0.3, 0.7):
+        labels = truth.copy()
+        changed = rng.random(len(labels)) < flips
+        labels[changed] = rng.integers(0, 5, size=changed.sum())
+        noisy.append(rng.permutation(5)[labels])  # relabelled
+    scores = metrics.agreement(noisy)
+    # The cleanest agrees most with the others, the outlier least.
+    assert np.argmax(scores) == 0 and np.argmin(scores) == 4
+    # Identical partitions up to relabelling agree fully.
+    np.testing.assert_allclose(
+        metrics.agreement([truth, (truth + 1) % 5, truth]), 1.0
+    )
+    with pytest.raises(ValueError, match="at least 2 clusterings"):
+        metrics.agreement([truth])

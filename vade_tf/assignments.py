@@ -123,6 +123,54 @@ def _write(path, chunks, proba, overwrite):
     return path
 
 
+def read_clusters(path):
+    """The clusters of an assignments file, or of a run folder's
+    `clusters.csv`.
+
+    Args:
+        path: a file `write_assignments` wrote (`.csv` with a `cluster`
+            column, `.npz` with a `cluster` array, or `.npy`), or a
+            `vade-tf train` run folder.
+
+    Returns:
+        int64 array of shape `(n_samples,)`.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "clusters.csv")
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"{os.path.dirname(path)} has no clusters.csv: expected the "
+                "folder of a finished `vade-tf train` run, or an "
+                "assignments file (.csv, .npz, .npy)."
+            )
+    extension = check_output_path(path, overwrite=True)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No assignments file at {path}.")
+    if extension == ".csv":
+        with open(path, newline="", encoding="utf8") as handle:
+            rows = csv.reader(handle)
+            header = next(rows, [])
+            if "cluster" not in header:
+                raise ValueError(
+                    f"{path} has no 'cluster' column. Received the columns "
+                    f"{header}."
+                )
+            column = header.index("cluster")
+            return np.array([int(row[column]) for row in rows], "int64")
+    if extension == ".npy":
+        clusters = np.load(path, allow_pickle=False)
+    else:
+        with np.load(path, allow_pickle=False) as archive:
+            if "cluster" not in archive.files:
+                raise ValueError(
+                    f"{path} has no 'cluster' array. Received the arrays "
+                    f"{sorted(archive.files)}."
+                )
+            clusters = archive["cluster"]
+    return np.asarray(clusters).astype("int64").reshape(-1)
+
+
 def iter_chunks(path, label_column=None, chunk_rows=CHUNK_ROWS):
     """The feature rows of a data file in chunks, in file order.
 

@@ -56,6 +56,37 @@ def ari(y_true, y_pred):
     return float(metrics.adjusted_rand_score(y_true, y_pred))
 
 
+def agreement(labelings):
+    """How much each clustering agrees with the others: its mean NMI with
+    every other one.
+
+    A label-free way to choose among runs of the same data that differ by
+    their seed (each pretraining its own autoencoder): the run the others
+    agree with most is the typical partition rather than an outlier
+    (docs/results.md, "Choosing among runs without labels").
+
+    Args:
+        labelings: sequence of at least 2 int arrays of shape
+            `(n_samples,)`, cluster ids of the same samples in the same
+            order.
+
+    Returns:
+        float array of shape `(len(labelings),)`, each in [0, 1].
+    """
+    labelings = [np.asarray(labels) for labels in labelings]
+    if len(labelings) < 2:
+        raise ValueError(
+            "agreement needs at least 2 clusterings. Received "
+            f"{len(labelings)}."
+        )
+    n = len(labelings)
+    pairwise = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            pairwise[i, j] = pairwise[j, i] = nmi(labelings[i], labelings[j])
+    return pairwise.sum(axis=1) / (n - 1)
+
+
 def min_cluster_fraction(y_pred, n_clusters):
     """The share of the points in the smallest of `n_clusters` clusters.
 

@@ -15,8 +15,10 @@ each) and scores every run without labels:
   (`ae.weights.h5`), before VaDE.
 
 Labels only score: each score's Spearman correlation with the final ACC,
-and the ACC of the run each score would pick, among all the runs and on
-average over every group of three.
+the ACC of the run each score would pick among all the runs, and over
+every group of three runs the mean ACC of its pick and how often it picks
+the group's least accurate run (what `vade-tf choose` does with the
+`agreement` score).
 
 Usage (from the repository root)::
 
@@ -72,19 +74,33 @@ def mean_agreement(partitions):
 
 
 def picks(scores, acc):
-    """The ACC of the run with the highest score, among all and per group."""
+    """The ACC of the run with the highest score, among all and per group.
+
+    Returns:
+        dict: the Spearman correlation of the score with ACC, the ACC of
+        the run it picks among all, and over every group of three runs the
+        mean ACC of its pick, the lowest, and how often the pick is the
+        group's least accurate run or below the group's mean.
+    """
     from scipy.stats import spearmanr
 
-    best = int(np.argmax(scores))
     groups = [
-        acc[max(trio, key=lambda i: scores[i])]
-        for trio in itertools.combinations(range(len(acc)), GROUP)
+        list(trio) for trio in itertools.combinations(range(len(acc)), GROUP)
     ]
+    chosen = [group[int(np.argmax(scores[group]))] for group in groups]
+    picked = acc[chosen]
     return {
         "spearman": float(spearmanr(scores, acc)[0]),
-        "picked_acc": float(acc[best]),
-        "picked_acc_per_group_of_3": float(np.mean(groups)),
-        "worst_pick_per_group_of_3": float(np.min(groups)),
+        "picked_acc": float(acc[int(np.argmax(scores))]),
+        "picked_acc_per_group_of_3": float(np.mean(picked)),
+        "worst_pick_per_group_of_3": float(np.min(picked)),
+        "groups": len(groups),
+        "picked_the_groups_worst": int(
+            sum(acc[c] == acc[g].min() for c, g in zip(chosen, groups))
+        ),
+        "picked_below_the_groups_mean": int(
+            sum(acc[c] < acc[g].mean() for c, g in zip(chosen, groups))
+        ),
     }
 
 

@@ -350,6 +350,32 @@ def test_an_image_array_is_trained_as_images(tmp_path, capsys):
         assert pretraining == ("adam" if expected is None else "augment")
 
 
+def test_choose_names_the_run_the_others_agree_with(tmp_path, capsys):
+    truth = np.repeat(np.arange(3), 30)
+    runs = []
+    for i, flipped in enumerate((3, 0, 40)):
+        labels = truth.copy()
+        labels[:flipped] = (labels[:flipped] + 1) % 3
+        folder = tmp_path / f"seed{i}"
+        folder.mkdir()
+        np.savetxt(
+            folder / "clusters.csv",
+            labels,
+            fmt="%d",
+            header="cluster",
+            comments="",
+        )
+        runs.append(str(folder))
+    assert cli.main(["choose", *runs]) == 0
+    printed = capsys.readouterr().out
+    assert f"chosen: {runs[1]}" in printed
+    assert cli.main(["choose", *runs[:2]]) == 2
+    assert "at least 3 runs" in capsys.readouterr().err
+    np.save(tmp_path / "short.npy", truth[:10])
+    assert cli.main(["choose", *runs, str(tmp_path / "short.npy")]) == 2
+    assert "same rows" in capsys.readouterr().err
+
+
 def test_bad_recipe_flag_is_named_in_the_message(capsys):
     status = cli.main(["train", "--dataset", "digits", "--epochs", "0"])
     assert status == 2

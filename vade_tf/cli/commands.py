@@ -1,4 +1,5 @@
-"""The small commands (`evaluate`, `generate`, `predict`, `export`) and
+"""The small commands (`evaluate`, `generate`, `predict`, `export`,
+`choose`) and
 `main`, the entry point that runs any command with one-line errors.
 """
 
@@ -75,6 +76,43 @@ def run_export(args):
     return 0
 
 
+# Fewest runs `choose` compares: with two, each agrees with the other alike.
+MIN_RUNS_TO_CHOOSE = 3
+
+
+def run_choose(args):
+    import numpy as np
+
+    from vade_tf import assignments, metrics
+
+    if len(args.runs) < MIN_RUNS_TO_CHOOSE:
+        raise ValueError(
+            f"choose needs at least {MIN_RUNS_TO_CHOOSE} runs (with two, "
+            f"each agrees with the other alike). Received {len(args.runs)}."
+        )
+    labelings = [assignments.read_clusters(run) for run in args.runs]
+    rows = {len(labels) for labels in labelings}
+    if len(rows) > 1:
+        counts = ", ".join(
+            f"{run}: {len(labels)}" for run, labels in zip(args.runs, labelings)
+        )
+        raise ValueError(
+            "The runs must cluster the same rows, in the same order. "
+            f"Received different numbers of rows ({counts})."
+        )
+    scores = metrics.agreement(labelings)
+    chosen = int(np.argmax(scores))
+    print("mean NMI with the other runs, clusters used, run:")
+    for run, score, labels in zip(args.runs, scores, labelings):
+        mark = "  <- chosen" if run == args.runs[chosen] else ""
+        print(f"  {score:.4f}  K = {len(np.unique(labels)):>3}  {run}{mark}")
+    print(
+        f"chosen: {args.runs[chosen]} (its clusters agree most with the "
+        "others'; labels are not read)"
+    )
+    return 0
+
+
 COMMANDS = {
     "pretrain": train.run_pretrain,
     "train": train.run_train,
@@ -83,6 +121,7 @@ COMMANDS = {
     "generate": run_generate,
     "predict": run_predict,
     "export": run_export,
+    "choose": run_choose,
 }
 
 

@@ -522,4 +522,21 @@ def build_parser():
     export.add_argument(
         "--overwrite", action="store_true", help="replace an existing version"
     )
+
+    choose = add(
+        "choose",
+        "choose among runs of the same data without labels",
+        "Read the clusters of several runs on the same rows (`vade-tf train` "
+        "run folders\nthat differ by --seed, or files of `vade-tf predict`) "
+        "and name the run whose\nclusters agree most with the others' "
+        "(mean NMI). Labels are never read.\nSee docs/results.md, "
+        '"Choosing among runs without labels".',
+    )
+    choose.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="at least 3 run folders (their clusters.csv) or assignments "
+        "files (.csv, .npz, .npy)",
+    )
     return parser
