@@ -408,7 +408,12 @@ class VaDEClustering(
     def _flatten_images(self, X, reset):
         """`X` with image samples flattened; in `fit`, sets `image_shape_`."""
         shape = None
-        if np.ndim(X) > 2:
+        if isinstance(X, (list, tuple)):
+            try:
+                X = np.asarray(X)
+            except ValueError:
+                pass  # ragged: scikit-learn's check says what is wrong
+        if len(getattr(X, "shape", ())) > 2:
             X = np.asarray(X)
             shape = images.image_shape_of_samples(X.shape)
             X = X.reshape(len(X), -1)
