@@ -344,3 +344,14 @@ def test_read_clusters_reads_every_format_and_run_folders(tmp_path):
     np.savez(tmp_path / "other.npz", labels=np.zeros(3))
     with pytest.raises(ValueError, match="no 'cluster' array"):
         assignments.read_clusters(tmp_path / "other.npz")
+    # A byte-order mark and blank lines, as spreadsheets write them.
+    (tmp_path / "bom.csv").write_text("\ufeffcluster\n2\n\n0\n", "utf8")
+    np.testing.assert_array_equal(
+        assignments.read_clusters(tmp_path / "bom.csv"), [2, 0]
+    )
+    (tmp_path / "bad.csv").write_text("cluster\n1\n1.5\n")
+    with pytest.raises(ValueError, match="line 3.*'1.5'"):
+        assignments.read_clusters(tmp_path / "bad.csv")
+    np.save(tmp_path / "proba.npy", probabilities)
+    with pytest.raises(ValueError, match="1-D array of ints"):
+        assignments.read_clusters(tmp_path / "proba.npy")

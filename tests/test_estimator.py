@@ -406,8 +406,8 @@ def test_images_are_fitted_as_images_and_predicted_in_either_layout():
     )
     with pytest.raises(ValueError, match=r"images of shape \(8, 32\).*"):
         estimator.predict(flat.reshape(40, 8, 32))
-    with pytest.raises(ValueError, match="channels-first"):
-        estimator.predict(flat.reshape(40, 1, 16, 16))
+    with pytest.warns(UserWarning, match="channels-first"):
+        estimator.predict(rng.uniform(size=(3, 1, 16, 16)))
 
 
 def test_small_images_and_tables_are_pretrained_without_augmentation():
@@ -428,7 +428,22 @@ def test_small_images_and_tables_are_pretrained_without_augmentation():
 
 def test_image_shape_must_match_the_images():
     x = np.random.default_rng(0).uniform(size=(20, 4, 5)).astype("float32")
+    estimator = _fast_estimator(image_shape=(5, 4))
     with pytest.raises(ValueError, match=r"image_shape=\(5, 4\) does not"):
-        _fast_estimator(image_shape=(5, 4)).fit(x)
-    estimator = _fast_estimator(image_shape=(4, 5)).fit(x.reshape(20, 20))
+        estimator.fit(x)
+    # A failed fit leaves no fitted attribute behind.
+    assert not hasattr(estimator, "image_shape_")
+    with pytest.raises(exceptions.NotFittedError):
+        estimator.predict(x)
+    for bad in ("4,5", (4,), (4, 0)):
+        with pytest.raises(ValueError, match="image_shape must be"):
+            _fast_estimator(image_shape=bad).fit(x)
+    estimator = _fast_estimator(image_shape=[4, 5]).fit(x.reshape(20, 20))
     assert estimator.image_shape_ == (4, 5)
+    # Grey images with or without their one channel are the same images.
+    estimator = _fast_estimator(image_shape=(4, 5, 1)).fit(x)
+    assert estimator.image_shape_ == (4, 5)
+    estimator.predict(x[..., None])
+    table = _fast_estimator().fit(x.reshape(20, 20))
+    with pytest.raises(ValueError, match="fitted on rows of 20 features"):
+        table.predict(x)

@@ -144,20 +144,16 @@ def read_clusters(path):
                 "folder of a finished `vade-tf train` run, or an "
                 "assignments file (.csv, .npz, .npy)."
             )
-    extension = check_output_path(path, overwrite=True)
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in OUTPUT_FORMATS:
+        raise ValueError(
+            "An assignments file ends in .csv, .npz or .npy. Received: "
+            f"{path!r}"
+        )
     if not os.path.exists(path):
         raise FileNotFoundError(f"No assignments file at {path}.")
     if extension == ".csv":
-        with open(path, newline="", encoding="utf8") as handle:
-            rows = csv.reader(handle)
-            header = next(rows, [])
-            if "cluster" not in header:
-                raise ValueError(
-                    f"{path} has no 'cluster' column. Received the columns "
-                    f"{header}."
-                )
-            column = header.index("cluster")
-            return np.array([int(row[column]) for row in rows], "int64")
+        return _read_cluster_column(path)
     if extension == ".npy":
         clusters = np.load(path, allow_pickle=False)
     else:
@@ -168,7 +164,38 @@ def read_clusters(path):
                     f"{sorted(archive.files)}."
                 )
             clusters = archive["cluster"]
-    return np.asarray(clusters).astype("int64").reshape(-1)
+    if clusters.ndim != 1 or not np.issubdtype(clusters.dtype, np.integer):
+        raise ValueError(
+            f"{path}: the clusters must be a 1-D array of ints. Received "
+            f"shape {clusters.shape}, dtype {clusters.dtype}."
+        )
+    return clusters.astype("int64")
+
+
+def _read_cluster_column(path):
+    """The `cluster` column of an assignments CSV, checked row by row."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = csv.reader(handle)
+        header = next(rows, [])
+        if "cluster" not in header:
+            raise ValueError(
+                f"{path} has no 'cluster' column. Received the columns "
+                f"{header}."
+            )
+        column = header.index("cluster")
+        clusters = []
+        for line, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            try:
+                clusters.append(int(row[column]))
+            except (IndexError, ValueError):
+                cell = row[column] if column < len(row) else "nothing"
+                raise ValueError(
+                    f"{path}, line {line}: the cluster must be an int. "
+                    f"Received {cell!r}."
+                ) from None
+    return np.array(clusters, "int64")
 
 
 def iter_chunks(path, label_column=None, chunk_rows=CHUNK_ROWS):

@@ -7,6 +7,8 @@ prior on its latent means, train on the ELBO), so VaDE works with
 saving, export).
 """
 
+import warnings
+
 import numpy as np
 from sklearn import base
 from sklearn.utils import validation as sklearn_validation
@@ -302,12 +304,13 @@ class VaDEClustering(
                 "gamma_mode": self.gamma_mode,
                 "seed": seed,
             },
-            image_shape=self.image_shape_,
+            image_shape=self._fit_image_shape,
             random_state=seed,
             jit_compile=self.jit_compile,
             verbose=self.verbose,
         )
         model = result.model
+        self.image_shape_ = self._fit_image_shape
         self.n_clusters_ = model.n_clusters
         self.k_selection_ = result.k_selection
         self.k_scores_ = (
@@ -395,7 +398,33 @@ class VaDEClustering(
     # --- Checks ------------------------------------------------------------
 
     def _validate(self, X, reset):
-        X = self._flatten_images(X, reset)
+        """`X` checked as scikit-learn does, image samples flattened; in
+        `fit` (`reset`), also the image shape of the fit (set as
+        `image_shape_` only once the fit succeeds)."""
+        X, shape = self._flatten_images(X)
+        if reset:
+            given = self.image_shape
+            if given is not None:
+                given = images.check_image_shape(given)
+                if shape is not None and not images.same_images(shape, given):
+                    raise ValueError(
+                        f"image_shape={given} does not match the images of "
+                        f"X, of shape {shape}. Give image_shape=None or "
+                        "images of that shape."
+                    )
+            self._fit_image_shape = shape or given
+        elif shape is not None and not (
+            self.image_shape_ and images.same_images(shape, self.image_shape_)
+        ):
+            fitted = (
+                f"images of shape {self.image_shape_}"
+                if self.image_shape_
+                else f"rows of {self.n_features_in_} features"
+            )
+            raise ValueError(
+                f"X holds images of shape {shape}; this estimator was "
+                f"fitted on {fitted}."
+            )
         options = {
             "reset": reset,
             "dtype": np.float32,
@@ -405,40 +434,23 @@ class VaDEClustering(
             return _validate_data(self, X, **options)
         return self._validate_data(X, **options)
 
-    def _flatten_images(self, X, reset):
-        """`X` with image samples flattened; in `fit`, sets `image_shape_`."""
-        shape = None
+    @staticmethod
+    def _flatten_images(X):
+        """`(X, image shape or None)`, image samples flattened into rows
+        (`vade_tf.data.images.image_shape_of_samples`)."""
         if isinstance(X, (list, tuple)):
             try:
                 X = np.asarray(X)
             except ValueError:
-                pass  # ragged: scikit-learn's check says what is wrong
-        if len(getattr(X, "shape", ())) > 2:
-            X = np.asarray(X)
-            shape = images.image_shape_of_samples(X.shape)
-            X = X.reshape(len(X), -1)
-        if reset:
-            given = (
-                None if self.image_shape is None else tuple(self.image_shape)
-            )
-            if shape is not None and given is not None and shape != given:
-                raise ValueError(
-                    f"image_shape={given} does not match the images of X, "
-                    f"of shape {shape}. Give image_shape=None or images of "
-                    "that shape."
-                )
-            self.image_shape_ = shape or given
-        elif shape is not None and shape != self.image_shape_:
-            raise ValueError(
-                f"X holds images of shape {shape}; this estimator was "
-                f"fitted on {self._fitted_as()}."
-            )
-        return X
-
-    def _fitted_as(self):
-        if self.image_shape_ is None:
-            return f"rows of {self.n_features_in_} features"
-        return f"images of shape {self.image_shape_}"
+                return X, None  # ragged: scikit-learn's check says so
+        shape = getattr(X, "shape", ())
+        if len(shape) <= 2:
+            return X, None
+        hint = images.channels_first_hint(shape)
+        if hint:
+            warnings.warn(f"X: {hint}", stacklevel=4)
+        X = np.asarray(X)
+        return X.reshape(len(X), -1), images.image_shape_of_samples(X.shape)
 
     def _check_params(self, n_samples):
         """Checks the arguments; returns the recipe with overrides applied."""

@@ -60,19 +60,6 @@ def latent_means(model, weights, x):
     return z * LATENT_STD / float(np.mean(z.std(axis=0)))
 
 
-def mean_agreement(partitions):
-    """Each partition's mean NMI with the others, `(n,)`."""
-    from sklearn.metrics import normalized_mutual_info_score
-
-    n = len(partitions)
-    nmi = np.zeros((n, n))
-    for i, j in itertools.combinations(range(n), 2):
-        nmi[i, j] = nmi[j, i] = normalized_mutual_info_score(
-            partitions[i], partitions[j]
-        )
-    return nmi
-
-
 def picks(scores, acc):
     """The ACC of the run with the highest score, among all and per group.
 
@@ -110,11 +97,10 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help=".npz with x and y")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    import pandas as pd
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
-    from vade_tf import building, metrics
+    from vade_tf import assignments, building, metrics
 
     with np.load(args.data) as data:
         x, y = data["x"], data["y"]
@@ -124,8 +110,7 @@ def main(argv=None):
     )
     runs, ends, starts = [], [], []
     for seed, folder in enumerate(args.runs):
-        labels = pd.read_csv(os.path.join(folder, "clusters.csv"))["cluster"]
-        labels = labels.to_numpy()
+        labels = assignments.read_clusters(folder)
         with open(os.path.join(folder, "metrics.json"), encoding="utf8") as f:
             recorded = json.load(f)
         z = latent_means(model, os.path.join(folder, "ae.weights.h5"), x)
@@ -143,8 +128,7 @@ def main(argv=None):
         ends.append(labels)
         starts.append(start)
     for key, partitions in (("agreement", ends), ("start_agreement", starts)):
-        nmi = mean_agreement(partitions)
-        for run, value in zip(runs, nmi.sum(axis=1) / (len(runs) - 1)):
+        for run, value in zip(runs, metrics.agreement(partitions)):
             run[key] = float(value)
     acc = np.array([run["acc"] for run in runs])
     criteria = (

@@ -331,8 +331,9 @@ def test_an_image_array_is_trained_as_images(tmp_path, capsys):
     np.save(tmp_path / "table.npy", np.zeros((12, 320), "float32"))
     for name, given, expected in [
         ("faces", [], (20, 16)),
-        ("faces", ["--image-shape", "16,20"], (16, 20)),
+        ("faces", ["--image-shape", "20,16,1"], (20, 16, 1)),
         ("table", [], None),
+        ("table", ["--image-shape", "16,20"], (16, 20)),
     ]:
         path = str(tmp_path / f"{name}.npy")
         args = cli.build_parser().parse_args(["train", "--data", path] + given)
@@ -348,6 +349,13 @@ def test_an_image_array_is_trained_as_images(tmp_path, capsys):
             cli.inputs.recipe_from_args(args), image_shape
         )
         assert pretraining == ("adam" if expected is None else "augment")
+    # A shape that contradicts the array's own is refused.
+    path = str(tmp_path / "faces.npy")
+    args = cli.build_parser().parse_args(
+        ["train", "--data", path, "--image-shape", "16,20"]
+    )
+    with pytest.raises(ValueError, match=r"does not match.*\(20, 16\)"):
+        cli.inputs.image_shape_of(args, "faces", files.read_data(path))
 
 
 def test_choose_names_the_run_the_others_agree_with(tmp_path, capsys):
@@ -374,6 +382,16 @@ def test_choose_names_the_run_the_others_agree_with(tmp_path, capsys):
     np.save(tmp_path / "short.npy", truth[:10])
     assert cli.main(["choose", *runs, str(tmp_path / "short.npy")]) == 2
     assert "same rows" in capsys.readouterr().err
+    # The same run twice would agree with itself: refused.
+    assert cli.main(["choose", *runs, runs[0] + "/"]) == 2
+    assert "more than once" in capsys.readouterr().err
+    # Identical clusterings tie; the note says so.
+    twin = tmp_path / "twin"
+    shutil.copytree(runs[1], twin)
+    assert cli.main(["choose", runs[1], str(twin), runs[0]]) == 0
+    printed = capsys.readouterr().out
+    assert "2 runs agree equally" in printed
+    assert printed.count("<- chosen") == 1
 
 
 def test_bad_recipe_flag_is_named_in_the_message(capsys):

@@ -297,8 +297,17 @@ def test_image_arrays_keep_their_shape_and_tables_have_none(tmp_path, rng):
     # Not images: flattened into rows as before.
     assert images.image_shape_of_samples((7, 10, 5, 6)) is None
     assert images.image_shape_of_samples((7, 2, 2, 2, 2)) is None
-    with pytest.raises(ValueError, match=r"transpose\(0, 2, 3, 1\)"):
-        images.image_shape_of_samples((7, 3, 32, 32))
+    assert images.image_shape_of_samples((7, 3, 32, 32)) is None
+    assert "transpose(0, 2, 3, 1)" in images.channels_first_hint((7, 3, 32, 32))
+    assert images.channels_first_hint((7, 10, 5, 6)) is None
+    assert images.channels_first_hint((7, 32, 32, 3)) is None
+    assert images.same_images((16, 16), (16, 16, 1))
+    assert not images.same_images((16, 16), (16, 16, 3))
+    assert not images.same_images((16, 20), (20, 16))
+    assert images.check_image_shape([28, 28]) == (28, 28)
+    for bad in ("16,16", (16,), (0, 4), (2.5, 4), None):
+        with pytest.raises(ValueError, match="image_shape must be"):
+            images.check_image_shape(bad)
     np.save(tmp_path / "grey.npy", rng.uniform(size=(5, 16, 16)))
     np.savez(tmp_path / "rgb.npz", x=rng.uniform(size=(5, 6, 7, 3)), y=[0] * 5)
     np.savez(tmp_path / "flat.npz", x=rng.uniform(size=(5, 256)))
@@ -314,9 +323,11 @@ def test_image_arrays_keep_their_shape_and_tables_have_none(tmp_path, rng):
         data = files.read_data(tmp_path / name)
         assert data.image_shape == shape, name
         assert data.x.shape == (5, n_features), name
+    # Channels first: a table, as before, with a warning that says so.
     np.save(tmp_path / "first.npy", rng.uniform(size=(5, 3, 16, 16)))
-    with pytest.raises(ValueError, match="first.npy.*channels-first"):
-        files.read_data(tmp_path / "first.npy")
+    with pytest.warns(UserWarning, match="first.npy.*channels-first"):
+        data = files.read_data(tmp_path / "first.npy")
+    assert data.image_shape is None and data.x.shape == (5, 768)
 
 
 @pytest.mark.parametrize(

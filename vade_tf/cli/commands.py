@@ -81,10 +81,23 @@ MIN_RUNS_TO_CHOOSE = 3
 
 
 def run_choose(args):
+    """`vade-tf choose`: prints each run's agreement with the others and the
+    run chosen (`vade_tf.metrics.agreement`); returns the exit status."""
+    import os
+
     import numpy as np
 
     from vade_tf import assignments, metrics
 
+    paths = [os.path.realpath(run) for run in args.runs]
+    repeated = sorted(
+        {run for run, p in zip(args.runs, paths) if paths.count(p) > 1}
+    )
+    if repeated:
+        raise ValueError(
+            "choose compares different runs; each run must be given once. "
+            f"Received more than once: {', '.join(repeated)}."
+        )
     if len(args.runs) < MIN_RUNS_TO_CHOOSE:
         raise ValueError(
             f"choose needs at least {MIN_RUNS_TO_CHOOSE} runs (with two, "
@@ -103,9 +116,18 @@ def run_choose(args):
     scores = metrics.agreement(labelings)
     chosen = int(np.argmax(scores))
     print("mean NMI with the other runs, clusters used, run:")
-    for run, score, labels in zip(args.runs, scores, labelings):
-        mark = "  <- chosen" if run == args.runs[chosen] else ""
+    for index, (run, score, labels) in enumerate(
+        zip(args.runs, scores, labelings)
+    ):
+        mark = "  <- chosen" if index == chosen else ""
         print(f"  {score:.4f}  K = {len(np.unique(labels)):>3}  {run}{mark}")
+    tied = np.flatnonzero(np.isclose(scores, scores[chosen], atol=1e-12))
+    if len(tied) > 1:
+        print(
+            f"note: {len(tied)} runs agree equally ("
+            + ", ".join(args.runs[i] for i in tied)
+            + "); the first is chosen"
+        )
     print(
         f"chosen: {args.runs[chosen]} (its clusters agree most with the "
         "others'; labels are not read)"

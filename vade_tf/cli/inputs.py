@@ -10,7 +10,7 @@ import numpy as np
 
 from vade_tf import validation
 from vade_tf.cli import parser
-from vade_tf.data import datasets, files
+from vade_tf.data import datasets, files, images
 from vade_tf.training import k_selection, recipes
 
 
@@ -163,6 +163,13 @@ def image_shape_of(args, name, loaded=None):
         raise ValueError(
             "--image-shape must be HEIGHT,WIDTH[,CHANNELS] of positive "
             f"ints. Received: {args.image_shape!r}"
+        )
+    own = None if loaded is None else loaded.image_shape
+    if own is not None and not images.same_images(shape, own):
+        raise ValueError(
+            f"--image-shape {args.image_shape} does not match the images of "
+            f"{args.data}, of shape {own}. Leave --image-shape out (the "
+            "array's own shape is used) or reshape the array."
         )
     return shape
 

@@ -158,10 +158,10 @@ def read_data(path, label_column=None):
     if extension != ".csv":
         feature_names, label_hint = None, None
     x = np.asarray(x)
-    try:
-        image_shape = images.image_shape_of_samples(x.shape)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    image_shape = images.image_shape_of_samples(x.shape)
+    hint = images.channels_first_hint(x.shape)
+    if hint:
+        warnings.warn(f"{path}: {hint}", stacklevel=2)
     if x.ndim > 2:
         x = x.reshape(len(x), -1)
     if y is not None:
