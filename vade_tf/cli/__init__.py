@@ -1,5 +1,5 @@
 """The `vade-tf` command line: pretrain, train, predict, evaluate, generate,
-export.
+export, choose.
 
 `vade-tf train --dataset digits` is the main job: it pretrains the
 autoencoder, chooses K when the data have no labels, fits the mixture prior
