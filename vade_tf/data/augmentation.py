@@ -8,6 +8,8 @@ images made by `image_augmentation`, inside the input pipeline's graph.
 import keras
 import numpy as np
 
+from vade_tf.data import images
+
 
 def image_augmentation(image_shape, rotation=10.0, shift=0.1, seed=None):
     """Random rotations and shifts of flattened images, as a Keras model.
@@ -27,14 +29,9 @@ def image_augmentation(image_shape, rotation=10.0, shift=0.1, seed=None):
         A `keras.Sequential` from `(batch, prod(image_shape))` to the same
         shape.
     """
-    image_shape = tuple(int(s) for s in image_shape)
+    image_shape = images.check_image_shape(image_shape)
     if len(image_shape) == 2:
         image_shape = image_shape + (1,)
-    if len(image_shape) != 3 or min(image_shape) < 1:
-        raise ValueError(
-            "image_shape must be (height, width) or (height, width, "
-            f"channels) of positive ints. Received: image_shape={image_shape}"
-        )
     if not 0.0 <= rotation < 180.0 or not 0.0 <= shift < 1.0:
         raise ValueError(
             "rotation must be in [0, 180) degrees and shift in [0, 1). "
