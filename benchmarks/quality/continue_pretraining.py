@@ -21,8 +21,10 @@ import os
 import time
 
 from benchmarks import common
+from benchmarks.quality import from_scratch
 
-IMAGE_SHAPE = (28, 28)
+# The image shape and K of the subsets `from_scratch` writes.
+IMAGE_SHAPE = tuple(int(v) for v in from_scratch.IMAGE_SHAPE.split(","))
 
 
 def continue_one(x, y, folder, seed, more_epochs, n_clusters, weights_out):
@@ -72,7 +74,9 @@ def main(argv=None):
     parser.add_argument("--runs-dir", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--more-epochs", type=int, default=127)
-    parser.add_argument("--n-clusters", type=int, default=10)
+    parser.add_argument(
+        "--n-clusters", type=int, default=from_scratch.N_CLASSES
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 

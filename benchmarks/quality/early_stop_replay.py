@@ -1,9 +1,9 @@
 """Where a label-free stop on the training loss would have ended runs.
 
 Replays `keras.callbacks.EarlyStopping(monitor="loss", patience=P,
-min_delta=D)` on the per-epoch logs of finished `vade-tf train` run folders
-(their `history.csv`: the loss is the negative ELBO per sample, with no
-labels), and reports, per run and setting, the epoch it would have stopped
+min_delta=D)` on the per-epoch logs of finished `vade-tf train` run
+folders (the history in their `metrics.json`, read by `summarize_runs`: the
+loss is the negative ELBO per sample, with no labels), and reports, per run and setting, the epoch it would have stopped
 at and the ACC there against the ACC after 20 epochs and at the run's end
 (labels only score). Nothing is trained: it answers whether stopping when
 the ELBO stops improving would shorten the default's VaDE epochs, and at
@@ -15,10 +15,9 @@ what cost in accuracy.
 """
 
 import argparse
-import csv
-import os
 
 from benchmarks import common
+from benchmarks.quality import summarize_runs
 
 
 class _Stoppable:
@@ -54,18 +53,15 @@ def stop_epoch(losses, patience, min_delta):
 
 
 def read_history(folder):
-    """The `loss` and `acc` columns of a run folder's `history.csv`."""
-    with open(os.path.join(folder, "history.csv"), encoding="utf8") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or "acc" not in rows[0]:
+    """The per-epoch `loss` and `acc` of a run folder, as `summarize_runs`
+    reads them from its `metrics.json`."""
+    curves = summarize_runs.summarize(folder)["curves"]
+    if "acc" not in curves:
         raise ValueError(
-            f"{folder}/history.csv has no per-epoch ACC: the run was "
-            "trained without labels, so the stop cannot be scored."
+            f"{folder} has no per-epoch ACC: the run was trained without "
+            "labels, so the stop cannot be scored."
         )
-    return (
-        [float(row["loss"]) for row in rows],
-        [float(row["acc"]) for row in rows],
-    )
+    return curves["loss"], curves["acc"]
 
 
 def main(argv=None):
