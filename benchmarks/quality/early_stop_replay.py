@@ -2,12 +2,13 @@
 
 Replays `keras.callbacks.EarlyStopping(monitor="loss", patience=P,
 min_delta=D)` on the per-epoch logs of finished `vade-tf train` run
-folders (the history in their `metrics.json`, read by `summarize_runs`: the
-loss is the negative ELBO per sample, with no labels), and reports, per run and setting, the epoch it would have stopped
-at and the ACC there against the ACC after 20 epochs and at the run's end
-(labels only score). Nothing is trained: it answers whether stopping when
-the ELBO stops improving would shorten the default's VaDE epochs, and at
-what cost in accuracy.
+folders (the history in their `metrics.json`, read by `summarize_runs`:
+the loss is the negative ELBO per sample, with no labels). Reports, per
+run and setting, the epoch it would have stopped at and the ACC there,
+against the ACC after 20 epochs and at the run's end (labels only score).
+Nothing is trained: it answers whether stopping when the ELBO stops
+improving would shorten the default's VaDE epochs, and at what cost in
+accuracy.
 
     python -m benchmarks.quality.early_stop_replay \\
         runs/mnist_20k_new_e50/seed* --patience 3 5 --min-delta 0 0.1 \\
